@@ -42,6 +42,8 @@ export interface EnvReport {
     closeReason?: 'merged' | 'closed' | 'swept' | 'unlabeled' | 'manual';
     /** An example URL for the curl line, e.g. from the `environment-url` input. */
     exampleUrl?: string;
+    /** Why nothing was done (state `skipped`), e.g. "pull request #42 is a draft". */
+    skipReason?: string;
   };
   warnings?: string[];
 }

@@ -1,0 +1,307 @@
+// The action's inputs: one zod schema, read through a `getInput(name)` callback (core.getInput in the action, a
+// map in tests). Every problem names its input (`input "timeout": ...`) and all of them are reported at once as a
+// usage error (exit 2). Unset inputs arrive as "" (that is what @actions/core gives for an input without a value),
+// so "" means "not given" everywhere except `baggage-key`, where the brief defines "" as "turned off" — action.yml
+// must therefore declare the baggage key's default value.
+
+import { z } from 'zod';
+import { usageError } from '../errors.js';
+
+export const COMMANDS = ['auto', 'open', 'close', 'sweep', 'status'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export const INPUT_NAMES = [
+  'command',
+  'config',
+  'namespace',
+  'deployment',
+  'container',
+  'image',
+  'env-name',
+  'header',
+  'baggage-key',
+  'kubeconfig',
+  'context',
+  'github-token',
+  'wait',
+  'timeout',
+  'comment',
+  'github-deployment',
+  'environment-url',
+  'label',
+  'skip-drafts',
+  'ttl',
+  'dry-run',
+  'lock-namespace',
+] as const;
+export type InputName = (typeof INPUT_NAMES)[number];
+
+/** The one-service shorthand (`namespace` + `deployment` + `image`, optional `container`) instead of a config file. */
+export interface ShorthandInputs {
+  namespace: string;
+  deployment: string;
+  container?: string;
+  image: string;
+}
+
+export interface ActionInputs {
+  command: Command;
+  /** Path of the config file. */
+  config?: string;
+  shorthand?: ShorthandInputs;
+  /** Env name; may contain `{pr}`. Default (applied by the event decision): `pr-<number>`. */
+  envName?: string;
+  /** Routing header, lower-cased. Absent: the config file's or the built-in default. */
+  header?: string;
+  /** W3C baggage key; null turns baggage matching off ("" or "false"). */
+  baggageKey: string | null;
+  kubeconfig?: string;
+  context?: string;
+  /** Secret: never log or render it. */
+  githubToken?: string;
+  wait: boolean;
+  timeoutSeconds: number;
+  comment: boolean;
+  githubDeployment: boolean;
+  /** URL template with `{env}` and `{pr}`. */
+  environmentUrl?: string;
+  /** Gate label: when set, only PRs carrying it get an env. */
+  label?: string;
+  skipDrafts: boolean;
+  /** Sweep: envs older than this are closed even if their PR is still open. Absent: no age limit. */
+  ttlSeconds?: number;
+  dryRun: boolean;
+  lockNamespace: string;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+export const DEFAULT_LOCK_NAMESPACE = 'default';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Field parsers
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** RFC 9110 token (header field names, W3C baggage keys). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const optional = z.string().transform((v) => (v === '' ? undefined : v));
+
+/** YAML 1.2 core schema booleans, as @actions/core getBooleanInput accepts them. */
+function bool(defaultValue: boolean) {
+  return z.string().transform((v, ctx) => {
+    if (v === '') return defaultValue;
+    if (['true', 'True', 'TRUE'].includes(v)) return true;
+    if (['false', 'False', 'FALSE'].includes(v)) return false;
+    ctx.addIssue({ code: 'custom', message: `must be true or false (YAML 1.2 core: true|True|TRUE|false|False|FALSE), got "${v}"` });
+    return z.NEVER;
+  });
+}
+
+const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
+
+/**
+ * A duration: plain seconds (`300`) or units in descending order (`5m`, `300s`, `1h30m`, `7d` where allowed).
+ * Returns seconds, or an error message.
+ */
+export function parseDuration(value: string, units: string): number | string {
+  const example = units.includes('d') ? '300, 300s, 5m, 1h30m, 7d' : '300, 300s, 5m, 1h30m';
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    return n > 0 ? n : `must be greater than zero, got "${value}"`;
+  }
+  const parts = [...value.matchAll(/(\d+)([a-z])/g)];
+  const order = 'dhms';
+  let total = 0;
+  let last = -1;
+  let consumed = '';
+  for (const [whole, digits, unit] of parts) {
+    const at = order.indexOf(unit!);
+    if (!units.includes(unit!) || at <= last) return `must be a duration like ${example}, got "${value}"`;
+    last = at;
+    consumed += whole;
+    total += Number(digits) * UNIT_SECONDS[unit!]!;
+  }
+  if (consumed !== value || parts.length === 0) return `must be a duration like ${example}, got "${value}"`;
+  return total > 0 ? total : `must be greater than zero, got "${value}"`;
+}
+
+function duration(units: string) {
+  return z.string().transform((v, ctx) => {
+    if (v === '') return undefined;
+    const parsed = parseDuration(v, units);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+function matching(re: RegExp, what: string, max: number) {
+  return optional.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    if (v.length > max) ctx.addIssue({ code: 'custom', message: `must be at most ${max} characters, got ${v.length}` });
+    else if (!re.test(v)) ctx.addIssue({ code: 'custom', message: `must be ${what}, got "${v}"` });
+  });
+}
+
+/** Substitutes `{env}` / `{pr}`; other placeholders are left for the caller to report. */
+export function expandTemplate(template: string, values: { env?: string; pr?: number | string }): string {
+  return template.replace(/\{(env|pr)\}/g, (whole, key: 'env' | 'pr') => {
+    const v = values[key];
+    return v === undefined ? whole : String(v);
+  });
+}
+
+const envName = optional.superRefine((v, ctx) => {
+  if (v === undefined) return;
+  const unknown = [...v.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => k !== 'pr');
+  if (unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `only the placeholder {pr} is allowed, got {${unknown[0]}}` });
+    return;
+  }
+  // The name is a label value (<= 63) once {pr} is expanded; leave room for a 7-digit PR number.
+  const sample = expandTemplate(v, { pr: 1234567 });
+  if (!DNS_LABEL.test(sample) || sample.length > 63) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a lowercase DNS label of at most 63 characters (a-z, 0-9, "-"; {pr} allowed), got "${v}"`,
+    });
+  }
+});
+
+const header = optional.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  if (!TOKEN.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `must be an HTTP header name (letters, digits, "-"…), got "${v}"` });
+    return z.NEVER;
+  }
+  const lower = v.toLowerCase();
+  if (lower === 'baggage') {
+    ctx.addIssue({ code: 'custom', message: 'must not be "baggage": baggage is matched separately (see baggage-key)' });
+    return z.NEVER;
+  }
+  return lower;
+});
+
+const baggageKey = z.string().transform((v, ctx) => {
+  if (v === '' || v === 'false') return null;
+  if (!TOKEN.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `must be a W3C baggage key (an HTTP token) or "false", got "${v}"` });
+    return z.NEVER;
+  }
+  return v;
+});
+
+const environmentUrl = optional.superRefine((v, ctx) => {
+  if (v === undefined) return;
+  const unknown = [...v.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => k !== 'env' && k !== 'pr');
+  if (unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `only the placeholders {env} and {pr} are allowed, got {${unknown[0]}}` });
+    return;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(expandTemplate(v, { env: 'pr-1', pr: 1 }));
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    ctx.addIssue({ code: 'custom', message: `must be an http(s) URL template like https://{env}.preview.example.com/, got "${v}"` });
+  }
+});
+
+const command = z.string().transform((v, ctx) => {
+  if (v === '') return 'auto' as const;
+  if ((COMMANDS as readonly string[]).includes(v)) return v as Command;
+  ctx.addIssue({ code: 'custom', message: `must be one of ${COMMANDS.join(', ')}, got "${v}"` });
+  return z.NEVER;
+});
+
+const label = optional.superRefine((v, ctx) => {
+  if (v !== undefined && [...v].length > 50) ctx.addIssue({ code: 'custom', message: 'must be at most 50 characters (GitHub label names)' });
+});
+
+const path = optional.superRefine((v, ctx) => {
+  if (v !== undefined && v.includes('\0')) ctx.addIssue({ code: 'custom', message: 'must be a file path' });
+});
+
+const schema = z
+  .object({
+    command,
+    config: path,
+    namespace: matching(DNS_LABEL, 'a Kubernetes namespace name (lowercase DNS label)', 63),
+    deployment: matching(DNS_SUBDOMAIN, 'a Kubernetes Deployment name (lowercase DNS subdomain)', 253),
+    container: matching(DNS_LABEL, 'a container name (lowercase DNS label)', 63),
+    image: matching(/^[^\s]+$/, 'a container image reference without whitespace', 4096),
+    'env-name': envName,
+    header,
+    'baggage-key': baggageKey,
+    kubeconfig: path,
+    context: optional,
+    'github-token': optional,
+    wait: bool(true),
+    timeout: duration('hms'),
+    comment: bool(true),
+    'github-deployment': bool(false),
+    'environment-url': environmentUrl,
+    label,
+    'skip-drafts': bool(false),
+    ttl: duration('dhms'),
+    'dry-run': bool(false),
+    'lock-namespace': matching(DNS_LABEL, 'a Kubernetes namespace name (lowercase DNS label)', 63),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    // All-or-none: the shorthand names one Deployment (namespace + deployment + image; container optional).
+    const given = (['namespace', 'container', 'image'] as const).filter((k) => v[k] !== undefined);
+    if (v.deployment !== undefined) {
+      for (const k of ['namespace', 'image'] as const) {
+        if (v[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `is required when "deployment" is set` });
+      }
+    } else {
+      for (const k of given) {
+        ctx.addIssue({ code: 'custom', path: [k], message: `needs "deployment" (the shorthand is namespace + deployment + image)` });
+      }
+    }
+  });
+
+/**
+ * Reads and validates every input. `getInput` returns "" for an input that was not given (like core.getInput).
+ * Throws a usage error listing every problem, each naming its input.
+ */
+export function readInputs(getInput: (name: InputName) => string): ActionInputs {
+  const raw = Object.fromEntries(INPUT_NAMES.map((name) => [name, (getInput(name) ?? '').trim()]));
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    // Messages never echo the token: its schema has no checks that could fail.
+    throw usageError(parsed.error.issues.map((issue) => `input "${String(issue.path[0] ?? '?')}": ${issue.message}`));
+  }
+  const v = parsed.data;
+  const inputs: ActionInputs = {
+    command: v.command,
+    baggageKey: v['baggage-key'],
+    wait: v.wait,
+    timeoutSeconds: v.timeout ?? DEFAULT_TIMEOUT_SECONDS,
+    comment: v.comment,
+    githubDeployment: v['github-deployment'],
+    skipDrafts: v['skip-drafts'],
+    dryRun: v['dry-run'],
+    lockNamespace: v['lock-namespace'] ?? DEFAULT_LOCK_NAMESPACE,
+  };
+  if (v.config !== undefined) inputs.config = v.config;
+  if (v.deployment !== undefined && v.namespace !== undefined && v.image !== undefined) {
+    inputs.shorthand = { namespace: v.namespace, deployment: v.deployment, image: v.image };
+    if (v.container !== undefined) inputs.shorthand.container = v.container;
+  }
+  if (v['env-name'] !== undefined) inputs.envName = v['env-name'];
+  if (v.header !== undefined) inputs.header = v.header;
+  if (v.kubeconfig !== undefined) inputs.kubeconfig = v.kubeconfig;
+  if (v.context !== undefined) inputs.context = v.context;
+  if (v['github-token'] !== undefined) inputs.githubToken = v['github-token'];
+  if (v['environment-url'] !== undefined) inputs.environmentUrl = v['environment-url'];
+  if (v.label !== undefined) inputs.label = v.label;
+  if (v.ttl !== undefined) inputs.ttlSeconds = v.ttl;
+  return inputs;
+}

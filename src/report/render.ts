@@ -1,0 +1,341 @@
+// One renderer for the three places a report is shown: the sticky PR comment and the job summary (markdown, the
+// same body) and the CLI (plain text). Both outputs are built from the same facts (`facts()` below) so they never
+// disagree about what the env is or how to reach it.
+//
+// Everything under `services[]`/`workers[]` can come from the cluster (reasons, images), so markdown escapes every
+// such string and the text output strips control characters. The report carries nothing secret; keep it so.
+
+import type { EnvReport, EnvState, WorkloadReport } from './model.js';
+
+type CloseReason = NonNullable<NonNullable<EnvReport['context']>['closeReason']>;
+
+/** Longest cluster-sourced string shown (reasons can be whole event logs). */
+const MAX_REASON = 600;
+
+const PROPAGATE =
+  'Apps must propagate the header on their outgoing calls so the whole request chain reaches the env; ' +
+  'OpenTelemetry-instrumented apps forward `baggage` for free.';
+
+const CLOSE_REASONS: Record<CloseReason, string> = {
+  merged: 'the pull request was merged',
+  closed: 'the pull request was closed without merging',
+  swept: 'the sweep found it stale (its pull request is closed or it outlived its TTL)',
+  unlabeled: 'the gate label was removed from the pull request',
+  manual: 'it was closed by hand',
+};
+
+const ICONS: Record<EnvState, string> = {
+  ready: '🟢',
+  progressing: '🟡',
+  degraded: '🟠',
+  failed: '🔴',
+  absent: '⚪',
+  closed: '⚫',
+  skipped: '⏭️',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared facts
+
+interface Facts {
+  env: string;
+  state: EnvState;
+  headerLine: string;
+  baggageLine: string | null;
+  curl: string;
+  workloads: WorkloadReport[];
+  /** Workloads that are not ready, with the reason (or a generic one). */
+  problems: { workload: WorkloadReport; reason: string }[];
+  commit?: string;
+  updatedAt?: string;
+  runUrl?: string;
+  pr?: number;
+  repo?: string;
+  closed: boolean;
+  closeReason?: CloseReason;
+  skipReason?: string;
+  removed?: NonNullable<EnvReport['removed']>;
+  warnings: string[];
+}
+
+function facts(report: EnvReport): Facts {
+  const headerLine = `${report.header}: ${report.headerValue}`;
+  const workloads = [...report.services, ...report.workers];
+  const firstHost = report.services.flatMap((s) => s.hosts)[0];
+  const url = report.context?.exampleUrl ?? (firstHost ? `http://${firstHost}/` : 'http://<service>/');
+  const curl = `curl -H ${shellQuote(headerLine)} ${url.startsWith('http://<') ? url : shellWord(url)}`;
+  const problems = workloads
+    .filter((w) => w.state !== 'ready')
+    .map((workload) => ({ workload, reason: truncate(workload.reason ?? defaultReason(workload), MAX_REASON) }));
+  const ctx = report.context ?? {};
+  return {
+    env: report.env,
+    state: report.state,
+    headerLine,
+    baggageLine: report.baggage === null ? null : `baggage: ${report.baggage}`,
+    curl,
+    workloads,
+    problems,
+    commit: ctx.commit,
+    updatedAt: ctx.updatedAt,
+    runUrl: ctx.runUrl,
+    pr: ctx.pr,
+    repo: ctx.repo,
+    closed: report.state === 'closed' || report.removed !== undefined,
+    closeReason: ctx.closeReason,
+    skipReason: ctx.skipReason,
+    removed: report.removed,
+    warnings: (report.warnings ?? []).map((w) => truncate(w, MAX_REASON)),
+  };
+}
+
+function defaultReason(w: WorkloadReport): string {
+  switch (w.state) {
+    case 'progressing':
+      return `${w.replicas.ready} of ${w.replicas.desired} replicas ready`;
+    case 'degraded':
+      return `only ${w.replicas.ready} of ${w.replicas.desired} replicas ready`;
+    default:
+      return 'no reason reported';
+  }
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** POSIX single-quoting: `it's` -> `'it'\''s'`. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Leaves plain URLs readable and quotes the rest (`&`, `?`, `*`, spaces… would be read by the shell). */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9._~:/@%+=,-]+$/.test(s) ? s : shellQuote(s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Markdown
+
+/**
+ * Escapes text for inline markdown: markdown-significant ASCII punctuation is backslash-escaped (valid
+ * CommonMark for any ASCII punctuation), so cluster text can neither format, link, inject HTML, typeset math nor
+ * split a table cell. Newlines become `<br>` (the one piece of HTML we emit); other control characters are dropped.
+ */
+export function escapeMarkdown(text: string): string {
+  return stripControl(text.replace(/\r\n?/g, '\n'), true)
+    .replace(/[\\`*_{}[\]<>+!|~&$]/g, '\\$&')
+    // A zero-width space keeps `@user` and `#123` from mentioning people or linking issues.
+    .replace(/[@#]/g, '$&\u200b')
+    .replace(/\n/g, '<br>');
+}
+
+/** Inline code that survives backticks, pipes (inside tables) and newlines in its content. */
+export function markdownCode(text: string, inTable = false): string {
+  let s = stripControl(text.replace(/\r\n?|\n/g, ' '), false);
+  if (inTable) s = s.replaceAll('|', '\\|');
+  if (s === '') return '';
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((run) => run.length));
+  const ticks = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return `${ticks}${pad}${s}${pad}${ticks}`;
+}
+
+/** A fenced block whose fence is longer than any backtick run inside. */
+function fenced(lang: string, content: string): string {
+  const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${content}\n${fence}`;
+}
+
+function stripControl(s: string, keepNewline: boolean): string {
+  // C0 (except \n when asked, \t becomes a space), DEL and C1 controls; ESC sequences lose their ESC.
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' && keepNewline ? c : c === '\t' ? ' ' : ''));
+}
+
+function mdState(state: EnvState): string {
+  return `${ICONS[state]} ${state}`;
+}
+
+function mdRef(ref: { name: string; namespace: string }): string {
+  return markdownCode(`${ref.namespace}/${ref.name}`);
+}
+
+export function renderMarkdown(report: EnvReport): string {
+  const f = facts(report);
+  const out: string[] = [];
+  const title = `### ${ICONS[f.state]} Dynamic environment ${markdownCode(f.env)}: ${f.state}`;
+  out.push(title, '');
+
+  if (f.closed) {
+    out.push(...markdownClosed(f), '');
+  } else if (f.state === 'skipped') {
+    out.push(`Skipped${f.skipReason ? `: ${escapeMarkdown(f.skipReason)}` : '.'}`, '');
+  } else if (f.state === 'absent') {
+    out.push(`No environment ${markdownCode(f.env)} exists.`, '');
+  } else {
+    out.push(`**Reach it** by sending the header ${markdownCode(f.headerLine)}:`, '');
+    out.push(fenced('sh', f.curl), '');
+    if (f.baggageLine) out.push(`Or send the W3C baggage member instead: ${markdownCode(f.baggageLine)}.`, '');
+    out.push(PROPAGATE, '');
+  }
+
+  if (f.workloads.length > 0) {
+    out.push('| Role | Namespace | Deployment | Image | Clone | Ready | State |');
+    out.push('|---|---|---|---|---|---|---|');
+    for (const w of f.workloads) {
+      const images = w.images.map((i) => markdownCode(i, true)).join('<br>');
+      out.push(
+        `| ${[
+          w.role,
+          escapeMarkdown(w.namespace),
+          escapeMarkdown(w.deployment),
+          images || '—',
+          escapeMarkdown(w.clone),
+          `${w.replicas.ready}/${w.replicas.desired}`,
+          mdState(w.state),
+        ].join(' | ')} |`,
+      );
+    }
+    out.push('');
+  }
+
+  if (f.problems.length > 0) {
+    out.push('**Not ready**', '');
+    for (const p of f.problems) {
+      out.push(`- ${ICONS[p.workload.state]} ${mdRef({ namespace: p.workload.namespace, name: p.workload.clone })} (${p.workload.state}): ${escapeMarkdown(p.reason)}`);
+    }
+    out.push('');
+  }
+
+  if (f.warnings.length > 0) {
+    out.push('**Warnings**', '');
+    for (const w of f.warnings) out.push(`- ${escapeMarkdown(w)}`);
+    out.push('');
+  }
+
+  const footer: string[] = [];
+  if (f.commit) footer.push(`Commit ${markdownCode(f.commit)}`);
+  if (f.updatedAt) footer.push(`updated ${escapeMarkdown(f.updatedAt)}`);
+  if (f.runUrl && isHttpUrl(f.runUrl)) footer.push(`[run](${f.runUrl.replace(/[()\s]/g, encodeURIComponent)})`);
+  if (footer.length > 0) out.push(`<sub>${footer.join(' · ')}</sub>`);
+
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+function markdownClosed(f: Facts): string[] {
+  const lines: string[] = [];
+  const when = f.updatedAt ? ` at ${escapeMarkdown(f.updatedAt)}` : '';
+  const why = f.closeReason ? ` because ${CLOSE_REASONS[f.closeReason]}` : '';
+  lines.push(`This environment was torn down${when}${why}.`);
+  const r = f.removed;
+  if (!r) return lines;
+  const total = r.clones.length + r.destinationRules.length + r.virtualServices.length + r.routes;
+  if (total === 0) {
+    lines.push('', 'Nothing was left to remove.');
+    return lines;
+  }
+  lines.push('', 'Removed:', '');
+  if (r.clones.length) lines.push(`- ${plural(r.clones.length, 'clone')}: ${r.clones.map(mdRef).join(', ')}`);
+  if (r.destinationRules.length)
+    lines.push(`- ${plural(r.destinationRules.length, 'DestinationRule')}: ${r.destinationRules.map(mdRef).join(', ')}`);
+  if (r.virtualServices.length)
+    lines.push(`- ${plural(r.virtualServices.length, 'VirtualService')}: ${r.virtualServices.map(mdRef).join(', ')}`);
+  if (r.routes) lines.push(`- ${plural(r.routes, 'route')} in shared VirtualServices`);
+  return lines;
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Text
+
+/** Plain text for a terminal: no markdown, no control characters from the cluster, columns aligned. */
+export function renderText(report: EnvReport): string {
+  const f = facts(report);
+  const t = (s: string) => stripControl(s.replace(/\r\n?|\n/g, ' '), false);
+  const out: string[] = [];
+  out.push(`Dynamic environment ${t(f.env)}: ${f.state}`);
+
+  if (f.closed) {
+    const when = f.updatedAt ? ` at ${t(f.updatedAt)}` : '';
+    const why = f.closeReason ? ` because ${CLOSE_REASONS[f.closeReason]}` : '';
+    out.push(`Torn down${when}${why}.`);
+    const r = f.removed;
+    if (r) {
+      const rows: string[][] = [];
+      const refs = (xs: { name: string; namespace: string }[]) => xs.map((x) => t(`${x.namespace}/${x.name}`)).join(', ');
+      if (r.clones.length) rows.push(['clones', refs(r.clones)]);
+      if (r.destinationRules.length) rows.push(['destination rules', refs(r.destinationRules)]);
+      if (r.virtualServices.length) rows.push(['virtual services', refs(r.virtualServices)]);
+      if (r.routes) rows.push(['routes', String(r.routes)]);
+      if (rows.length === 0) out.push('Nothing was left to remove.');
+      else out.push('Removed:', ...align(rows).map((l) => `  ${l}`));
+    }
+  } else if (f.state === 'skipped') {
+    out.push(`Skipped${f.skipReason ? `: ${t(f.skipReason)}` : '.'}`);
+  } else if (f.state === 'absent') {
+    out.push(`No environment ${t(f.env)} exists.`);
+  } else {
+    out.push('', 'Reach it:');
+    const rows = [['header', t(f.headerLine)], ['curl', t(f.curl)]];
+    if (f.baggageLine) rows.push(['baggage', t(f.baggageLine)]);
+    out.push(...align(rows).map((l) => `  ${l}`));
+    out.push(`  ${PROPAGATE.replaceAll('`', '')}`);
+  }
+
+  if (f.workloads.length > 0) {
+    const rows = [['ROLE', 'NAMESPACE', 'DEPLOYMENT', 'IMAGE', 'CLONE', 'READY', 'STATE']];
+    for (const w of f.workloads) {
+      rows.push([
+        w.role,
+        t(w.namespace),
+        t(w.deployment),
+        w.images.map(t).join(', ') || '-',
+        t(w.clone),
+        `${w.replicas.ready}/${w.replicas.desired}`,
+        w.state,
+      ]);
+    }
+    out.push('', ...align(rows));
+  }
+
+  if (f.problems.length > 0) {
+    out.push('', 'Not ready:');
+    for (const p of f.problems) out.push(`  ${p.workload.state}  ${t(`${p.workload.namespace}/${p.workload.clone}`)}: ${t(p.reason)}`);
+  }
+  if (f.warnings.length > 0) {
+    out.push('', 'Warnings:');
+    for (const w of f.warnings) out.push(`  ${t(w)}`);
+  }
+
+  const footer: string[][] = [];
+  if (f.commit) footer.push(['commit', t(f.commit)]);
+  if (f.updatedAt) footer.push(['updated', t(f.updatedAt)]);
+  if (f.runUrl) footer.push(['run', t(f.runUrl)]);
+  if (footer.length > 0) out.push('', ...align(footer));
+  return `${out.join('\n')}\n`;
+}
+
+/** Pads every column but the last to its widest cell (by code points). */
+function align(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
