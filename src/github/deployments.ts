@@ -1,0 +1,110 @@
+// The optional GitHub Deployment of an env (input `github-deployment`): one deployment per head SHA in the GitHub
+// environment named like the env, transient (GitHub shows it as destroyed once inactive), never auto-merging the
+// base and never waiting for status checks. Statuses: in_progress -> success | failure; close marks every
+// deployment of the environment inactive.
+
+import type { GitHubClient, RepoRef } from './client.js';
+
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'inactive';
+
+export interface CreateDeploymentOptions {
+  repo: RepoRef;
+  /** The PR head SHA. */
+  sha: string;
+  env: string;
+  description?: string;
+}
+
+/** Creates the deployment and returns its id. */
+export async function createDeployment(octokit: GitHubClient, options: CreateDeploymentOptions): Promise<number> {
+  const response = await octokit.rest.repos.createDeployment({
+    owner: options.repo.owner,
+    repo: options.repo.repo,
+    ref: options.sha,
+    environment: options.env,
+    transient_environment: true,
+    production_environment: false,
+    auto_merge: false,
+    required_contexts: [],
+    description: truncate(options.description ?? `Dynamic environment ${options.env}`),
+  });
+  // 202 is GitHub's "merged the base branch first" answer, which auto_merge: false rules out.
+  if (response.status !== 201 || !('id' in response.data)) {
+    throw new Error(`GitHub did not create a deployment for ${options.sha}: ${JSON.stringify(response.data)}`);
+  }
+  return response.data.id;
+}
+
+export interface StatusOptions {
+  repo: RepoRef;
+  deploymentId: number;
+  state: DeploymentState;
+  /** How to reach the env (the `environment-url` input, expanded). */
+  environmentUrl?: string;
+  /** The workflow run. */
+  logUrl?: string;
+  description?: string;
+}
+
+export async function setDeploymentStatus(octokit: GitHubClient, options: StatusOptions): Promise<number> {
+  const { data } = await octokit.rest.repos.createDeploymentStatus({
+    owner: options.repo.owner,
+    repo: options.repo.repo,
+    deployment_id: options.deploymentId,
+    state: options.state,
+    ...(options.environmentUrl ? { environment_url: options.environmentUrl } : {}),
+    ...(options.logUrl ? { log_url: options.logUrl } : {}),
+    ...(options.description ? { description: truncate(options.description) } : {}),
+  });
+  return data.id;
+}
+
+export interface DeactivateOptions {
+  repo: RepoRef;
+  env: string;
+  logUrl?: string;
+  description?: string;
+}
+
+/**
+ * Marks every deployment of the environment `env` inactive; deployments whose latest status is already inactive
+ * are left alone (a repeated close writes nothing). Returns the ids it marked.
+ */
+export async function deactivateEnvironment(octokit: GitHubClient, options: DeactivateOptions): Promise<number[]> {
+  const { owner, repo } = options.repo;
+  const deployments = await octokit.paginate(octokit.rest.repos.listDeployments, {
+    owner,
+    repo,
+    environment: options.env,
+    per_page: 100,
+  });
+  const marked: number[] = [];
+  for (const d of deployments) {
+    const statuses = await octokit.paginate(octokit.rest.repos.listDeploymentStatuses, {
+      owner,
+      repo,
+      deployment_id: d.id,
+      per_page: 100,
+    });
+    // GitHub lists statuses newest first; compare timestamps anyway rather than trust the order.
+    const latest = statuses.reduce<(typeof statuses)[number] | undefined>(
+      (a, s) => (!a || Date.parse(s.created_at) > Date.parse(a.created_at) || (s.created_at === a.created_at && s.id > a.id) ? s : a),
+      undefined,
+    );
+    if (latest?.state === 'inactive') continue;
+    await setDeploymentStatus(octokit, {
+      repo: options.repo,
+      deploymentId: d.id,
+      state: 'inactive',
+      ...(options.logUrl ? { logUrl: options.logUrl } : {}),
+      description: options.description ?? `Dynamic environment ${options.env} was torn down`,
+    });
+    marked.push(d.id);
+  }
+  return marked;
+}
+
+/** GitHub caps deployment and status descriptions at 140 characters. */
+function truncate(s: string): string {
+  return s.length <= 140 ? s : `${s.slice(0, 139)}…`;
+}
