@@ -236,12 +236,25 @@ export interface WorkloadPlan {
   virtualServices: ObjectRef[];
 }
 
+/**
+ * One VirtualService that gets an env's routes (`withEnvRoutes(vs, edit, routing)`), and how mesh traffic applies
+ * to it.
+ */
+export interface RouteEdit extends ObjectRef {
+  /**
+   * Whether sidecar (mesh) traffic uses this VirtualService: its `gateways` are absent or include `mesh`; for a
+   * delegate (no `hosts`), whether any root VirtualService that references it does. Decides whether env routes
+   * get the `sourceLabels` match block. For a VirtualService with `hosts`, its own `gateways` are used on apply.
+   */
+  meshApplies: boolean;
+}
+
 export interface OpenPlan {
   env: string;
   clones: Deployment[];
   destinationRules: DestinationRule[];
-  /** Existing VirtualServices (user's or ours) that get this env's routes. */
-  routeEdits: ObjectRef[];
+  /** Existing VirtualServices (user's or ours) that get this env's routes, sorted by namespace/name. */
+  routeEdits: RouteEdit[];
   /** VirtualServices to create for hosts that have none (only when absent in the snapshot). */
   createVirtualServices: VirtualService[];
   routing: EnvRouting;

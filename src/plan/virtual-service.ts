@@ -1,0 +1,334 @@
+// VirtualService edits as pure functions (docs/DESIGN.md "Routing"). The commands apply them to a fresh read of
+// the object on every write attempt, so each one is a function of (object, env, routing) alone and idempotent.
+//
+// Invariants kept by every function here:
+// - only `spec.http` changes; the input object is never mutated;
+// - an env's routes are named `dynamic-env/<env>/<origin>` and sit directly before the user route they copy, in
+//   one contiguous block per user route, sorted by env name;
+// - a user route is pinned (destination subset `dynamic-env-baseline`) iff an env route sits directly before it
+//   (our own VirtualServices excepted: their default route is always on the baseline subset).
+
+import { deepCopy, isManaged } from './deployment.js';
+import { normalizeHost, serviceFqdn } from './hosts.js';
+import { baggageRegex, headerRegex } from './match.js';
+import { problemsError } from './problems.js';
+import {
+  BASELINE_SUBSET,
+  ISTIO_API_VERSION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  RESPONSE_ENV_HEADER,
+  ROLE_LABEL,
+  ROLE_ROUTING,
+  isRouteOf,
+  ownVirtualServiceName,
+  parseRouteName,
+  routeName,
+} from './names.js';
+import type {
+  EnvRouting,
+  HTTPMatchRequest,
+  HTTPRoute,
+  HTTPRouteDestination,
+  PlanProblem,
+  RouteEdit,
+  VirtualService,
+} from './types.js';
+
+export const MESH_GATEWAY = 'mesh';
+/** Name of the default route in our own VirtualServices. */
+export const OWN_DEFAULT_ROUTE = 'baseline';
+
+const isEnvRoute = (route: HTTPRoute): boolean => parseRouteName(route.name) !== null;
+
+export const vsRef = (vs: VirtualService): string => `VirtualService ${vs.metadata.namespace ?? ''}/${vs.metadata.name}`;
+
+/** How a route is named in messages: its name, or `#<index in spec.http>`. */
+export const routeRef = (vs: VirtualService, route: HTTPRoute, index: number): string =>
+  `${vsRef(vs)} route "${route.name ?? `#${index}`}"`;
+
+/** Whether sidecar traffic uses this VirtualService (own `gateways` absent, empty, or including `mesh`). */
+export function vsMeshApplies(vs: VirtualService): boolean {
+  const gateways = vs.spec.gateways;
+  return !gateways || gateways.length === 0 || gateways.includes(MESH_GATEWAY);
+}
+
+/** Our own VirtualService for a host that had none. */
+export function isOwnVirtualService(vs: VirtualService): boolean {
+  return isManaged(vs.metadata.labels) && vs.metadata.labels?.[ROLE_LABEL] === ROLE_ROUTING;
+}
+
+/** The env names that have routes in this VirtualService, sorted. */
+export function envsOf(vs: VirtualService): string[] {
+  const envs = new Set<string>();
+  for (const route of vs.spec.http ?? []) {
+    const parsed = parseRouteName(route.name);
+    if (parsed) envs.add(parsed.env);
+  }
+  return [...envs].sort(byteOrder);
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Our VirtualService for a Service that no VirtualService routes: one default route to the baseline subset. Env
+ * routes are added to it like to any other VirtualService.
+ */
+export function ownVirtualService(service: string, namespace: string, clusterDomain: string): VirtualService {
+  const host = serviceFqdn(service, namespace, clusterDomain);
+  return {
+    apiVersion: ISTIO_API_VERSION,
+    kind: 'VirtualService',
+    metadata: {
+      name: ownVirtualServiceName(service),
+      namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ROLE_LABEL]: ROLE_ROUTING },
+    },
+    spec: {
+      hosts: [host],
+      http: [{ name: OWN_DEFAULT_ROUTE, route: [{ destination: { host, subset: BASELINE_SUBSET } }] }],
+    },
+  };
+}
+
+/** Where a VirtualService sits, for normalising the short hosts it names. */
+function vsNamespace(vs: VirtualService, fallback = 'default'): string {
+  return vs.metadata.namespace ?? fallback;
+}
+
+/** The destinations of a route whose host, normalised relative to `namespace`, is one of `hosts`. */
+export function envDestinations(
+  route: HTTPRoute,
+  hosts: ReadonlySet<string>,
+  namespace: string,
+  clusterDomain: string,
+): HTTPRouteDestination[] {
+  return (route.route ?? []).filter((d) => hosts.has(normalizeHost(d.destination.host, namespace, clusterDomain)));
+}
+
+/** A user route (not an env route) of a VirtualService that sends traffic to at least one env host. */
+export interface EnvTarget {
+  /** Index in `spec.http` as given. */
+  index: number;
+  route: HTTPRoute;
+  destinations: HTTPRouteDestination[];
+}
+
+/** The user routes of `spec.http` that route to one of `hosts` (normalised), with the matching destinations. */
+export function routesToHosts(vs: VirtualService, hosts: Iterable<string>, clusterDomain: string): EnvTarget[] {
+  const set = new Set(hosts);
+  const ns = vsNamespace(vs);
+  const out: EnvTarget[] = [];
+  (vs.spec.http ?? []).forEach((route, index) => {
+    if (isEnvRoute(route)) return;
+    const destinations = envDestinations(route, set, ns, clusterDomain);
+    if (destinations.length > 0) out.push({ index, route, destinations });
+  });
+  return out;
+}
+
+/** Warnings for tcp/tls routes to env hosts: only http routes are edited, so those stay on the baseline. */
+export function nonHttpWarnings(vs: VirtualService, hosts: Iterable<string>, clusterDomain: string): string[] {
+  const set = new Set(hosts);
+  const ns = vsNamespace(vs);
+  const warnings: string[] = [];
+  for (const kind of ['tcp', 'tls'] as const) {
+    const routes = vs.spec[kind];
+    if (!Array.isArray(routes)) continue;
+    routes.forEach((r: unknown, index: number) => {
+      const dests = ((r as { route?: HTTPRouteDestination[] }).route ?? []).map((d) =>
+        normalizeHost(d.destination?.host ?? '', ns, clusterDomain),
+      );
+      const hit = dests.find((h) => set.has(h));
+      if (hit) {
+        warnings.push(
+          `${vsRef(vs)} ${kind} route #${index} sends traffic to ${hit}; only http routes are switched by the ` +
+            `env header, so ${kind} traffic keeps going to the baseline (or, without a subset, to all pods)`,
+        );
+      }
+    });
+  }
+  return warnings;
+}
+
+/** Problems with routes to env hosts that have no subset (none when `pinUnsubsetRoutes` is set). */
+export function unsubsetRouteProblems(vs: VirtualService, routing: EnvRouting): PlanProblem[] {
+  if (routing.routing.pinUnsubsetRoutes) return [];
+  const problems: PlanProblem[] = [];
+  for (const { index, route, destinations } of routesToHosts(vs, routing.hosts, routing.clusterDomain)) {
+    const bare = destinations.filter((d) => !d.destination.subset);
+    if (bare.length === 0) continue;
+    problems.push({
+      kind: 'cluster',
+      subject: routeRef(vs, route, index),
+      message:
+        `sends traffic to ${bare.map((d) => d.destination.host).join(', ')} without a subset, so baseline ` +
+        `requests would also reach the env's pods`,
+      fix:
+        `add a subset to the route's destination (one selecting the current version), or set ` +
+        `routing.pinUnsubsetRoutes: true to let dynamic-env pin it to the "${BASELINE_SUBSET}" subset while envs are open`,
+    });
+  }
+  return problems;
+}
+
+function withHeaderMatch(m: HTTPMatchRequest, header: string, regex: string): HTTPMatchRequest {
+  const copy = deepCopy(m);
+  return { ...copy, headers: { ...(copy.headers ?? {}), [header]: { regex } } };
+}
+
+/** The match blocks of an env's copy of a route, in DESIGN.md order, for every original match block. */
+function envMatches(
+  route: HTTPRoute,
+  routing: EnvRouting,
+  meshApplies: boolean,
+  vsListsGateways: boolean,
+): HTTPMatchRequest[] {
+  const { env } = routing;
+  const { header, baggageKey, versionLabel } = routing.routing;
+  const originals: HTTPMatchRequest[] = route.match && route.match.length > 0 ? route.match : [{}];
+  const blocks: HTTPMatchRequest[] = [];
+  for (const m of originals) {
+    blocks.push(withHeaderMatch(m, header, headerRegex(env)));
+    if (baggageKey !== null) blocks.push(withHeaderMatch(m, 'baggage', baggageRegex(baggageKey, env)));
+    const blockGateways = m.gateways;
+    if (meshApplies && (!blockGateways || blockGateways.includes(MESH_GATEWAY))) {
+      const copy = deepCopy(m);
+      const block: HTTPMatchRequest = { ...copy, sourceLabels: { ...(copy.sourceLabels ?? {}), [versionLabel]: env } };
+      if (vsListsGateways || blockGateways) block.gateways = [MESH_GATEWAY];
+      blocks.push(block);
+    }
+  }
+  return blocks;
+}
+
+/** The env's copy of a user route; `destination` is the first destination of the route on an env host. */
+function envRoute(
+  route: HTTPRoute,
+  destination: HTTPRouteDestination,
+  routing: EnvRouting,
+  meshApplies: boolean,
+  vsListsGateways: boolean,
+): HTTPRoute {
+  const { env } = routing;
+  const { name, match: _match, route: _route, headers, ...rest } = deepCopy(route);
+  const { weight: _weight, ...dest } = deepCopy(destination);
+  const origin = name ?? destination.destination.host;
+  return {
+    name: routeName(env, origin),
+    match: envMatches(route, routing, meshApplies, vsListsGateways),
+    route: [{ ...dest, destination: { ...dest.destination, subset: env } }],
+    ...rest,
+    headers: {
+      ...(headers ?? {}),
+      response: {
+        ...(headers?.response ?? {}),
+        set: { ...(headers?.response?.set ?? {}), [RESPONSE_ENV_HEADER]: env },
+      },
+    },
+  };
+}
+
+const envOfRoute = (route: HTTPRoute): string => parseRouteName(route.name)?.env ?? '';
+
+function sortBlock(block: HTTPRoute[]): HTTPRoute[] {
+  // Array.prototype.sort is stable: same-env routes (never written by us) keep their order.
+  return [...block].sort((a, b) => byteOrder(envOfRoute(a), envOfRoute(b)));
+}
+
+/**
+ * Removes `env`'s routes from `http`. Returns the remaining routes and the user routes that lost an env route
+ * from the block directly before them (candidates for un-pinning).
+ */
+function removeEnv(http: HTTPRoute[], env: string): { kept: HTTPRoute[]; lost: Set<HTTPRoute>; removed: number } {
+  const kept: HTTPRoute[] = [];
+  const lost = new Set<HTTPRoute>();
+  let removed = 0;
+  let blockLost = false;
+  for (const route of http) {
+    if (isRouteOf(route.name, env)) {
+      removed++;
+      blockLost = true;
+      continue;
+    }
+    kept.push(route);
+    if (!isEnvRoute(route)) {
+      if (blockLost) lost.add(route);
+      blockLost = false;
+    }
+  }
+  return { kept, lost, removed };
+}
+
+/** Un-pins every route in `candidates` that has no env route directly before it in `http` (mutates `http`'s routes). */
+function unpinOrphans(http: HTTPRoute[], candidates: Set<HTTPRoute>): void {
+  http.forEach((route, i) => {
+    if (!candidates.has(route)) return;
+    const before = i > 0 ? http[i - 1] : undefined;
+    if (before && isEnvRoute(before)) return;
+    for (const d of route.route ?? []) {
+      if (d.destination.subset === BASELINE_SUBSET) delete d.destination.subset;
+    }
+  });
+}
+
+/**
+ * The VirtualService with `routing.env`'s routes: first the env's existing routes are removed, then a copy is
+ * inserted before every http route with a destination on one of `routing.hosts`, in the block of env copies
+ * before that route, sorted by env name. Routes to an env host without a subset are refused (clusterError naming
+ * each one and the fix) or, with `routing.pinUnsubsetRoutes`, pinned to the baseline subset. Pure and idempotent.
+ */
+export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvRouting): VirtualService {
+  const out = deepCopy(vs);
+  const http = out.spec.http;
+  if (!http || http.length === 0) return out;
+
+  const problems = unsubsetRouteProblems(out, routing);
+  if (problems.length > 0) throw problemsError(problems);
+
+  const hosts = new Set(routing.hosts);
+  const ns = vsNamespace(out, edit.namespace);
+  const meshApplies = out.spec.hosts && out.spec.hosts.length > 0 ? vsMeshApplies(out) : edit.meshApplies;
+  const vsListsGateways = Array.isArray(out.spec.gateways) && out.spec.gateways.length > 0;
+
+  const { kept, lost } = removeEnv(http, routing.env);
+  const result: HTTPRoute[] = [];
+  let block: HTTPRoute[] = [];
+  for (const route of kept) {
+    if (isEnvRoute(route)) {
+      block.push(route);
+      continue;
+    }
+    const destinations = envDestinations(route, hosts, ns, routing.clusterDomain);
+    if (destinations.length > 0) {
+      // Pin before copying: the copy gets the env subset anyway.
+      for (const d of destinations) if (!d.destination.subset) d.destination.subset = BASELINE_SUBSET;
+      block.push(envRoute(route, destinations[0]!, routing, meshApplies, vsListsGateways));
+      block = sortBlock(block);
+    }
+    result.push(...block, route);
+    block = [];
+  }
+  result.push(...block);
+
+  if (!isOwnVirtualService(out)) unpinOrphans(result, lost);
+  out.spec.http = result;
+  return out;
+}
+
+/**
+ * The VirtualService without `env`'s routes; every route pinned to the baseline subset that no longer has an env
+ * route directly before it is un-pinned. Removing an env that has no routes returns an equal object.
+ */
+export function withoutEnvRoutes(vs: VirtualService, env: string): VirtualService {
+  const out = deepCopy(vs);
+  const http = out.spec.http;
+  if (!http) return out;
+  const { kept, lost, removed } = removeEnv(http, env);
+  if (removed === 0) return out;
+  if (!isOwnVirtualService(out)) unpinOrphans(kept, lost);
+  out.spec.http = kept;
+  return out;
+}
