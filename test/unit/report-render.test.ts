@@ -1,0 +1,237 @@
+import { describe, expect, test } from 'vitest';
+import type { EnvReport, WorkloadReport } from '../../src/report/model.js';
+import { escapeMarkdown, markdownCode, renderMarkdown, renderText } from '../../src/report/render.js';
+
+function workload(over: Partial<WorkloadReport> = {}): WorkloadReport {
+  return {
+    role: 'service',
+    namespace: 'bookinfo',
+    deployment: 'reviews',
+    clone: 'reviews-pr-42',
+    images: ['ghcr.io/acme/reviews:abc123'],
+    replicas: { ready: 1, desired: 1 },
+    state: 'ready',
+    reason: null,
+    hosts: ['reviews.bookinfo.svc.cluster.local'],
+    destinationRules: [{ name: 'dynamic-env-pr-42-reviews', namespace: 'bookinfo' }],
+    virtualServices: [{ name: 'reviews', namespace: 'bookinfo' }],
+    ...over,
+  };
+}
+
+function report(over: Partial<EnvReport> = {}): EnvReport {
+  return {
+    env: 'pr-42',
+    header: 'x-override',
+    headerValue: 'pr-42',
+    baggage: 'override=pr-42',
+    state: 'ready',
+    services: [workload()],
+    workers: [
+      workload({
+        role: 'worker',
+        deployment: 'mailer',
+        clone: 'mailer-pr-42',
+        images: ['ghcr.io/acme/mailer:abc123', 'ghcr.io/acme/sidecar:1'],
+        hosts: [],
+        destinationRules: [],
+        virtualServices: [],
+      }),
+    ],
+    context: {
+      repo: 'acme/shop',
+      pr: 42,
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      runUrl: 'https://github.com/acme/shop/actions/runs/99',
+      updatedAt: '2025-01-02T03:04:05Z',
+    },
+    ...over,
+  };
+}
+
+/** Splits a markdown table row on unescaped pipes. */
+function cells(row: string): string[] {
+  return row
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim());
+}
+
+describe('renderMarkdown', () => {
+  test('shows the env, its state and how to reach it', () => {
+    const md = renderMarkdown(report());
+    expect(md).toMatch(/^### .*Dynamic environment `pr-42`: ready$/m);
+    expect(md).toContain('`x-override: pr-42`');
+    expect(md).toContain("curl -H 'x-override: pr-42' http://reviews.bookinfo.svc.cluster.local/");
+    expect(md).toContain('`baggage: override=pr-42`');
+    expect(md).toMatch(/must propagate the header/);
+    expect(md).toMatch(/OpenTelemetry-instrumented apps forward `baggage` for free/);
+  });
+
+  test('the curl line uses the example URL when there is one, quoted when the shell would read it', () => {
+    expect(renderMarkdown(report({ context: { exampleUrl: 'https://pr-42.preview.acme.dev/' } }))).toContain(
+      "curl -H 'x-override: pr-42' https://pr-42.preview.acme.dev/",
+    );
+    expect(renderMarkdown(report({ context: { exampleUrl: 'https://shop.acme.dev/?a=1&b=2' } }))).toContain(
+      "curl -H 'x-override: pr-42' 'https://shop.acme.dev/?a=1&b=2'",
+    );
+  });
+
+  test('no baggage line when baggage is off', () => {
+    const md = renderMarkdown(report({ baggage: null }));
+    expect(md).not.toContain('baggage:');
+    expect(md).toContain('`x-override: pr-42`');
+  });
+
+  test('one table row per service and worker with namespace, deployment, images, clone, ready/desired, state', () => {
+    const md = renderMarkdown(
+      report({ state: 'progressing', services: [workload({ replicas: { ready: 1, desired: 2 }, state: 'progressing' })] }),
+    );
+    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    expect(cells(rows[0]!)).toEqual(['Role', 'Namespace', 'Deployment', 'Image', 'Clone', 'Ready', 'State']);
+    const service = cells(rows[1]!);
+    expect(service.slice(0, 3)).toEqual(['service', 'bookinfo', 'reviews']);
+    expect(service[3]).toBe('`ghcr.io/acme/reviews:abc123`');
+    expect(service[4]).toBe('reviews-pr-42');
+    expect(service[5]).toBe('1/2');
+    expect(service[6]).toMatch(/progressing$/);
+    const worker = cells(rows[2]!);
+    expect(worker[0]).toBe('worker');
+    expect(worker[3]).toBe('`ghcr.io/acme/mailer:abc123`<br>`ghcr.io/acme/sidecar:1`');
+    expect(rows).toHaveLength(3);
+  });
+
+  test('failures list their reasons', () => {
+    const md = renderMarkdown(
+      report({
+        state: 'failed',
+        services: [workload({ state: 'failed', replicas: { ready: 0, desired: 1 }, reason: 'ImagePullBackOff: image not found' })],
+      }),
+    );
+    expect(md).toMatch(/`bookinfo\/reviews-pr-42` \(failed\): ImagePullBackOff: image not found/);
+  });
+
+  test('escapes pipes, newlines, backticks and HTML from the cluster in table cells and reasons', () => {
+    const nasty = 'bad | value `code`\nsecond line <img src=x> @someone #12';
+    const md = renderMarkdown(
+      report({
+        state: 'failed',
+        services: [workload({ namespace: 'ns|x', images: ['img`with|pipe'], state: 'failed', reason: nasty })],
+        workers: [],
+      }),
+    );
+    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    const row = cells(rows[1]!);
+    expect(row).toHaveLength(7);
+    expect(row[1]).toBe('ns\\|x');
+    expect(row[3]).toBe('``img`with\\|pipe``');
+    const reasonLine = md.split('\n').find((l) => l.includes('(failed):'))!;
+    expect(reasonLine).toContain('bad \\| value \\`code\\`<br>second line \\<img src=x\\>');
+    expect(reasonLine).not.toMatch(/(?<!\\)<img/);
+    expect(reasonLine).not.toMatch(/@someone/); // zero-width space keeps it from mentioning anyone
+    expect(md.split('\n').every((l) => !l.includes('\r'))).toBe(true);
+  });
+
+  test('escapeMarkdown and markdownCode', () => {
+    expect(escapeMarkdown('a*b_c[d](e)')).toBe('a\\*b\\_c\\[d\\](e)');
+    expect(escapeMarkdown('x\r\ny')).toBe('x<br>y');
+    expect(markdownCode('a`b')).toBe('``a`b``');
+    expect(markdownCode('`a')).toBe('`` `a ``');
+    expect(markdownCode('a|b', true)).toBe('`a\\|b`');
+  });
+
+  test('footer has the commit, the update time and a link to the run', () => {
+    const md = renderMarkdown(report());
+    expect(md).toContain('`0123456789abcdef0123456789abcdef01234567`');
+    expect(md).toContain('2025-01-02T03:04:05Z');
+    expect(md).toContain('[run](https://github.com/acme/shop/actions/runs/99)');
+  });
+
+  test('closed report: torn down, when, why and what was removed; no reach-it section', () => {
+    const md = renderMarkdown(
+      report({
+        state: 'closed',
+        services: [],
+        workers: [],
+        removed: {
+          clones: [{ name: 'reviews-pr-42', namespace: 'bookinfo' }],
+          destinationRules: [{ name: 'dynamic-env-pr-42-reviews', namespace: 'bookinfo' }],
+          virtualServices: [],
+          routes: 3,
+        },
+        context: { updatedAt: '2025-01-02T03:04:05Z', closeReason: 'merged' },
+      }),
+    );
+    expect(md).toMatch(/Dynamic environment `pr-42`: closed/);
+    expect(md).toContain('torn down at 2025-01-02T03:04:05Z because the pull request was merged');
+    expect(md).toContain('1 clone: `bookinfo/reviews-pr-42`');
+    expect(md).toContain('1 DestinationRule: `bookinfo/dynamic-env-pr-42-reviews`');
+    expect(md).toContain('3 routes');
+    expect(md).not.toContain('curl');
+    expect(md).not.toContain('| Role');
+  });
+
+  test.each([
+    ['closed', 'closed without merging'],
+    ['swept', 'sweep'],
+    ['unlabeled', 'label was removed'],
+    ['manual', 'by hand'],
+  ] as const)('closed report says why: %s', (reason, text) => {
+    const md = renderMarkdown(report({ state: 'closed', services: [], workers: [], removed: { clones: [], destinationRules: [], virtualServices: [], routes: 0 }, context: { closeReason: reason } }));
+    expect(md).toContain(text);
+    expect(md).toContain('Nothing was left to remove');
+  });
+});
+
+describe('renderText', () => {
+  test('has the same facts without markdown', () => {
+    const text = renderText(report());
+    expect(text).toContain('Dynamic environment pr-42: ready');
+    expect(text).toContain('x-override: pr-42');
+    expect(text).toContain("curl -H 'x-override: pr-42' http://reviews.bookinfo.svc.cluster.local/");
+    expect(text).toContain('baggage: override=pr-42');
+    expect(text).toMatch(/must propagate the header/);
+    expect(text).toContain('0123456789abcdef0123456789abcdef01234567');
+    expect(text).toContain('https://github.com/acme/shop/actions/runs/99');
+    expect(text).not.toMatch(/[`*|#]|<br>|\[run\]|<!--/);
+  });
+
+  test('the workload table is aligned', () => {
+    const lines = renderText(report()).split('\n');
+    const header = lines.findIndex((l) => l.startsWith('ROLE'));
+    const table = lines.slice(header, header + 3);
+    expect(table[1]).toMatch(/^service\s+bookinfo\s+reviews\s+ghcr\.io\/acme\/reviews:abc123\s+reviews-pr-42\s+1\/1\s+ready$/);
+    expect(table[2]).toMatch(/^worker\s+bookinfo\s+mailer\s+ghcr\.io\/acme\/mailer:abc123, ghcr\.io\/acme\/sidecar:1\s+mailer-pr-42/);
+    for (const column of ['NAMESPACE', 'CLONE', 'READY', 'STATE']) {
+      const at = table[0]!.indexOf(column);
+      // every row has a value starting where the header's column starts
+      for (const row of table.slice(1)) expect(row[at - 1]).toBe(' ');
+      for (const row of table.slice(1)) expect(row[at]).not.toBe(' ');
+    }
+  });
+
+  test('strips control characters and newlines from cluster text', () => {
+    const text = renderText(
+      report({ state: 'failed', services: [workload({ state: 'failed', reason: 'boom\n\u001b[31mred\u001b[0m' })], workers: [] }),
+    );
+    expect(text).not.toContain('\u001b');
+    expect(text).toContain('failed  bookinfo/reviews-pr-42: boom [31mred[0m');
+  });
+
+  test('closed report', () => {
+    const text = renderText(
+      report({
+        state: 'closed',
+        services: [],
+        workers: [],
+        removed: { clones: [{ name: 'reviews-pr-42', namespace: 'bookinfo' }], destinationRules: [], virtualServices: [], routes: 2 },
+        context: { closeReason: 'swept', updatedAt: '2025-01-02T03:04:05Z' },
+      }),
+    );
+    expect(text).toContain('Torn down at 2025-01-02T03:04:05Z because the sweep found it stale');
+    expect(text).toMatch(/clones\s+bookinfo\/reviews-pr-42/);
+    expect(text).toMatch(/routes\s+2/);
+    expect(text).not.toContain('curl');
+  });
+});
