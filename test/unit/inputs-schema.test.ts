@@ -1,0 +1,189 @@
+import { describe, expect, test } from 'vitest';
+import { DynamicEnvError } from '../../src/errors.js';
+import { parseDuration, readInputs, type InputName } from '../../src/config/inputs.js';
+
+const read = (values: Partial<Record<InputName, string>>) => readInputs((name) => values[name] ?? '');
+
+function problems(values: Partial<Record<InputName, string>>): string[] {
+  try {
+    read(values);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DynamicEnvError);
+    expect((error as DynamicEnvError).exitCode).toBe(2);
+    return (error as DynamicEnvError).problems;
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('readInputs', () => {
+  test('defaults when nothing is given', () => {
+    expect(read({})).toEqual({
+      command: 'auto',
+      baggageKey: null,
+      wait: true,
+      timeoutSeconds: 300,
+      comment: true,
+      githubDeployment: false,
+      skipDrafts: false,
+      dryRun: false,
+      lockNamespace: 'default',
+    });
+  });
+
+  test('values are trimmed and mapped to their fields', () => {
+    const inputs = read({
+      command: ' open ',
+      config: '.github/dynamic-env.yml',
+      'env-name': 'shop-{pr}',
+      header: 'X-Override',
+      'baggage-key': 'override',
+      kubeconfig: '/tmp/kc',
+      context: 'kind-dev',
+      'github-token': 'ghs_secret',
+      'environment-url': 'https://{env}.preview.acme.dev/?pr={pr}',
+      label: 'preview',
+      ttl: '7d',
+      'lock-namespace': 'dynamic-env',
+    });
+    expect(inputs).toMatchObject({
+      command: 'open',
+      config: '.github/dynamic-env.yml',
+      envName: 'shop-{pr}',
+      header: 'x-override',
+      baggageKey: 'override',
+      kubeconfig: '/tmp/kc',
+      context: 'kind-dev',
+      githubToken: 'ghs_secret',
+      environmentUrl: 'https://{env}.preview.acme.dev/?pr={pr}',
+      label: 'preview',
+      ttlSeconds: 7 * 86_400,
+      lockNamespace: 'dynamic-env',
+    });
+  });
+
+  test.each(['auto', 'open', 'close', 'sweep', 'status'])('command %s', (command) => {
+    expect(read({ command }).command).toBe(command);
+  });
+
+  test('unknown command', () => {
+    expect(problems({ command: 'deploy' })).toEqual(['input "command": must be one of auto, open, close, sweep, status, got "deploy"']);
+  });
+
+  describe('booleans: YAML 1.2 core only', () => {
+    const names = ['wait', 'comment', 'github-deployment', 'skip-drafts', 'dry-run'] as const;
+    const field = { wait: 'wait', comment: 'comment', 'github-deployment': 'githubDeployment', 'skip-drafts': 'skipDrafts', 'dry-run': 'dryRun' } as const;
+    test.each(names)('%s accepts true/True/TRUE/false/False/FALSE', (name) => {
+      for (const v of ['true', 'True', 'TRUE']) expect(read({ [name]: v })[field[name]]).toBe(true);
+      for (const v of ['false', 'False', 'FALSE']) expect(read({ [name]: v })[field[name]]).toBe(false);
+    });
+    test.each(names)('%s refuses yes/1/on', (name) => {
+      for (const v of ['yes', '1', 'on', 'tRue']) {
+        expect(problems({ [name]: v })).toEqual([expect.stringMatching(new RegExp(`^input "${name}": must be true or false`))]);
+      }
+    });
+  });
+
+  describe('durations', () => {
+    test.each([
+      ['300', 300],
+      ['300s', 300],
+      ['5m', 300],
+      ['1h30m', 5400],
+      ['1h', 3600],
+    ])('timeout %s = %i s', (v, seconds) => {
+      expect(read({ timeout: v }).timeoutSeconds).toBe(seconds);
+    });
+    test.each(['5 minutes', '5x', '0', '0s', '-5', '30s5m', '7d', '1.5m'])('timeout %s is refused', (v) => {
+      expect(problems({ timeout: v })).toEqual([expect.stringMatching(/^input "timeout": must be/)]);
+    });
+    test('ttl accepts days', () => {
+      expect(read({ ttl: '2d12h' }).ttlSeconds).toBe(2 * 86_400 + 12 * 3600);
+      expect(problems({ ttl: 'week' })).toEqual([expect.stringMatching(/^input "ttl": must be a duration like .*7d/)]);
+    });
+    test('parseDuration', () => {
+      expect(parseDuration('90', 'hms')).toBe(90);
+      expect(parseDuration('1d', 'hms')).toMatch(/must be a duration/);
+    });
+  });
+
+  describe('shorthand: all or none', () => {
+    test('namespace + deployment + image, container optional', () => {
+      expect(read({ namespace: 'shop', deployment: 'web', image: 'ghcr.io/acme/web:1' }).shorthand).toEqual({
+        namespace: 'shop',
+        deployment: 'web',
+        image: 'ghcr.io/acme/web:1',
+      });
+      expect(read({ namespace: 'shop', deployment: 'web', image: 'ghcr.io/acme/web:1', container: 'app' }).shorthand?.container).toBe('app');
+    });
+    test('deployment needs namespace and image', () => {
+      expect(problems({ deployment: 'web' })).toEqual([
+        'input "namespace": is required when "deployment" is set',
+        'input "image": is required when "deployment" is set',
+      ]);
+    });
+    test('namespace, container or image without deployment', () => {
+      expect(problems({ namespace: 'shop', image: 'x:1', container: 'app' })).toEqual([
+        'input "namespace": needs "deployment" (the shorthand is namespace + deployment + image)',
+        'input "container": needs "deployment" (the shorthand is namespace + deployment + image)',
+        'input "image": needs "deployment" (the shorthand is namespace + deployment + image)',
+      ]);
+    });
+    test('names are Kubernetes names', () => {
+      expect(problems({ namespace: 'Shop', deployment: 'web_1', image: 'a b', container: 'App' })).toEqual([
+        expect.stringMatching(/^input "namespace": must be a Kubernetes namespace name/),
+        expect.stringMatching(/^input "deployment": must be a Kubernetes Deployment name/),
+        expect.stringMatching(/^input "container": must be a container name/),
+        expect.stringMatching(/^input "image": must be a container image reference/),
+      ]);
+    });
+  });
+
+  test('env-name is a DNS label with an optional {pr}', () => {
+    expect(read({ 'env-name': 'pr-{pr}' }).envName).toBe('pr-{pr}');
+    expect(read({ 'env-name': 'review' }).envName).toBe('review');
+    expect(problems({ 'env-name': 'PR_42' })).toEqual([expect.stringMatching(/^input "env-name": must be a lowercase DNS label/)]);
+    expect(problems({ 'env-name': 'pr-{number}' })).toEqual(['input "env-name": only the placeholder {pr} is allowed, got {number}']);
+    expect(problems({ 'env-name': 'x'.repeat(60) + '{pr}' })).toEqual([expect.stringMatching(/^input "env-name": must be a lowercase DNS label of at most 63/)]);
+  });
+
+  test('header is an HTTP token, lower-cased, and not baggage', () => {
+    expect(read({ header: 'X-Env' }).header).toBe('x-env');
+    expect(problems({ header: 'x env' })).toEqual([expect.stringMatching(/^input "header": must be an HTTP header name/)]);
+    expect(problems({ header: 'Baggage' })).toEqual([expect.stringMatching(/^input "header": must not be "baggage"/)]);
+  });
+
+  test('baggage-key: "false" and "" turn it off, otherwise a token', () => {
+    expect(read({ 'baggage-key': 'false' }).baggageKey).toBeNull();
+    expect(read({ 'baggage-key': '' }).baggageKey).toBeNull();
+    expect(read({ 'baggage-key': 'env' }).baggageKey).toBe('env');
+    expect(problems({ 'baggage-key': 'a=b' })).toEqual([expect.stringMatching(/^input "baggage-key": must be a W3C baggage key/)]);
+  });
+
+  test('environment-url: http(s) template with {env} and {pr} only', () => {
+    expect(read({ 'environment-url': 'http://{env}.local' }).environmentUrl).toBe('http://{env}.local');
+    expect(problems({ 'environment-url': 'https://{branch}.acme.dev' })).toEqual([
+      'input "environment-url": only the placeholders {env} and {pr} are allowed, got {branch}',
+    ]);
+    expect(problems({ 'environment-url': 'ftp://{env}.acme.dev' })).toEqual([expect.stringMatching(/^input "environment-url": must be an http\(s\) URL/)]);
+    expect(problems({ 'environment-url': 'not a url' })).toEqual([expect.stringMatching(/^input "environment-url": must be an http\(s\) URL/)]);
+  });
+
+  test('label: at most 50 characters', () => {
+    expect(problems({ label: 'l'.repeat(51) })).toEqual(['input "label": must be at most 50 characters (GitHub label names)']);
+  });
+
+  test('lock-namespace is a namespace name', () => {
+    expect(problems({ 'lock-namespace': 'Locks' })).toEqual([expect.stringMatching(/^input "lock-namespace": must be a Kubernetes namespace name/)]);
+  });
+
+  test('every problem is reported at once, and the token never appears in messages', () => {
+    let error: DynamicEnvError | undefined;
+    try {
+      read({ command: 'x', wait: 'maybe', timeout: 'soon', 'github-token': 'ghp_supersecret' });
+    } catch (e) {
+      error = e as DynamicEnvError;
+    }
+    expect(error?.problems.map((p) => p.split(':')[0])).toEqual(['input "command"', 'input "wait"', 'input "timeout"']);
+    expect(error?.message).not.toContain('ghp_supersecret');
+  });
+});
