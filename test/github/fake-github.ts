@@ -268,9 +268,11 @@ export class FakeGitHub {
     this.clockOffsetMs += ms;
   }
 
+  /** A share of requests fail from now on; `undefined` stops it and drops pending failNext() faults. */
   setFaults(options: FaultOptions | undefined): void {
     this.faults = options ? { ...options, random: mulberry32(options.seed ?? 1) } : undefined;
     this.consecutive.clear();
+    if (!options) this.forced.length = 0;
   }
 
   /** The next `count` matching requests get `kind`. */

@@ -1,0 +1,1 @@
+process.stdout.write('dynamic-env: engine not built yet\n');

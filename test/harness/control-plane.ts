@@ -1,0 +1,294 @@
+// Starts a real Kubernetes control plane on loopback: etcd, kube-apiserver (RBAC, audit log), kube-controller-manager,
+// kube-scheduler and kwok as the kubelet of a few fake Nodes, with Istio's CRDs applied. Binaries come from
+// build-control-plane.sh (built once from the Go module proxy, cached outside the repo).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { makeCerts, type ControlPlaneCerts } from './certs.js';
+import { applyObject, request, type Endpoint } from './http.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..');
+
+export interface ControlPlaneInfo {
+  server: string;
+  caFile: string;
+  ca: string;
+  adminToken: string;
+  adminKubeconfig: string;
+  /** Kubeconfig of the `dynamic-env` ServiceAccount bound to deploy/rbac.yaml. */
+  serviceAccountKubeconfig: string;
+  auditLog: string;
+  dir: string;
+  versions: Record<string, string>;
+  certs: ControlPlaneCerts;
+}
+
+export interface ControlPlane extends ControlPlaneInfo {
+  stop(): Promise<void>;
+}
+
+const log = (msg: string) => process.stderr.write(`[control-plane] ${msg}\n`);
+
+/** Runs the build script (a no-op when cached) and returns the bin directory. */
+export async function buildControlPlane(): Promise<string> {
+  const script = join(here, 'build-control-plane.sh');
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(out.trim().split('\n').pop()!);
+      else reject(new Error(`building the control plane failed (exit ${code}); see the output above`));
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export function kubeconfigText(server: string, ca: string, auth: { token: string } | { cert: string; key: string }, user = 'user'): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const creds = 'token' in auth
+    ? `    token: ${auth.token}`
+    : `    client-certificate-data: ${b64(auth.cert)}\n    client-key-data: ${b64(auth.key)}`;
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(ca)}
+users:
+- name: ${user}
+  user:
+${creds}
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: ${user}
+current-context: test
+`;
+}
+
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  # The control plane's own components are not what tests count.
+  - level: None
+    users: [system:kube-controller-manager, system:kube-scheduler, kwok, system:apiserver]
+  - level: None
+    nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
+  - level: Metadata
+`;
+
+/** Kill processes a previous run left behind (e.g. the test runner was SIGKILLed). */
+function reapStale(pidFile: string): void {
+  if (!existsSync(pidFile)) return;
+  for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (/kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kwok/.test(cmd)) process.kill(pid, 'SIGKILL');
+    } catch { /* gone already */ }
+  }
+  rmSync(pidFile, { force: true });
+}
+
+export async function startControlPlane(): Promise<ControlPlane> {
+  const t0 = Date.now();
+  const bin = await buildControlPlane();
+  const cacheRoot = dirname(bin);
+  const pidFile = join(cacheRoot, 'running.pids');
+  reapStale(pidFile);
+  const dir = mkdtempSync(join(tmpdir(), 'dynamic-env-cp-'));
+  const certs = makeCerts(dir);
+  const ca = readFileSync(certs.caCert, 'utf8');
+  const tokens = {
+    admin: randomBytes(24).toString('hex'),
+    cm: randomBytes(24).toString('hex'),
+    scheduler: randomBytes(24).toString('hex'),
+    kwok: randomBytes(24).toString('hex'),
+  };
+  writeFileSync(join(dir, 'tokens.csv'), [
+    `${tokens.admin},admin,admin,"system:masters"`,
+    `${tokens.cm},system:kube-controller-manager,cm,"system:masters"`,
+    `${tokens.scheduler},system:kube-scheduler,scheduler,"system:masters"`,
+    `${tokens.kwok},kwok,kwok,"system:masters"`,
+  ].join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'audit-policy.yaml'), auditPolicy);
+  const auditLog = join(dir, 'audit.log');
+
+  const [etcdPort, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const server = `https://127.0.0.1:${apiPort}`;
+  const children: ChildProcess[] = [];
+  const start = (name: string, args: string[]) => {
+    const out = openSync(join(dir, `${name}.log`), 'a');
+    const child = spawn(join(bin, name), args, { stdio: ['ignore', out, out] });
+    child.on('exit', (code, signal) => {
+      if (!stopping) log(`${name} exited early (code ${code}, signal ${signal}); its log: ${join(dir, `${name}.log`)}`);
+    });
+    children.push(child);
+    writeFileSync(pidFile, children.map((c) => c.pid).join('\n'));
+    return child;
+  };
+  let stopping = false;
+  const stop = async () => {
+    stopping = true;
+    await Promise.all(children.reverse().map((c) => new Promise<void>((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+      c.once('exit', () => { clearTimeout(timer); resolve(); });
+      c.kill('SIGTERM');
+    })));
+    rmSync(pidFile, { force: true });
+    if (!process.env.DYNAMIC_ENV_KEEP_CONTROL_PLANE) rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    start('etcd', [
+      '--name=default', `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`, `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level=warn',
+      '--listen-metrics-urls=',
+    ]);
+    start('kube-apiserver', [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      `--cert-dir=${dir}`, `--tls-cert-file=${certs.servingCert}`, `--tls-private-key-file=${certs.servingKey}`,
+      `--client-ca-file=${certs.caCert}`, `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${certs.saPub}`,
+      `--service-account-signing-key-file=${certs.saKey}`, '--api-audiences=https://kubernetes.default.svc',
+      '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
+      `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`, `--audit-log-path=${auditLog}`,
+      '--audit-log-format=json', '--audit-log-mode=blocking', '--audit-log-maxsize=0',
+      // Fake Nodes must come up without the not-ready taint this plugin adds at registration (nothing lifts it:
+      // the node lifecycle controller is off, kwok's heartbeats are the only kubelet).
+      '--disable-admission-plugins=TaintNodesByCondition',
+      '--profiling=false', '--v=0',
+    ]);
+    const admin: Endpoint = { server, ca, token: tokens.admin };
+    await waitFor('kube-apiserver /readyz', 90_000, async () => {
+      await request(admin, 'GET', '/readyz');
+      return true;
+    });
+    const kc = (name: string, token: string) => {
+      const path = join(dir, `${name}.kubeconfig`);
+      writeFileSync(path, kubeconfigText(server, ca, { token }, name), { mode: 0o600 });
+      return path;
+    };
+    const adminKubeconfig = kc('admin', tokens.admin);
+    start('kube-controller-manager', [
+      `--kubeconfig=${kc('cm', tokens.cm)}`, '--leader-elect=false', '--secure-port=0',
+      `--service-account-private-key-file=${certs.saKey}`, `--root-ca-file=${certs.caCert}`,
+      '--controllers=*,-nodeipam,-nodelifecycle,-service-lb-controller,-cloud-node-lifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ephemeral-volume,-pv-protection,-pvc-protection',
+      '--concurrent-deployment-syncs=10', '--concurrent-replicaset-syncs=10', '--v=0',
+    ]);
+    start('kube-scheduler', [`--kubeconfig=${kc('scheduler', tokens.scheduler)}`, '--leader-elect=false', '--secure-port=0', '--v=0']);
+    start('kwok', [
+      `--kubeconfig=${kc('kwok', tokens.kwok)}`, '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--node-ip=10.0.0.1', '--cidr=10.0.0.1/16',
+      '--node-lease-duration-seconds=40', '--v=-4',
+    ]);
+
+    // Istio's CRDs: real schemas, CEL rules included.
+    const crdText = readFileSync(join(cacheRoot, 'istio-crds.yaml'), 'utf8');
+    const crds = parseAllDocuments(crdText).map((d) => d.toJSON()).filter((o) => o?.kind === 'CustomResourceDefinition');
+    await Promise.all(crds.map((crd) => applyObject(admin, crd)));
+    for (let i = 0; i < 3; i++) {
+      await applyObject(admin, {
+        apiVersion: 'v1', kind: 'Node',
+        metadata: { name: `kwok-node-${i}`, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { type: 'kwok', 'kubernetes.io/hostname': `kwok-node-${i}` } },
+        spec: {},
+        status: { allocatable: { cpu: '64', memory: '256Gi', pods: '250' }, capacity: { cpu: '64', memory: '256Gi', pods: '250' } },
+      });
+    }
+    await waitFor('Istio CRDs established', 60_000, async () => {
+      const list = await request(admin, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
+      const istio = list.items.filter((c: any) => c.spec.group.endsWith('istio.io'));
+      return istio.length >= crds.length && istio.every((c: any) => c.status?.conditions?.some((k: any) => k.type === 'Established' && k.status === 'True'));
+    });
+    await waitFor('kwok nodes Ready', 60_000, async () => {
+      const nodes = await request(admin, 'GET', '/api/v1/nodes');
+      return nodes.items.length >= 3 && nodes.items.every((n: any) => !n.spec.taints?.length &&
+        n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    });
+    await waitFor('default ServiceAccount controller', 60_000, async () => {
+      await request(admin, 'GET', '/api/v1/namespaces/default/serviceaccounts/default');
+      return true;
+    });
+
+    const serviceAccountKubeconfig = await installProductRbac(admin, dir, server, ca);
+    const versions = JSON.parse(readFileSync(join(cacheRoot, 'versions.json'), 'utf8'));
+    log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${server} (kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, istio api ${versions.istioApi})`);
+    return {
+      server, caFile: certs.caCert, ca, adminToken: tokens.admin, adminKubeconfig, serviceAccountKubeconfig,
+      auditLog, dir, versions, certs, stop,
+    };
+  } catch (e) {
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.log') && f !== 'audit.log')) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      log(`--- last lines of ${f}:\n${text.split('\n').slice(-15).join('\n')}`);
+    }
+    await stop();
+    throw e;
+  }
+}
+
+/**
+ * Applies deploy/rbac.yaml as a user would (the ServiceAccount `dynamic-env` in namespace `dynamic-env` and its
+ * roles) and returns a kubeconfig holding that ServiceAccount's token.
+ */
+async function installProductRbac(admin: Endpoint, dir: string, server: string, ca: string): Promise<string> {
+  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'rbac.yaml'), 'utf8'))
+    .map((d) => d.toJSON()).filter((o) => o && o.kind);
+  await applyObject(admin, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dynamic-env' } });
+  for (const obj of docs) await applyObject(admin, obj);
+  await applyObject(admin, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'dynamic-env', namespace: 'dynamic-env' } });
+  const token = await serviceAccountToken(admin, 'dynamic-env', 'dynamic-env');
+  const path = join(dir, 'service-account.kubeconfig');
+  writeFileSync(path, kubeconfigText(server, ca, { token }, 'dynamic-env'), { mode: 0o600 });
+  return path;
+}
+
+export async function serviceAccountToken(admin: Endpoint, namespace: string, name: string): Promise<string> {
+  const res = await request(admin, 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+    spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 86_400 },
+  });
+  return res.status.token;
+}
+
+export async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export const execFileAsync = promisify(execFile);
