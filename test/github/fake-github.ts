@@ -689,7 +689,7 @@ export class FakeGitHub {
         node_id: `L_${i + 1}`,
         url: `${this.url}/repos/${base}/labels/${encodeURIComponent(name)}`,
         name,
-        description: null,
+        description: '',
         color: 'ededed',
         default: false,
       })),
