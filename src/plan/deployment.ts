@@ -115,11 +115,13 @@ export function buildClone(
   // Metadata: the original's, minus server-managed fields and GitOps tracking, plus ours.
   const meta = { ...src.metadata };
   for (const k of DROPPED_METADATA) delete meta[k];
-  const labels = {
+  const labels: Labels = {
     ...withoutKeys(meta.labels, spec.gitops.stripLabels),
     ...ownershipLabels(spec),
     [ROLE_LABEL]: role,
   };
+  // `kubectl get deploy -l version=v3` must not list the clone.
+  if (labels[versionLabel] !== undefined) labels[versionLabel] = env;
   const annotations = {
     ...withoutKeys(meta.annotations, [...spec.gitops.stripAnnotations, ...ALWAYS_DROPPED_ANNOTATIONS]),
     [SOURCE_ANNOTATION]: `${workload.namespace}/${workload.deployment}`,
