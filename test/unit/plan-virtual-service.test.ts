@@ -1,0 +1,340 @@
+// withEnvRoutes / withoutEnvRoutes: the VirtualService edits, as pure functions.
+
+import { describe, expect, test } from 'vitest';
+import { virtualService } from '../../src/demo/builders.js';
+import { DynamicEnvError } from '../../src/errors.js';
+import { baggageRegex, headerRegex } from '../../src/plan/match.js';
+import { BASELINE_SUBSET } from '../../src/plan/names.js';
+import type { EnvRouting, HTTPRoute, RouteEdit, VirtualService } from '../../src/plan/types.js';
+import {
+  envsOf,
+  isOwnVirtualService,
+  nonHttpWarnings,
+  ownVirtualService,
+  withEnvRoutes,
+  withoutEnvRoutes,
+} from '../../src/plan/virtual-service.js';
+
+const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
+const RATINGS = 'ratings.bookinfo.svc.cluster.local';
+
+function routing(env: string, o: Partial<EnvRouting['routing']> = {}, hosts = [REVIEWS]): EnvRouting {
+  return {
+    env,
+    hosts,
+    clusterDomain: 'cluster.local',
+    routing: { header: 'x-override', baggageKey: 'override', versionLabel: 'version', pinUnsubsetRoutes: false, ...o },
+  };
+}
+
+const edit = (vs: VirtualService, meshApplies = true): RouteEdit => ({
+  name: vs.metadata.name,
+  namespace: vs.metadata.namespace ?? '',
+  meshApplies,
+});
+
+const reviewsVs = (http: HTTPRoute[], o: Parameters<typeof virtualService>[2] = {}): VirtualService =>
+  virtualService('reviews', http, { namespace: 'bookinfo', ...o });
+
+const names = (vs: VirtualService): (string | undefined)[] => (vs.spec.http ?? []).map((r) => r.name);
+const open = (vs: VirtualService, env: string, o: Partial<EnvRouting['routing']> = {}, meshApplies = true): VirtualService =>
+  withEnvRoutes(vs, edit(vs, meshApplies), routing(env, o));
+
+describe('withEnvRoutes', () => {
+  const base = reviewsVs([
+    {
+      name: 'jason',
+      match: [{ headers: { 'end-user': { exact: 'jason' } } }],
+      route: [{ destination: { host: 'reviews', subset: 'v2' } }],
+    },
+    { name: 'default', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+  ]);
+
+  test('puts a copy before every route to an env host, with header, baggage and sourceLabels blocks', () => {
+    const out = open(base, 'pr-42');
+    expect(names(out)).toEqual(['dynamic-env/pr-42/jason', 'jason', 'dynamic-env/pr-42/default', 'default']);
+    const copy = out.spec.http![0]!;
+    expect(copy.match).toEqual([
+      { headers: { 'end-user': { exact: 'jason' }, 'x-override': { regex: headerRegex('pr-42') } } },
+      { headers: { 'end-user': { exact: 'jason' }, baggage: { regex: baggageRegex('override', 'pr-42') } } },
+      { headers: { 'end-user': { exact: 'jason' } }, sourceLabels: { version: 'pr-42' } },
+    ]);
+    expect(copy.route).toEqual([{ destination: { host: 'reviews', subset: 'pr-42' } }]);
+    expect(copy.headers).toEqual({ response: { set: { 'x-dynamic-env': 'pr-42' } } });
+    // A route without match gets one empty block per kind.
+    expect(out.spec.http![2]!.match).toEqual([
+      { headers: { 'x-override': { regex: headerRegex('pr-42') } } },
+      { headers: { baggage: { regex: baggageRegex('override', 'pr-42') } } },
+      { sourceLabels: { version: 'pr-42' } },
+    ]);
+    // The user's routes are untouched.
+    expect(out.spec.http![1]).toEqual(base.spec.http![0]);
+    expect(out.spec.http![3]).toEqual(base.spec.http![1]);
+  });
+
+  test('baggage matching off: no baggage block', () => {
+    const out = open(base, 'pr-42', { baggageKey: null });
+    expect(out.spec.http![2]!.match).toEqual([
+      { headers: { 'x-override': { regex: headerRegex('pr-42') } } },
+      { sourceLabels: { version: 'pr-42' } },
+    ]);
+  });
+
+  test('one copy per original match block, blocks in DESIGN order', () => {
+    const vs = reviewsVs([
+      {
+        name: 'api',
+        match: [{ uri: { prefix: '/a' } }, { uri: { prefix: '/b' }, sourceLabels: { app: 'web' } }],
+        route: [{ destination: { host: 'reviews', subset: 'v1' } }],
+      },
+    ]);
+    const m = open(vs, 'pr-1').spec.http![0]!.match!;
+    expect(m).toHaveLength(6);
+    expect(m.map((b) => Object.keys(b.headers ?? {}).concat(Object.keys(b.sourceLabels ?? {})))).toEqual([
+      ['x-override'],
+      ['baggage'],
+      ['version'],
+      ['x-override', 'app'],
+      ['baggage', 'app'],
+      ['app', 'version'],
+    ]);
+    expect(m[5]).toEqual({ uri: { prefix: '/b' }, sourceLabels: { app: 'web', version: 'pr-1' } });
+  });
+
+  test('copies every other field, keeps port and destination headers, drops weight; weighted route gets the first env destination', () => {
+    const vs = reviewsVs([
+      {
+        name: 'split',
+        route: [
+          { destination: { host: 'ratings', subset: 'v1' }, weight: 20 },
+          { destination: { host: 'reviews.bookinfo.svc.cluster.local', subset: 'v1', port: { number: 9080 } }, weight: 70, headers: { request: { set: { a: 'b' } } } },
+          { destination: { host: 'reviews', subset: 'v3' }, weight: 10 },
+        ],
+        timeout: '3s',
+        retries: { attempts: 3 },
+        rewrite: { uri: '/' },
+        corsPolicy: { allowOrigins: [{ exact: 'https://x' }] },
+        fault: { delay: { fixedDelay: '1s', percentage: { value: 1 } } },
+        mirror: { host: 'shadow' },
+        headers: { request: { set: { 'x-a': '1' } }, response: { set: { 'x-b': '2' }, remove: ['x-c'] } },
+      },
+    ]);
+    const copy = open(vs, 'pr-42').spec.http![0]!;
+    expect(copy.route).toEqual([
+      { destination: { host: 'reviews.bookinfo.svc.cluster.local', subset: 'pr-42', port: { number: 9080 } }, headers: { request: { set: { a: 'b' } } } },
+    ]);
+    expect(copy).toMatchObject({
+      timeout: '3s',
+      retries: { attempts: 3 },
+      rewrite: { uri: '/' },
+      corsPolicy: { allowOrigins: [{ exact: 'https://x' }] },
+      fault: { delay: { fixedDelay: '1s', percentage: { value: 1 } } },
+      mirror: { host: 'shadow' },
+      headers: { request: { set: { 'x-a': '1' } }, response: { set: { 'x-b': '2', 'x-dynamic-env': 'pr-42' }, remove: ['x-c'] } },
+    });
+  });
+
+  test('unnamed routes are named after the destination host; redirect/directResponse/other hosts are left alone', () => {
+    const vs = reviewsVs([
+      { redirect: { uri: '/v2' }, match: [{ uri: { exact: '/old' } }] },
+      { directResponse: { status: 503 } },
+      { route: [{ destination: { host: 'ratings', subset: 'v1' } }] },
+      { route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+    ]);
+    const out = open(vs, 'pr-42');
+    expect(names(out)).toEqual([undefined, undefined, undefined, 'dynamic-env/pr-42/reviews', undefined]);
+  });
+
+  test('is idempotent and does not mutate its input', () => {
+    const before = structuredClone(base);
+    const once = open(base, 'pr-42');
+    expect(base).toEqual(before);
+    expect(open(once, 'pr-42')).toEqual(once);
+  });
+
+  test('two envs before one route: one block sorted by env name, whatever the order they open in', () => {
+    const ab = open(open(base, 'pr-9'), 'pr-10');
+    const ba = open(open(base, 'pr-10'), 'pr-9');
+    expect(ab).toEqual(ba);
+    expect(names(ab)).toEqual([
+      'dynamic-env/pr-10/jason',
+      'dynamic-env/pr-9/jason',
+      'jason',
+      'dynamic-env/pr-10/default',
+      'dynamic-env/pr-9/default',
+      'default',
+    ]);
+    // Re-applying one env keeps the other's routes and the order.
+    expect(open(ab, 'pr-9')).toEqual(ab);
+    // Removing one keeps the other.
+    expect(withoutEnvRoutes(ab, 'pr-10')).toEqual(open(base, 'pr-9'));
+    expect(envsOf(ab)).toEqual(['pr-10', 'pr-9']);
+  });
+
+  test('pr-4 and pr-42 are different envs', () => {
+    const both = open(open(base, 'pr-42'), 'pr-4');
+    expect(withoutEnvRoutes(both, 'pr-4')).toEqual(open(base, 'pr-42'));
+    expect(envsOf(withoutEnvRoutes(both, 'pr-42'))).toEqual(['pr-4']);
+  });
+
+  test('routes moved to other hosts lose the env copy on re-apply', () => {
+    const once = open(base, 'pr-42');
+    const narrowed = withEnvRoutes(once, edit(once), routing('pr-42', {}, [RATINGS]));
+    expect(narrowed).toEqual(base);
+  });
+
+  describe('routes without a subset', () => {
+    const bare = reviewsVs([
+      { name: 'canary', match: [{ headers: { canary: { exact: '1' } } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+      { route: [{ destination: { host: 'reviews' } }] },
+    ]);
+
+    test('are refused, naming the VirtualService, the route and the fix', () => {
+      let error: unknown;
+      try {
+        open(bare, 'pr-42');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(DynamicEnvError);
+      const e = error as DynamicEnvError;
+      expect(e.kind).toBe('cluster');
+      expect(e.problems).toHaveLength(1);
+      expect(e.problems[0]).toContain('VirtualService bookinfo/reviews route "#1"');
+      expect(e.problems[0]).toContain('add a subset');
+      expect(e.problems[0]).toContain('routing.pinUnsubsetRoutes');
+    });
+
+    test('are pinned to the baseline subset with pinUnsubsetRoutes, and un-pinned when the last env leaves', () => {
+      const one = open(bare, 'pr-42', { pinUnsubsetRoutes: true });
+      expect(one.spec.http![3]!.route).toEqual([{ destination: { host: 'reviews', subset: BASELINE_SUBSET } }]);
+      expect(one.spec.http![2]!.route).toEqual([{ destination: { host: 'reviews', subset: 'pr-42' } }]);
+      // A second env without the opt-in: the route is already pinned, so it is accepted and stays pinned.
+      const two = open(one, 'pr-7');
+      expect(names(two)).toHaveLength(6);
+      expect(two.spec.http!.at(-1)!.route![0]!.destination.subset).toBe(BASELINE_SUBSET);
+      const firstGone = withoutEnvRoutes(two, 'pr-42');
+      expect(firstGone.spec.http!.at(-1)!.route![0]!.destination.subset).toBe(BASELINE_SUBSET);
+      const allGone = withoutEnvRoutes(firstGone, 'pr-7');
+      expect(allGone).toEqual(bare);
+    });
+
+    test('a stale pin is dropped when re-applying leaves no env route before it', () => {
+      const pinned = open(bare, 'pr-42', { pinUnsubsetRoutes: true });
+      const narrowed = withEnvRoutes(pinned, edit(pinned), routing('pr-42', { pinUnsubsetRoutes: true }, [RATINGS]));
+      expect(narrowed).toEqual(bare);
+    });
+  });
+
+  describe('gateways', () => {
+    const http: HTTPRoute[] = [
+      { name: 'pp', match: [{ uri: { prefix: '/' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+    ];
+
+    test('a VirtualService bound to gateways and the mesh: the sourceLabels block carries gateways: [mesh]', () => {
+      const vs = reviewsVs(http, { gateways: ['istio-system/ingress', 'mesh'], hosts: ['reviews', 'reviews.example.com'] });
+      const m = open(vs, 'pr-42').spec.http![0]!.match!;
+      expect(m).toHaveLength(3);
+      expect(m[0]).not.toHaveProperty('gateways');
+      expect(m[2]).toEqual({ uri: { prefix: '/' }, sourceLabels: { version: 'pr-42' }, gateways: ['mesh'] });
+    });
+
+    test('a gateway-only VirtualService gets no sourceLabels block', () => {
+      const vs = reviewsVs(http, { gateways: ['istio-system/ingress'], hosts: ['*'] });
+      const m = open(vs, 'pr-42').spec.http![0]!.match!;
+      expect(m).toHaveLength(2);
+      expect(m.some((b) => b.sourceLabels)).toBe(false);
+    });
+
+    test("a match block bound to a gateway only gets no sourceLabels block; one naming mesh gets it with gateways: [mesh]", () => {
+      const vs = reviewsVs(
+        [
+          {
+            name: 'pp',
+            match: [{ uri: { prefix: '/a' }, gateways: ['ingress'] }, { uri: { prefix: '/b' }, gateways: ['ingress', 'mesh'] }],
+            route: [{ destination: { host: 'reviews', subset: 'v1' } }],
+          },
+        ],
+        { gateways: ['ingress', 'mesh'] },
+      );
+      const m = open(vs, 'pr-42').spec.http![0]!.match!;
+      expect(m.filter((b) => b.sourceLabels)).toEqual([
+        { uri: { prefix: '/b' }, gateways: ['mesh'], sourceLabels: { version: 'pr-42' } },
+      ]);
+      expect(m).toHaveLength(5);
+    });
+
+    test('a delegate (no hosts) takes meshApplies from the edit', () => {
+      const delegate = reviewsVs(http, { hosts: null });
+      expect(withEnvRoutes(delegate, edit(delegate, false), routing('pr-42')).spec.http![0]!.match).toHaveLength(2);
+      expect(withEnvRoutes(delegate, edit(delegate, true), routing('pr-42')).spec.http![0]!.match).toHaveLength(3);
+    });
+  });
+
+  test('destinations are normalised relative to the VirtualService namespace', () => {
+    const elsewhere = virtualService('front', [
+      { name: 'a', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      { name: 'b', route: [{ destination: { host: 'reviews.bookinfo', subset: 'v1' } }] },
+      { name: 'c', route: [{ destination: { host: 'reviews.bookinfo.svc', subset: 'v1' } }] },
+    ], { namespace: 'frontend' });
+    expect(names(withEnvRoutes(elsewhere, edit(elsewhere), routing('pr-42')))).toEqual([
+      'a',
+      'dynamic-env/pr-42/b',
+      'b',
+      'dynamic-env/pr-42/c',
+      'c',
+    ]);
+  });
+
+  test('only spec.http changes; tcp/tls routes to env hosts produce warnings', () => {
+    const vs = reviewsVs([{ name: 'h', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], {
+      extra: {
+        tcp: [{ route: [{ destination: { host: 'reviews', port: { number: 9000 } } }] }],
+        tls: [{ match: [{ sniHosts: ['x'] }], route: [{ destination: { host: 'ratings' } }] }],
+      },
+    });
+    const out = open(vs, 'pr-42');
+    expect(out.spec.tcp).toEqual(vs.spec.tcp);
+    expect(out.spec.tls).toEqual(vs.spec.tls);
+    expect(out.metadata).toEqual(vs.metadata);
+    const warnings = nonHttpWarnings(vs, [REVIEWS], 'cluster.local');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('tcp route #0');
+  });
+});
+
+describe('withoutEnvRoutes', () => {
+  const base = reviewsVs([{ name: 'default', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }]);
+
+  test('returns the original after open, deep-equal', () => {
+    const opened = open(base, 'pr-42');
+    expect(withoutEnvRoutes(opened, 'pr-42')).toEqual(base);
+  });
+
+  test('removing an env that is not there returns an equal object (and never mutates)', () => {
+    const opened = open(base, 'pr-42');
+    const snapshot = structuredClone(opened);
+    expect(withoutEnvRoutes(opened, 'pr-4')).toEqual(opened);
+    expect(withoutEnvRoutes(base, 'pr-42')).toEqual(base);
+    withoutEnvRoutes(opened, 'pr-42');
+    expect(opened).toEqual(snapshot);
+  });
+});
+
+describe('our own VirtualService', () => {
+  test('has a default route to the baseline subset, labels, no env label; stays pinned when envs leave', () => {
+    const own = ownVirtualService('reviews', 'bookinfo', 'cluster.local');
+    expect(own.metadata).toEqual({
+      name: 'dynamic-env-reviews',
+      namespace: 'bookinfo',
+      labels: { 'app.kubernetes.io/managed-by': 'dynamic-env', 'dynamic-env.io/role': 'routing' },
+    });
+    expect(own.spec.hosts).toEqual([REVIEWS]);
+    expect(own.spec.http).toEqual([{ name: 'baseline', route: [{ destination: { host: REVIEWS, subset: BASELINE_SUBSET } }] }]);
+    expect(isOwnVirtualService(own)).toBe(true);
+    const opened = open(own, 'pr-42');
+    expect(names(opened)).toEqual(['dynamic-env/pr-42/baseline', 'baseline']);
+    expect(withoutEnvRoutes(opened, 'pr-42')).toEqual(own);
+    expect(envsOf(withoutEnvRoutes(opened, 'pr-42'))).toEqual([]);
+  });
+});
