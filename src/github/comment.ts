@@ -5,10 +5,11 @@
 // (`<!-- dynamic-env-state {...} -->`) records which run wrote it; an update from an older run (lower
 // (runId, runAttempt)) than the stored one is skipped, so a slow old run never overwrites a newer result.
 //
-// Races: two runs that both find no comment both create one. After creating we list again; every run keeps the
-// OLDEST comment and deletes the rest (404 on a delete means another run was faster). Each non-oldest comment is
-// deleted by at least its own creator, which lists after its create and so sees the older one: exactly one
-// survives. GitHub has no conditional update for comments, so the stale check reads the comment again right
+// Races: two runs that both find no comment both create one. After creating, a run lists again; if its comment
+// is not the OLDEST it deletes its own and updates the oldest. Each non-oldest comment is deleted by its own
+// creator, which lists after its create and so sees the older one: exactly one survives. A run that finds
+// several comments (e.g. left by a run that died between create and clean-up) keeps the oldest and deletes the
+// rest (a 404 on a delete means another run was faster). GitHub has no conditional update for comments, so the stale check reads the comment again right
 // before the PATCH to keep the read-to-write window to one round trip; two updates landing inside that window can
 // still reorder. Serialise runs per PR with a workflow `concurrency` group to close it completely.
 
@@ -144,13 +145,12 @@ export async function upsertStickyComment(octokit: GitHubClient, options: Upsert
   if (mine.length === 0) {
     const { data } = await octokit.rest.issues.createComment({ owner: repo.owner, repo: repo.repo, issue_number: issueNumber, body });
     // A racing run may have created one too: list again and converge on the oldest.
+    // Here only our own comment is deleted (if it is not the oldest): every other racer does the same with its
+    // own, and leftovers of a run that died in between are cleaned by the next run's normal path below.
     mine = await findStickyComments(octokit, repo, issueNumber, env, login);
     const keep = mine[0];
-    if (!keep || keep.id === data.id) {
-      deleted.push(...(await deleteAll(octokit, repo, mine.slice(1))));
-      return { id: data.id, action: 'created', deleted };
-    }
-    deleted.push(...(await deleteAll(octokit, repo, mine.slice(1))));
+    if (!keep || keep.id === data.id) return { id: data.id, action: 'created', deleted };
+    deleted.push(...(await deleteAll(octokit, repo, [{ id: data.id }])));
     return { ...(await update(octokit, repo, keep.id, body, state)), deleted };
   }
   deleted.push(...(await deleteAll(octokit, repo, mine.slice(1))));
@@ -173,7 +173,7 @@ async function update(
   return { id, action: 'updated' };
 }
 
-async function deleteAll(octokit: GitHubClient, repo: RepoRef, comments: StickyComment[]): Promise<number[]> {
+async function deleteAll(octokit: GitHubClient, repo: RepoRef, comments: Pick<StickyComment, 'id'>[]): Promise<number[]> {
   const deleted: number[] = [];
   for (const c of comments) {
     try {

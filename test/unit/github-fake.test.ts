@@ -60,7 +60,7 @@ describe('description checks', () => {
 
   test('path and query parameters are checked', async () => {
     const gh = clientFor(fake, 'pat');
-    await expect(gh.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { owner: 'acme', repo: 'shop', pull_number: 'seven' })).rejects.toMatchObject({ status: 422 });
+    await expect(gh.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { owner: 'acme', repo: 'shop', pull_number: 'seven' as unknown as number })).rejects.toMatchObject({ status: 422 });
     await expect(gh.request('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner: 'acme', repo: 'shop', issue_number: 7, perpage: 100 })).rejects.toMatchObject({
       status: 422,
     });
