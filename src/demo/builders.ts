@@ -116,7 +116,7 @@ export function workload(namespace: string, deploymentName: string, o: Partial<W
 }
 
 /** An EnvSpec with the config defaults. */
-export function envSpec(name: string, o: Partial<EnvSpec> & { routing?: Partial<EnvSpec['routing']> } = {}): EnvSpec {
+export function envSpec(name: string, o: Partial<Omit<EnvSpec, 'routing'>> & { routing?: Partial<EnvSpec['routing']> } = {}): EnvSpec {
   const baggageKey = DEFAULTS.routing.baggageKey;
   return {
     name,

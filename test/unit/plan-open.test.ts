@@ -1,0 +1,446 @@
+// planOpen / planClose against small cluster snapshots.
+
+import { describe, expect, test } from 'vitest';
+import { parseConfigText } from '../../src/config/file.js';
+import { resolveEnvSpec } from '../../src/config/spec.js';
+import { demoConfigText, demoSnapshot } from '../../src/demo/bookinfo.js';
+import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
+import { DynamicEnvError } from '../../src/errors.js';
+import { planClose } from '../../src/plan/close.js';
+import { BASELINE_SUBSET } from '../../src/plan/names.js';
+import { planOpen } from '../../src/plan/open.js';
+import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../../src/plan/types.js';
+import { envsOf, withEnvRoutes, withoutEnvRoutes } from '../../src/plan/virtual-service.js';
+
+const NS = 'bookinfo';
+const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
+
+function demoSpec(overrides: Parameters<typeof resolveEnvSpec>[1] = {}): EnvSpec {
+  return resolveEnvSpec(parseConfigText(demoConfigText, 'demo.yaml'), { now: '2026-02-01T00:00:00Z', ...overrides });
+}
+
+function problemsOf(fn: () => unknown): DynamicEnvError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof DynamicEnvError) return e;
+    throw e;
+  }
+  throw new Error('expected a DynamicEnvError');
+}
+
+/** What the cluster looks like after the plan is applied (clones, DRs, edited and created VirtualServices). */
+function apply(snap: Snapshot, plan: OpenPlan): Snapshot {
+  const key = (o: { metadata: { name: string; namespace?: string } }): string => `${o.metadata.namespace}/${o.metadata.name}`;
+  const replace = <T extends { metadata: { name: string; namespace?: string } }>(list: T[], next: T[]): T[] => [
+    ...list.filter((o) => !next.some((n) => key(n) === key(o))),
+    ...next,
+  ];
+  const edited = snap.virtualServices.map((vs) => {
+    const edit = plan.routeEdits.find((e) => e.name === vs.metadata.name && e.namespace === vs.metadata.namespace);
+    return edit ? withEnvRoutes(vs, edit, plan.routing) : vs;
+  });
+  return {
+    deployments: replace(snap.deployments, plan.clones),
+    services: snap.services,
+    destinationRules: replace(snap.destinationRules, plan.destinationRules),
+    virtualServices: [...edited, ...plan.createVirtualServices],
+  };
+}
+
+/** Close: remove routes, drop our VirtualServices left without env routes, DRs and clones. */
+function close(snap: Snapshot, env: string): Snapshot {
+  const plan = planClose(snap, env);
+  const has = (refs: { name: string; namespace: string }[], o: { metadata: { name: string; namespace?: string } }): boolean =>
+    refs.some((r) => r.name === o.metadata.name && r.namespace === o.metadata.namespace);
+  const vss = snap.virtualServices
+    .map((vs) => (has(plan.routeEdits, vs) ? withoutEnvRoutes(vs, env) : vs))
+    .filter((vs) => !(vs.metadata.labels?.['dynamic-env.io/role'] === 'routing' && envsOf(vs).length === 0));
+  return {
+    deployments: snap.deployments.filter((d) => !has(plan.clones, d)),
+    services: snap.services,
+    destinationRules: snap.destinationRules.filter((d) => !has(plan.destinationRules, d)),
+    virtualServices: vss,
+  };
+}
+
+/** reviews v1 (+ optional v2) with a Service, and the given VirtualServices / DestinationRules. */
+function reviewsCluster(o: { vss?: VirtualService[]; v2?: boolean; drs?: Snapshot['destinationRules'] } = {}): Snapshot {
+  return snapshot({
+    deployments: [
+      deployment('reviews-v1', { namespace: NS, labels: { app: 'reviews', version: 'v1' } }),
+      ...(o.v2 ? [deployment('reviews-v2', { namespace: NS, labels: { app: 'reviews', version: 'v2' } })] : []),
+    ],
+    services: [service('reviews', { app: 'reviews' }, NS)],
+    destinationRules: o.drs ?? [destinationRule('reviews', 'reviews', { v1: { version: 'v1' }, v2: { version: 'v2' } }, { namespace: NS })],
+    virtualServices: o.vss ?? [],
+  });
+}
+
+const reviewsSpec = (name = 'pr-42', routing: Partial<EnvSpec['routing']> = {}): EnvSpec =>
+  envSpec(name, { services: [workload(NS, 'reviews-v1', { containers: [{ image: 'ghcr.io/acme/reviews:pr' }] })], routing });
+
+describe('planOpen: bookinfo', () => {
+  test('clones, DestinationRule with the user policy on subsets, route edits, report data', () => {
+    const snap = demoSnapshot();
+    const plan = planOpen(snap, demoSpec({ owner: { repo: 'acme/bookinfo', pr: 42, commit: 'c0ffee' } }));
+    expect(plan.env).toBe('pr-42');
+    expect(plan.clones.map((c) => c.metadata.name)).toEqual(['review-indexer-pr-42', 'reviews-v3-pr-42']);
+    expect(plan.destinationRules).toHaveLength(1);
+    const dr = plan.destinationRules[0]!;
+    expect(dr.metadata).toEqual({
+      name: 'dynamic-env-pr-42-reviews',
+      namespace: NS,
+      labels: {
+        'app.kubernetes.io/managed-by': 'dynamic-env',
+        'dynamic-env.io/env': 'pr-42',
+        'dynamic-env.io/repo': 'acme.bookinfo',
+        'dynamic-env.io/pr': '42',
+      },
+    });
+    expect(dr.spec).toEqual({
+      host: REVIEWS,
+      subsets: [{ name: 'pr-42', labels: { version: 'pr-42' }, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } }],
+    });
+    expect(plan.routeEdits).toEqual([{ name: 'reviews', namespace: NS, meshApplies: true }]);
+    expect(plan.createVirtualServices).toEqual([]);
+    expect(plan.routing.hosts).toEqual([REVIEWS]);
+    expect(plan.workloads).toEqual([
+      {
+        role: 'service',
+        namespace: NS,
+        deployment: 'reviews-v3',
+        clone: 'reviews-v3-pr-42',
+        images: ['ghcr.io/acme/reviews:pr-42'],
+        replicas: 1,
+        hosts: [REVIEWS],
+        destinationRules: [{ name: 'dynamic-env-pr-42-reviews', namespace: NS }],
+        virtualServices: [{ name: 'reviews', namespace: NS }],
+      },
+      {
+        role: 'worker',
+        namespace: NS,
+        deployment: 'review-indexer',
+        clone: 'review-indexer-pr-42',
+        images: ['ghcr.io/acme/review-indexer:pr-42'],
+        replicas: 1,
+        hosts: [],
+        destinationRules: [],
+        virtualServices: [],
+      },
+    ]);
+    expect(plan.warnings).toEqual([]);
+  });
+
+  test('is deterministic: shuffled snapshot lists give the same plan', () => {
+    const a = demoSnapshot();
+    const b = demoSnapshot();
+    for (const k of ['deployments', 'services', 'destinationRules', 'virtualServices'] as const) (b[k] as unknown[]).reverse();
+    expect(planOpen(b, demoSpec())).toEqual(planOpen(a, demoSpec()));
+  });
+
+  test('open then close gives back the user objects deep-equal', () => {
+    const snap = demoSnapshot();
+    const original = structuredClone(snap);
+    const opened = apply(snap, planOpen(snap, demoSpec()));
+    expect(opened).not.toEqual(original);
+    expect(planClose(opened, 'pr-42')).toEqual({
+      env: 'pr-42',
+      routeEdits: [{ name: 'reviews', namespace: NS }],
+      destinationRules: [{ name: 'dynamic-env-pr-42-reviews', namespace: NS }],
+      clones: [
+        { name: 'review-indexer-pr-42', namespace: NS },
+        { name: 'reviews-v3-pr-42', namespace: NS },
+      ],
+    });
+    const closed = close(opened, 'pr-42');
+    const sort = (s: Snapshot): Snapshot => JSON.parse(JSON.stringify(s, null, 0)) as Snapshot;
+    expect(sort(closed).virtualServices.sort((x, y) => x.metadata.name.localeCompare(y.metadata.name))).toEqual(
+      sort(original).virtualServices.sort((x, y) => x.metadata.name.localeCompare(y.metadata.name)),
+    );
+    expect(closed.deployments).toHaveLength(original.deployments.length);
+    expect(closed.destinationRules).toEqual(original.destinationRules);
+    expect(snap).toEqual(original); // planning never mutated the snapshot
+  });
+
+  test('re-plan with a new image updates in place and keeps opened-at', () => {
+    const snap = demoSnapshot();
+    const first = planOpen(snap, demoSpec({ now: '2026-02-01T00:00:00Z' }));
+    const opened = apply(snap, first);
+    const second = planOpen(
+      opened,
+      demoSpec({ now: '2026-02-02T00:00:00Z', deployment: { namespace: NS, deployment: 'reviews-v3', image: 'ghcr.io/acme/reviews:pr-42-b' } }),
+    );
+    const clone = second.clones.find((c) => c.metadata.name === 'reviews-v3-pr-42')!;
+    expect(clone.metadata.annotations!['dynamic-env.io/opened-at']).toBe('2026-02-01T00:00:00Z');
+    expect(clone.spec.template.spec.containers[0]!.image).toBe('ghcr.io/acme/reviews:pr-42-b');
+    // Same routes: re-applying the edit to the already edited VirtualService changes nothing.
+    const vs = opened.virtualServices.find((v) => v.metadata.name === 'reviews')!;
+    expect(withEnvRoutes(vs, second.routeEdits[0]!, second.routing)).toEqual(vs);
+    // Nothing new: the same plan, so a re-run writes nothing.
+    expect(planOpen(opened, demoSpec({ now: '2026-02-03T00:00:00Z' }))).toEqual(planOpen(opened, demoSpec({ now: '2026-02-01T00:00:00Z' })));
+  });
+});
+
+describe('planOpen: routing shapes', () => {
+  test('weighted route: the copy goes to the env subset without weight', () => {
+    const vs = virtualService('reviews', [
+      { name: 'split', route: [
+        { destination: { host: 'reviews', subset: 'v1' }, weight: 50 },
+        { destination: { host: 'reviews', subset: 'v2' }, weight: 50 },
+      ] },
+    ], { namespace: NS });
+    const snap = reviewsCluster({ vss: [vs], v2: true });
+    const plan = planOpen(snap, reviewsSpec());
+    const out = withEnvRoutes(vs, plan.routeEdits[0]!, plan.routing);
+    expect(out.spec.http![0]!.route).toEqual([{ destination: { host: 'reviews', subset: 'pr-42' } }]);
+    expect(out.spec.http![1]).toEqual(vs.spec.http![0]);
+  });
+
+  test('delegate VirtualServices: only those referenced by a root are edited; meshApplies comes from the root', () => {
+    const delegateRoute = [{ name: 'd', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }];
+    const snap = reviewsCluster({
+      vss: [
+        virtualService('front', [{ match: [{ uri: { prefix: '/reviews' } }], delegate: { name: 'reviews-delegate' } }], { namespace: NS, hosts: ['front'] }),
+        virtualService('edge', [{ delegate: { name: 'edge-delegate', namespace: NS } }], { namespace: 'istio-system', hosts: ['*'], gateways: ['ingress'] }),
+        virtualService('reviews-delegate', delegateRoute, { namespace: NS, hosts: null }),
+        virtualService('edge-delegate', delegateRoute, { namespace: NS, hosts: null }),
+        virtualService('unused-delegate', delegateRoute, { namespace: NS, hosts: null }),
+        virtualService('reviews', [{ name: 'r', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS }),
+      ],
+    });
+    const plan = planOpen(snap, reviewsSpec());
+    expect(plan.routeEdits).toEqual([
+      { name: 'edge-delegate', namespace: NS, meshApplies: false },
+      { name: 'reviews', namespace: NS, meshApplies: true },
+      { name: 'reviews-delegate', namespace: NS, meshApplies: true },
+    ]);
+    const edge = withEnvRoutes(snap.virtualServices[3]!, plan.routeEdits[0]!, plan.routing);
+    expect(edge.spec.http![0]!.match!.some((m) => m.sourceLabels)).toBe(false);
+  });
+
+  test('gateway-bound VirtualService: with mesh it covers the host; gateway-only does not, so ours is created too', () => {
+    const route = [{ name: 'r', route: [{ destination: { host: 'reviews.bookinfo.svc.cluster.local', subset: 'v1' } }] }];
+    const withMesh = reviewsCluster({
+      vss: [virtualService('public', route, { namespace: 'edge', hosts: ['reviews.example.com', 'reviews.bookinfo.svc.cluster.local'], gateways: ['edge/gw', 'mesh'] })],
+    });
+    const a = planOpen(withMesh, reviewsSpec());
+    expect(a.routeEdits).toEqual([{ name: 'public', namespace: 'edge', meshApplies: true }]);
+    expect(a.createVirtualServices).toEqual([]);
+    const m = withEnvRoutes(withMesh.virtualServices[0]!, a.routeEdits[0]!, a.routing).spec.http![0]!.match!;
+    expect(m[2]).toEqual({ sourceLabels: { version: 'pr-42' }, gateways: ['mesh'] });
+
+    const gatewayOnly = reviewsCluster({ vss: [virtualService('public', route, { namespace: 'edge', hosts: ['reviews.example.com'], gateways: ['edge/gw'] })] });
+    const b = planOpen(gatewayOnly, reviewsSpec());
+    expect(b.routeEdits).toEqual([{ name: 'public', namespace: 'edge', meshApplies: false }]);
+    expect(b.createVirtualServices.map((v) => `${v.metadata.namespace}/${v.metadata.name}`)).toEqual([`${NS}/dynamic-env-reviews`]);
+    expect(b.workloads[0]!.virtualServices).toEqual([
+      { name: 'dynamic-env-reviews', namespace: NS },
+      { name: 'public', namespace: 'edge' },
+    ]);
+  });
+
+  test('one VirtualService for several hosts: one edit, a copy before each route', () => {
+    const vs = virtualService('front', [
+      { name: 'reviews', match: [{ uri: { prefix: '/r' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      { name: 'ratings', match: [{ uri: { prefix: '/s' } }], route: [{ destination: { host: 'ratings', subset: 'v1' } }] },
+      { name: 'other', route: [{ destination: { host: 'details', subset: 'v1' } }] },
+    ], { namespace: NS, hosts: ['reviews', 'ratings'] });
+    const snap = snapshot({
+      deployments: [
+        deployment('reviews-v1', { namespace: NS, labels: { app: 'reviews', version: 'v1' } }),
+        deployment('ratings-v1', { namespace: NS, labels: { app: 'ratings', version: 'v1' } }),
+      ],
+      services: [service('reviews', { app: 'reviews' }, NS), service('ratings', { app: 'ratings' }, NS)],
+      virtualServices: [vs],
+    });
+    const spec = envSpec('pr-1', { services: [workload(NS, 'reviews-v1'), workload(NS, 'ratings-v1')] });
+    const plan = planOpen(snap, spec);
+    expect(plan.routeEdits).toEqual([{ name: 'front', namespace: NS, meshApplies: true }]);
+    expect(plan.routing.hosts).toEqual(['ratings.bookinfo.svc.cluster.local', REVIEWS]);
+    expect(plan.destinationRules.map((d) => d.metadata.name)).toEqual(['dynamic-env-pr-1-ratings', 'dynamic-env-pr-1-reviews']);
+    const out = withEnvRoutes(vs, plan.routeEdits[0]!, plan.routing);
+    expect(out.spec.http!.map((r) => r.name)).toEqual(['dynamic-env/pr-1/reviews', 'reviews', 'dynamic-env/pr-1/ratings', 'ratings', 'other']);
+  });
+
+  test('several Services select one Deployment: every one is a host; a Service selecting by version only warns', () => {
+    const snap = snapshot({
+      deployments: [deployment('reviews-v1', { namespace: NS, labels: { app: 'reviews', version: 'v1' } })],
+      services: [
+        service('reviews', { app: 'reviews' }, NS),
+        service('reviews-internal', { app: 'reviews' }, NS),
+        service('reviews-v1', { app: 'reviews', version: 'v1' }, NS),
+      ],
+    });
+    const plan = planOpen(snap, reviewsSpec());
+    expect(plan.routing.hosts).toEqual(['reviews-internal.bookinfo.svc.cluster.local', REVIEWS]); // byte order
+    expect(plan.destinationRules.map((d) => d.metadata.name)).toEqual(['dynamic-env-pr-42-reviews', 'dynamic-env-pr-42-reviews-internal']);
+    expect(plan.createVirtualServices.map((v) => v.metadata.name)).toEqual(['dynamic-env-reviews', 'dynamic-env-reviews-internal']);
+    expect(plan.warnings).toHaveLength(1);
+    expect(plan.warnings[0]).toContain('Service bookinfo/reviews-v1');
+  });
+
+  test('host without a VirtualService: ours is created with the env routes, and the DR gets the baseline subset', () => {
+    const snap = reviewsCluster({ drs: [] });
+    const plan = planOpen(snap, reviewsSpec());
+    expect(plan.routeEdits).toEqual([]);
+    expect(plan.createVirtualServices).toHaveLength(1);
+    const own = plan.createVirtualServices[0]!;
+    expect(own.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'dynamic-env', 'dynamic-env.io/role': 'routing' });
+    expect(own.spec.http!.map((r) => r.name)).toEqual(['dynamic-env/pr-42/baseline', 'baseline']);
+    expect(plan.destinationRules[0]!.spec.subsets).toEqual([
+      { name: 'pr-42', labels: { version: 'pr-42' } },
+      { name: BASELINE_SUBSET, labels: { version: 'v1' } },
+    ]);
+    // A second env finds our VirtualService and edits it like any other.
+    const opened = apply(snap, plan);
+    const second = planOpen(opened, reviewsSpec('pr-7'));
+    expect(second.createVirtualServices).toEqual([]);
+    expect(second.routeEdits).toEqual([{ name: 'dynamic-env-reviews', namespace: NS, meshApplies: true }]);
+    expect(second.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-7', BASELINE_SUBSET]);
+    // Closing both removes ours and leaves the cluster as it was.
+    const both = apply(opened, second);
+    expect(close(close(both, 'pr-42'), 'pr-7')).toEqual(snap);
+  });
+
+  test('baseline backends with different versions cannot share a baseline subset', () => {
+    const e = problemsOf(() => planOpen(reviewsCluster({ v2: true, drs: [] }), reviewsSpec()));
+    expect(e.kind).toBe('cluster');
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toContain('Service bookinfo/reviews');
+    expect(e.problems[0]).toContain('reviews-v1: v1, reviews-v2: v2');
+  });
+
+  test('workers get a clone and no routes; a Service selecting a worker warns', () => {
+    const snap = snapshot({
+      deployments: [deployment('mailer', { namespace: NS, labels: { app: 'mailer' } })],
+      services: [service('mailer-metrics', { app: 'mailer' }, NS)],
+    });
+    const plan = planOpen(snap, envSpec('pr-42', { workers: [workload(NS, 'mailer')] }));
+    expect(plan.clones.map((c) => c.metadata.labels!['dynamic-env.io/role'])).toEqual(['worker']);
+    expect(plan.destinationRules).toEqual([]);
+    expect(plan.routeEdits).toEqual([]);
+    expect(plan.createVirtualServices).toEqual([]);
+    expect(plan.routing.hosts).toEqual([]);
+    expect(plan.warnings).toEqual([expect.stringContaining('Service mailer-metrics selects its clone')]);
+  });
+
+  test('multi-container: only the named container changes', () => {
+    const snap = snapshot({
+      deployments: [
+        deployment('api', {
+          namespace: NS,
+          labels: { app: 'api', version: 'v1' },
+          containers: [
+            { name: 'api', image: 'api:1' },
+            { name: 'proxy', image: 'proxy:1' },
+          ],
+        }),
+      ],
+      services: [service('api', { app: 'api' }, NS)],
+    });
+    const plan = planOpen(snap, envSpec('pr-42', { services: [workload(NS, 'api', { containers: [{ name: 'proxy', image: 'proxy:2' }] })] }));
+    expect(plan.workloads[0]!.images).toEqual(['api:1', 'proxy:2']);
+  });
+});
+
+describe('planOpen: subsets keep baseline traffic off the PR pods', () => {
+  const bare = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews' } }] }], { namespace: NS });
+
+  test('a route without a subset is refused; pinned with the opt-in (DR gets the baseline subset); unpinned on close', () => {
+    const snap = reviewsCluster({ vss: [bare] });
+    const e = problemsOf(() => planOpen(snap, reviewsSpec()));
+    expect(e.problems).toEqual([expect.stringContaining('VirtualService bookinfo/reviews route "all"')]);
+
+    const plan = planOpen(snap, reviewsSpec('pr-42', { pinUnsubsetRoutes: true }));
+    expect(plan.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-42', BASELINE_SUBSET]);
+    const opened = apply(snap, plan);
+    expect(opened.virtualServices[0]!.spec.http![1]!.route![0]!.destination.subset).toBe(BASELINE_SUBSET);
+    // Another env without the opt-in accepts the already pinned route, and needs the baseline subset too.
+    const second = planOpen(opened, reviewsSpec('pr-7'));
+    expect(second.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-7', BASELINE_SUBSET]);
+    const both = apply(opened, second);
+    expect(close(close(both, 'pr-7'), 'pr-42').virtualServices).toEqual([bare]);
+  });
+
+  test('a user subset whose labels also select the clone pods is refused, naming DR and subset', () => {
+    const vs = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'stable' } }] }], { namespace: NS });
+    const snap = reviewsCluster({
+      vss: [vs],
+      drs: [destinationRule('reviews-dr', 'reviews.bookinfo.svc.cluster.local', { stable: { app: 'reviews' } }, { namespace: 'mesh-config' })],
+    });
+    const e = problemsOf(() => planOpen(snap, reviewsSpec()));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toContain('DestinationRule mesh-config/reviews-dr subset "stable"');
+    expect(e.problems[0]).toContain('version');
+  });
+
+  test('the oldest user DR for the host (any namespace) lends its top-level policy; ours has none at top level', () => {
+    const vs = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS });
+    const snap = reviewsCluster({
+      vss: [vs],
+      drs: [
+        destinationRule('newer', 'reviews', { v1: { version: 'v1' } }, { namespace: NS, trafficPolicy: { loadBalancer: { simple: 'RANDOM' } }, creationTimestamp: '2026-01-02T00:00:00Z' }),
+        destinationRule('older', 'reviews.bookinfo.svc.cluster.local', {}, { namespace: 'other', trafficPolicy: { connectionPool: { tcp: { maxConnections: 5 } } }, creationTimestamp: '2026-01-01T00:00:00Z' }),
+      ],
+    });
+    const dr = planOpen(snap, reviewsSpec()).destinationRules[0]!;
+    expect(dr.spec).not.toHaveProperty('trafficPolicy');
+    expect(dr.spec.subsets![0]!.trafficPolicy).toEqual({ connectionPool: { tcp: { maxConnections: 5 } } });
+  });
+});
+
+describe('planOpen: problems are collected, then thrown once', () => {
+  test('missing deployment, missing container, ambiguous container, no Service, no version label', () => {
+    const snap = snapshot({
+      deployments: [
+        deployment('two', { namespace: NS, labels: { app: 'two', version: 'v1' }, containers: [{ name: 'a', image: 'a:1' }, { name: 'b', image: 'b:1' }] }),
+        deployment('lonely', { namespace: NS, labels: { app: 'lonely', version: 'v1' } }),
+        deployment('unversioned', { namespace: NS, labels: { app: 'unversioned' } }),
+      ],
+      services: [service('two', { app: 'two' }, NS), service('unversioned', { app: 'unversioned' }, NS)],
+    });
+    const spec = envSpec('pr-42', {
+      services: [
+        workload(NS, 'ghost'),
+        workload(NS, 'two', { containers: [{ name: 'c', image: 'c:1' }, { image: 'x:1' }] }),
+        workload(NS, 'lonely'),
+        workload(NS, 'unversioned'),
+      ],
+      workers: [workload('jobs', 'cron')],
+    });
+    const e = problemsOf(() => planOpen(snap, spec));
+    expect(e.kind).toBe('cluster');
+    expect(e.exitCode).toBe(1);
+    expect(e.problems).toHaveLength(6);
+    expect(e.problems[0]).toMatch(/^Deployment bookinfo\/ghost: not found/);
+    expect(e.problems).toContainEqual(expect.stringMatching(/^Deployment bookinfo\/two container "c": no such container; the pod's containers are: a, b/));
+    expect(e.problems).toContainEqual(expect.stringMatching(/^Deployment bookinfo\/two container override #2: .*a, b/));
+    expect(e.problems).toContainEqual(expect.stringMatching(/^Deployment bookinfo\/lonely: no Service/));
+    expect(e.problems).toContainEqual(expect.stringMatching(/^Deployment bookinfo\/unversioned: its pod template has no "version" label/));
+    expect(e.problems).toContainEqual(expect.stringMatching(/^Deployment jobs\/cron: not found/));
+  });
+
+  test('an object at the clone name that is not this env clone is refused', () => {
+    const snap = reviewsCluster({ vss: [virtualService('reviews', [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS })] });
+    snap.deployments.push(deployment('reviews-v1-pr-42', { namespace: NS, labels: { app: 'other' } }));
+    const e = problemsOf(() => planOpen(snap, reviewsSpec()));
+    expect(e.problems).toEqual([expect.stringContaining('Deployment bookinfo/reviews-v1-pr-42: already exists')]);
+  });
+});
+
+describe('planClose', () => {
+  test('finds routes by name and objects by labels only; other envs untouched', () => {
+    const vs = virtualService('reviews', [{ name: 'r', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS });
+    let snap = reviewsCluster({ vss: [vs] });
+    snap = apply(snap, planOpen(snap, reviewsSpec('pr-4')));
+    snap = apply(snap, planOpen(snap, reviewsSpec('pr-42')));
+    const plan = planClose(snap, 'pr-4');
+    expect(plan.clones).toEqual([{ name: 'reviews-v1-pr-4', namespace: NS }]);
+    expect(plan.destinationRules).toEqual([{ name: 'dynamic-env-pr-4-reviews', namespace: NS }]);
+    expect(plan.routeEdits).toEqual([{ name: 'reviews', namespace: NS }]);
+    const after = close(snap, 'pr-4');
+    expect(envsOf(after.virtualServices[0]!)).toEqual(['pr-42']);
+    expect(planClose(after, 'pr-4')).toEqual({ env: 'pr-4', routeEdits: [], destinationRules: [], clones: [] });
+  });
+});
