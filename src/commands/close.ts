@@ -1,0 +1,60 @@
+// close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
+// DestinationRules, then clones; idempotent, and works on an env that was only half opened.
+import { planClose } from '../plan/close.js';
+import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
+import type { VirtualService } from '../plan/types.js';
+import type { RunOptions } from '../config/spec.js';
+import type { EnvReport } from '../report/model.js';
+import type { KubeClient } from '../kube/client.js';
+import { DEPLOYMENT, DESTINATION_RULE } from '../kube/resources.js';
+import { readEnvSnapshot } from '../kube/snapshot.js';
+import { editVirtualService, remove } from '../kube/apply.js';
+import { withLease } from './lock.js';
+import { reportFromCluster } from './report.js';
+
+/** The edit that takes an env out of a VirtualService; our own VirtualService goes once no env is left in it. */
+export function closeEdit(env: string): (vs: VirtualService) => VirtualService | null {
+  return (vs) => {
+    const next = withoutEnvRoutes(vs, env);
+    return isOwnVirtualService(next) && envsOf(next).length === 0 ? null : next;
+  };
+}
+
+export interface CloseOptions {
+  client: KubeClient;
+  env: string;
+  run: Pick<RunOptions, 'lockNamespace'>;
+  dryRun?: boolean;
+  reason?: NonNullable<EnvReport['context']>['closeReason'];
+  log?: (line: string) => void;
+}
+
+export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
+  const { client, env } = opts;
+  const log = opts.log ?? (() => {});
+  const go = async (): Promise<EnvReport> => {
+    const snapshot = await readEnvSnapshot(client, env);
+    const plan = planClose(snapshot, env);
+    const before = reportFromCluster(env, snapshot, { deployments: snapshot.deployments, pods: [], events: [] });
+    const routes = snapshot.virtualServices.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0);
+    const removedVs: { namespace: string; name: string }[] = [];
+    if (!opts.dryRun) {
+      log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
+      await Promise.all(plan.routeEdits.map(async (e) => {
+        const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+        if ((await editVirtualService(client, e, closeEdit(env), vs)) === 'deleted') removedVs.push(e);
+      }));
+      await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
+      await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
+    }
+    const empty = plan.clones.length + plan.destinationRules.length + plan.routeEdits.length === 0;
+    return {
+      ...before,
+      state: opts.dryRun ? before.state : empty ? 'absent' : 'closed',
+      removed: { clones: plan.clones, destinationRules: plan.destinationRules, virtualServices: removedVs, routes },
+      ...(opts.reason ? { context: { closeReason: opts.reason } } : {}),
+    };
+  };
+  if (opts.dryRun) return go();
+  return withLease(client, env, opts.run, log, () => go());
+}

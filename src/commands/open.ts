@@ -1,0 +1,168 @@
+// open: read -> plan -> apply -> report. Idempotent: running it again with a new image updates in place, and a
+// re-run after a crash converges. Nothing is written until the whole plan has been validated.
+import { isDeepStrictEqual } from 'node:util';
+import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.js';
+import { planOpen } from '../plan/open.js';
+import { withEnvRoutes } from '../plan/virtual-service.js';
+import { isManaged } from '../plan/deployment.js';
+import { ENV_LABEL } from '../plan/names.js';
+import type { RunOptions } from '../config/spec.js';
+import type { EnvReport } from '../report/model.js';
+import type { KubeClient } from '../kube/client.js';
+import { DEPLOYMENT, DESTINATION_RULE } from '../kube/resources.js';
+import { readOpenSnapshot } from '../kube/snapshot.js';
+import { createVirtualService, editVirtualService, ensure, remove } from '../kube/apply.js';
+import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
+import { withLease } from './lock.js';
+import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION, reportFromPlan, type RoutingKeys } from './report.js';
+import { closeEdit } from './close.js';
+import { clusterError } from '../errors.js';
+
+export interface OpenOptions {
+  client: KubeClient;
+  spec: EnvSpec;
+  run: RunOptions;
+  dryRun?: boolean;
+  log?: (line: string) => void;
+  /**
+   * Asked right before the first write; returning a reason skips the open (the action's freshness guard: the PR
+   * closed or its head moved on while this run waited).
+   */
+  beforeWrite?: () => Promise<string | null>;
+}
+
+export interface Change {
+  action: 'create' | 'update' | 'delete' | 'unchanged';
+  kind: string;
+  namespace: string;
+  name: string;
+  detail?: string;
+}
+
+export interface OpenResult {
+  report: EnvReport;
+  plan: OpenPlan;
+  changes: Change[];
+  skipped?: string;
+}
+
+const namespacesOf = (spec: EnvSpec) => [...new Set([...spec.services, ...spec.workers].map((w) => w.namespace))].sort();
+const ref = (o: { metadata: { namespace?: string; name: string } }) => ({ namespace: o.metadata.namespace ?? '', name: o.metadata.name });
+const keyOf = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
+
+/** The plan, with the annotations status/list need to describe the env later without its config. */
+export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
+  const plan = planOpen(snapshot, spec);
+  for (const clone of plan.clones) {
+    const w = plan.workloads.find((x) => x.namespace === clone.metadata.namespace && x.clone === clone.metadata.name);
+    clone.metadata.annotations = {
+      ...clone.metadata.annotations,
+      [HEADER_ANNOTATION]: spec.routing.header,
+      [BAGGAGE_KEY_ANNOTATION]: spec.routing.baggageKey ?? '',
+      ...(w && w.hosts.length ? { [HOSTS_ANNOTATION]: w.hosts.join(',') } : {}),
+    };
+  }
+  return plan;
+}
+
+/** What the plan would change against the snapshot; `--dry-run` prints this. */
+export function diffPlan(plan: OpenPlan, snapshot: Snapshot): Change[] {
+  const changes: Change[] = [];
+  const find = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: { metadata: { namespace?: string; name: string } }) =>
+    list.find((x) => keyOf(x) === keyOf(o));
+  for (const c of plan.clones) {
+    const cur = find(snapshot.deployments, c);
+    changes.push({ action: !cur ? 'create' : isDeepStrictEqual(cur.spec, c.spec) ? 'unchanged' : 'update', kind: 'Deployment', ...ref(c) });
+  }
+  for (const d of plan.destinationRules) {
+    const cur = find(snapshot.destinationRules, d);
+    changes.push({ action: !cur ? 'create' : isDeepStrictEqual(cur.spec, d.spec) ? 'unchanged' : 'update', kind: 'DestinationRule', ...ref(d) });
+  }
+  for (const e of plan.routeEdits) {
+    const cur = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name)!;
+    const next = withEnvRoutes(cur, e, plan.routing);
+    changes.push({ action: isDeepStrictEqual(next.spec, cur.spec) ? 'unchanged' : 'update', kind: 'VirtualService', namespace: e.namespace, name: e.name, detail: 'routes' });
+  }
+  for (const v of plan.createVirtualServices) changes.push({ action: 'create', kind: 'VirtualService', ...ref(v) });
+  changes.push(...stale(plan, snapshot));
+  return changes;
+}
+
+/** Objects of this env left from an earlier open that the new plan no longer has (a service dropped from the config). */
+function stale(plan: OpenPlan, snapshot: Snapshot): Change[] {
+  const ours = (o: { metadata: { labels?: Record<string, string> } }) => isManaged(o.metadata.labels) && o.metadata.labels?.[ENV_LABEL] === plan.env;
+  const wanted = new Set([...plan.clones, ...plan.destinationRules].map(keyOf));
+  const edited = new Set(plan.routeEdits.map((e) => `${e.namespace}/${e.name}`));
+  return [
+    ...snapshot.virtualServices
+      .filter((vs) => !edited.has(keyOf(vs)) && (vs.spec.http ?? []).some((r) => r.name?.startsWith(`dynamic-env/${plan.env}/`)))
+      .map((vs) => ({ action: 'update' as const, kind: 'VirtualService', ...ref(vs), detail: 'remove stale routes' })),
+    ...snapshot.destinationRules.filter((d) => ours(d) && !wanted.has(keyOf(d))).map((d) => ({ action: 'delete' as const, kind: 'DestinationRule', ...ref(d) })),
+    ...snapshot.deployments.filter((d) => ours(d) && !wanted.has(keyOf(d))).map((d) => ({ action: 'delete' as const, kind: 'Deployment', ...ref(d) })),
+  ];
+}
+
+export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
+  const { client, spec, run } = opts;
+  const log = opts.log ?? (() => {});
+  const keys: RoutingKeys = { header: spec.routing.header, baggageKey: spec.routing.baggageKey };
+
+  const go = async (): Promise<OpenResult> => {
+    const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name);
+    const plan = planWithAnnotations(snapshot, spec); // throws, listing every problem, before any write
+    const changes = diffPlan(plan, snapshot);
+    const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
+    if (opts.dryRun) return { report: reportFromPlan(plan, keys, pending), plan, changes };
+
+    const skip = await opts.beforeWrite?.();
+    if (skip) return { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip };
+
+    const current = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: T) => list.find((x) => keyOf(x) === keyOf(o)) ?? null;
+    // 1. Clones, 2. their DestinationRules: make before break, the routes come last.
+    log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
+    await Promise.all(plan.clones.map((c) => ensure(client, DEPLOYMENT, c, current(snapshot.deployments, c))));
+    await Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
+
+    // 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503.
+    const clones = plan.clones.map(ref);
+    let assessments: Map<string, RolloutAssessment>;
+    if (run.wait) {
+      log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
+      assessments = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
+    } else {
+      const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
+      assessments = new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
+        seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)]));
+    }
+    const assess = (ns: string, name: string) => assessments.get(`${ns}/${name}`)!;
+    const failed = [...assessments.values()].some((a) => a.state === 'failed');
+    if (failed) {
+      // Leave the routes as they were: a broken clone must not receive header traffic.
+      return { report: reportFromPlan(plan, keys, assess), plan, changes };
+    }
+
+    // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none.
+    await Promise.all([
+      ...plan.routeEdits.map((e) => {
+        const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+        return editVirtualService(client, e, (cur) => withEnvRoutes(cur, e, plan.routing), vs);
+      }),
+      ...plan.createVirtualServices.map((v) => createVirtualService(client, withEnvRoutes(v, { ...ref(v), meshApplies: true }, plan.routing),
+        (cur: VirtualService) => withEnvRoutes(cur, { ...ref(v), meshApplies: true }, plan.routing))),
+    ]);
+
+    // 5. What an earlier open of this env left that the plan no longer wants: routes first, then DRs, clones.
+    const leftovers = stale(plan, snapshot);
+    await Promise.all(leftovers.filter((s) => s.kind === 'VirtualService').map((s) => editVirtualService(client, s, closeEdit(spec.name))));
+    await Promise.all(leftovers.filter((s) => s.kind === 'DestinationRule').map((s) => remove(client, DESTINATION_RULE, s)));
+    await Promise.all(leftovers.filter((s) => s.kind === 'Deployment').map((s) => remove(client, DEPLOYMENT, s)));
+    return { report: reportFromPlan(plan, keys, assess), plan, changes };
+  };
+
+  if (opts.dryRun) return go();
+  return withLease(client, spec.name, run, log, async (lock) => {
+    const result = await go();
+    if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
+    return result;
+  });
+}

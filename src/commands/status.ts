@@ -1,0 +1,118 @@
+// status, list and sweep: what the cluster says about environments, from labels and route names alone.
+import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL } from '../plan/names.js';
+import { envsOf } from '../plan/virtual-service.js';
+import type { Deployment, DestinationRule, VirtualService } from '../plan/types.js';
+import type { RunOptions } from '../config/spec.js';
+import type { EnvReport } from '../report/model.js';
+import { explainApiError, type KubeClient } from '../kube/client.js';
+import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
+import { managedSelector, readEnvSnapshot } from '../kube/snapshot.js';
+import { assessRollout, observeEnv } from '../kube/rollout.js';
+import { closeEnv } from './close.js';
+import { reportFromCluster } from './report.js';
+
+export async function envStatus(client: KubeClient, env: string): Promise<EnvReport> {
+  const snapshot = await readEnvSnapshot(client, env);
+  const namespaces = [...new Set(snapshot.deployments.map((d) => d.metadata.namespace ?? ''))];
+  const observed = await observeEnv(client, env, namespaces).catch((e) => { throw explainApiError(e, `reading env ${env}`); });
+  return reportFromCluster(env, snapshot, observed);
+}
+
+export interface EnvSummary {
+  env: string;
+  repo: string | null;
+  pr: number | null;
+  openedAt: string | null;
+  services: number;
+  workers: number;
+  /** From the clones' Deployment status alone (no per-pod detail). */
+  state: EnvReport['state'];
+  /** Routes found in VirtualServices, for envs whose clones are already gone (a half-closed env). */
+  routes: number;
+}
+
+/** Every env in the cluster: from clones, our DestinationRules, and route names. */
+export async function listEnvs(client: KubeClient): Promise<EnvSummary[]> {
+  let deployments: Deployment[], rules: DestinationRule[], services: VirtualService[];
+  try {
+    [deployments, rules, services] = await Promise.all([
+      client.list<Deployment>(DEPLOYMENT, undefined, managedSelector).then((r) => r.items),
+      client.list<DestinationRule>(DESTINATION_RULE, undefined, managedSelector).then((r) => r.items),
+      client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items),
+    ]);
+  } catch (e) {
+    throw explainApiError(e, 'listing environments');
+  }
+  const names = new Set<string>();
+  for (const o of [...deployments, ...rules]) if (o.metadata.labels?.[ENV_LABEL]) names.add(o.metadata.labels[ENV_LABEL]);
+  for (const vs of services) for (const env of envsOf(vs)) names.add(env);
+  return [...names].sort().map((env) => {
+    const clones = deployments.filter((d) => d.metadata.labels?.[ENV_LABEL] === env);
+    const labelled = [...clones, ...rules.filter((r) => r.metadata.labels?.[ENV_LABEL] === env)];
+    const pr = labelled.map((o) => o.metadata.labels?.[PR_LABEL]).find(Boolean);
+    const opened = clones.map((c) => c.metadata.annotations?.[OPENED_AT_ANNOTATION]).filter((x): x is string => !!x).sort()[0];
+    const states = clones.map((c) => assessRollout(c, [], []).state);
+    const order = ['ready', 'progressing', 'degraded', 'failed'] as const;
+    return {
+      env,
+      repo: labelled.map((o) => o.metadata.annotations?.[REPO_ANNOTATION]).find(Boolean) ?? null,
+      pr: pr ? Number(pr) : null,
+      openedAt: opened ?? labelled.map((o) => o.metadata.creationTimestamp).filter((x): x is string => !!x).sort()[0] ?? null,
+      services: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] !== 'worker').length,
+      workers: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] === 'worker').length,
+      state: clones.length === 0 ? 'absent' : states.reduce((w, s) => (order.indexOf(s) > order.indexOf(w) ? s : w), 'ready' as (typeof order)[number]),
+      routes: services.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0),
+    };
+  });
+}
+
+export interface SweepDecision {
+  close: boolean;
+  reason: string;
+}
+
+export interface SweepResult {
+  env: string;
+  closed: boolean;
+  reason: string;
+  error?: string;
+}
+
+/**
+ * Closes every env the predicate rejects (too old, its PR closed, not in a keep-list). One failing close does not
+ * stop the others; each result says what happened.
+ */
+export async function sweepEnvs(opts: {
+  client: KubeClient;
+  run: Pick<RunOptions, 'lockNamespace'>;
+  decide: (env: EnvSummary) => Promise<SweepDecision> | SweepDecision;
+  dryRun?: boolean;
+  log?: (line: string) => void;
+}): Promise<SweepResult[]> {
+  const results: SweepResult[] = [];
+  for (const summary of await listEnvs(opts.client)) {
+    const decision = await opts.decide(summary);
+    if (!decision.close) {
+      results.push({ env: summary.env, closed: false, reason: decision.reason });
+      continue;
+    }
+    try {
+      if (!opts.dryRun) await closeEnv({ client: opts.client, env: summary.env, run: opts.run, reason: 'swept', log: opts.log });
+      results.push({ env: summary.env, closed: !opts.dryRun, reason: decision.reason });
+    } catch (e) {
+      results.push({ env: summary.env, closed: false, reason: decision.reason, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return results;
+}
+
+/** The CLI's predicate: older than the TTL, or not in the keep-list. */
+export function ttlAndKeepList(ttlSeconds: number | undefined, keep: string[] | undefined, now = Date.now()) {
+  return (s: EnvSummary): SweepDecision => {
+    if (keep && !keep.includes(s.env)) return { close: true, reason: 'not in the keep-list' };
+    if (ttlSeconds !== undefined && s.openedAt && now - Date.parse(s.openedAt) > ttlSeconds * 1000) {
+      return { close: true, reason: `opened ${s.openedAt}, older than the TTL of ${ttlSeconds}s` };
+    }
+    return { close: false, reason: 'kept' };
+  };
+}

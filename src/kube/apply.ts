@@ -1,0 +1,125 @@
+// Writes, each idempotent and safe to repeat after a crash: an object is created when absent, replaced (carrying
+// the resourceVersion we read) when it differs, and left alone when it already is as desired. Shared objects
+// (VirtualServices) are changed by read-modify-write with a pure edit, retried on 409.
+import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject, VirtualService } from '../plan/types.js';
+import { explainApiError, isAlreadyExists, isConflict, sleep, type KubeClient } from './client.js';
+import type { ResourceType } from './resources.js';
+import { VIRTUAL_SERVICE } from './resources.js';
+
+export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
+
+const describe = (t: ResourceType, o: { metadata: { namespace?: string; name: string } }) =>
+  `${t.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+/** The parts of an object we own; status and server-set metadata are not compared. */
+function owned(o: KubeObject): unknown {
+  const { metadata, status: _status, ...rest } = o as KubeObject & { status?: unknown };
+  return { labels: metadata.labels ?? {}, annotations: metadata.annotations ?? {}, ...rest, apiVersion: undefined, kind: undefined };
+}
+
+/** Annotations controllers keep on objects (the Deployment controller's revision); a write keeps them. */
+function controllerAnnotations(o: KubeObject): Record<string, string> {
+  return Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => k.startsWith('deployment.kubernetes.io/')));
+}
+
+/** Bounded, jittered retries for 409 on read-modify-write. */
+export const CONFLICT_RETRIES = 12;
+const backoff = (attempt: number) => sleep(20 + Math.random() * Math.min(1_000, 25 * 2 ** attempt));
+
+/**
+ * Makes the object look like `desired` (ours alone: labels/annotations/spec). `current` is what the snapshot
+ * held, saving a read; on 409 we read again.
+ */
+export async function ensure<T extends KubeObject>(client: KubeClient, type: ResourceType, desired: T, current?: T | null): Promise<WriteOutcome> {
+  let existing = current ?? null;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (!existing) {
+        await client.create(type, desired);
+        return 'created';
+      }
+      const next = {
+        ...desired,
+        metadata: {
+          ...desired.metadata,
+          annotations: { ...controllerAnnotations(existing), ...desired.metadata.annotations },
+          resourceVersion: existing.metadata.resourceVersion,
+        },
+      };
+      if (isDeepStrictEqual(owned(existing), owned(next))) return 'unchanged';
+      await client.replace(type, next);
+      return 'updated';
+    } catch (e) {
+      if ((isAlreadyExists(e) || isConflict(e)) && attempt < CONFLICT_RETRIES) {
+        existing = await client.get<T>(type, desired.metadata.namespace, desired.metadata.name).catch((err) => {
+          throw explainApiError(err, `reading ${describe(type, desired)}`);
+        });
+        await backoff(attempt);
+        continue;
+      }
+      throw explainApiError(e, `writing ${describe(type, desired)}`);
+    }
+  }
+}
+
+/**
+ * Read-modify-write of a VirtualService. `edit` is pure; it returns the new object, or null to delete it (only
+ * for our own VirtualServices, deleted with a resourceVersion precondition so a concurrent addition wins).
+ */
+export async function editVirtualService(
+  client: KubeClient,
+  ref: { namespace: string; name: string },
+  edit: (vs: VirtualService) => VirtualService | null,
+  current?: VirtualService | null,
+): Promise<WriteOutcome> {
+  let vs = current ?? null;
+  const what = `VirtualService ${ref.namespace}/${ref.name}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (!vs) vs = await client.get<VirtualService>(VIRTUAL_SERVICE, ref.namespace, ref.name);
+      if (!vs) return 'absent';
+      const next = edit(vs);
+      if (next === null) {
+        const gone = await client.delete(VIRTUAL_SERVICE, ref.namespace, ref.name, { resourceVersion: vs.metadata.resourceVersion! });
+        return gone ? 'deleted' : 'absent';
+      }
+      if (isDeepStrictEqual(next.spec, vs.spec) && isDeepStrictEqual(next.metadata.labels, vs.metadata.labels)) return 'unchanged';
+      await client.replace(VIRTUAL_SERVICE, next);
+      return 'updated';
+    } catch (e) {
+      if (isConflict(e) && attempt < CONFLICT_RETRIES) {
+        vs = null;
+        await backoff(attempt);
+        continue;
+      }
+      if (e instanceof Error && 'kind' in e && 'problems' in e) throw e; // the edit refused (a DynamicEnvError)
+      throw explainApiError(e, `updating ${what}`);
+    }
+  }
+}
+
+/** Creates a VirtualService of ours; when one appeared meanwhile, edits that one instead. */
+export async function createVirtualService(
+  client: KubeClient,
+  desired: VirtualService,
+  editExisting: (vs: VirtualService) => VirtualService | null,
+): Promise<WriteOutcome> {
+  try {
+    await client.create(VIRTUAL_SERVICE, desired);
+    return 'created';
+  } catch (e) {
+    if (isAlreadyExists(e)) {
+      return editVirtualService(client, { namespace: desired.metadata.namespace!, name: desired.metadata.name }, editExisting);
+    }
+    throw explainApiError(e, `creating VirtualService ${desired.metadata.namespace}/${desired.metadata.name}`);
+  }
+}
+
+export async function remove(client: KubeClient, type: ResourceType, ref: { namespace: string; name: string }): Promise<WriteOutcome> {
+  try {
+    return (await client.delete(type, ref.namespace, ref.name)) ? 'deleted' : 'absent';
+  } catch (e) {
+    throw explainApiError(e, `deleting ${type.kind} ${ref.namespace}/${ref.name}`);
+  }
+}

@@ -1,0 +1,247 @@
+// A thin client for the Kubernetes REST API. @kubernetes/client-node's KubeConfig does what is easy to get wrong
+// (kubeconfig merging, contexts, client certs, tokens, exec plugins); the requests themselves are plain JSON over
+// HTTPS, so every write carries exactly the resourceVersion we read and nothing else.
+import https from 'node:https';
+import http from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { clusterError, usageError } from '../errors.js';
+import type { KubeObject } from '../plan/types.js';
+import type { ResourceType } from './resources.js';
+import { resourcePath } from './resources.js';
+
+export interface KubeClientOptions {
+  /** Path of a kubeconfig file; default: $KUBECONFIG, then ~/.kube/config, then in-cluster. */
+  kubeconfig?: string;
+  context?: string;
+  userAgent?: string;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** How many times a request that failed transiently (5xx, 429, reset connection) is retried. */
+  retries?: number;
+}
+
+/** An error status from the API server, with the parts callers branch on. */
+export class ApiStatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    readonly apiMessage: string,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`${method} ${path}: ${code} ${reason}${apiMessage ? `: ${apiMessage}` : ''}`);
+    this.name = 'ApiStatusError';
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 409;
+export const isAlreadyExists = (e: unknown): boolean =>
+  e instanceof ApiStatusError && e.code === 409 && e.reason === 'AlreadyExists';
+export const isForbidden = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 403;
+
+function isTransient(e: unknown): boolean {
+  if (e instanceof ApiStatusError) return e.code >= 500 || e.code === 429;
+  const code = (e as { code?: string }).code;
+  return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code ?? '')
+    || e instanceof TruncatedResponseError || e instanceof RequestTimeoutError;
+}
+
+class TruncatedResponseError extends Error {}
+class RequestTimeoutError extends Error {}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export class KubeClient {
+  /** Requests sent, by verb: the benchmarks and tests read this. */
+  readonly counters = { requests: 0, writes: 0 };
+  private readonly agent: https.Agent | http.Agent;
+
+  private constructor(
+    private readonly kc: KubeConfig,
+    readonly server: string,
+    private readonly options: Required<Pick<KubeClientOptions, 'timeoutMs' | 'retries'>> & { userAgent: string },
+  ) {
+    this.agent = server.startsWith('https:') ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true });
+  }
+
+  /** Loads and checks the kubeconfig; a broken one is a usage error naming the file, never echoing its content. */
+  static load(opts: KubeClientOptions = {}): KubeClient {
+    const kc = new KubeConfig();
+    const source = opts.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
+    try {
+      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (e) {
+      throw usageError(`kubeconfig ${source}: cannot be read as a kubeconfig (${describeLoadError(e)}); pass a valid file with --kubeconfig or the kubeconfig input`);
+    }
+    if (opts.context) {
+      if (!kc.getContextObject(opts.context)) {
+        throw usageError(`context "${opts.context}" is not in kubeconfig ${source}; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}`);
+      }
+      kc.setCurrentContext(opts.context);
+    }
+    const cluster = kc.getCurrentCluster();
+    if (!cluster?.server) {
+      throw usageError(`kubeconfig ${source}: the current context names no cluster with a server; set current-context or pass --context`);
+    }
+    try {
+      new URL(cluster.server);
+    } catch {
+      throw usageError(`kubeconfig ${source}: cluster "${cluster.name}" has an invalid server URL`);
+    }
+    return new KubeClient(kc, cluster.server.replace(/\/+$/, ''), {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      retries: opts.retries ?? 4,
+      userAgent: opts.userAgent ?? 'dynamic-env',
+    });
+  }
+
+  /** The namespace of the current context, if it names one. */
+  get contextNamespace(): string | undefined {
+    return this.kc.getContextObject(this.kc.getCurrentContext())?.namespace;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await this.once<T>(method, path, body);
+      } catch (e) {
+        if (attempt >= this.options.retries || !isTransient(e)) throw e;
+        attempt++;
+        // Exponential backoff with full jitter: 100ms, 200ms, 400ms… capped at 2s.
+        await sleep(Math.random() * Math.min(2_000, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async once<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(this.server + path);
+    const opts: https.RequestOptions = {
+      method,
+      agent: this.agent,
+      headers: { accept: 'application/json', 'user-agent': this.options.userAgent },
+    };
+    await this.kc.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) Object.assign(opts.headers!, { 'content-type': 'application/json', 'content-length': payload.length });
+    this.counters.requests++;
+    if (method !== 'GET') this.counters.writes++;
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('aborted', () => reject(new TruncatedResponseError(`${method} ${path}: the connection was cut mid-response`)));
+        res.on('error', (e) => reject(Object.assign(new TruncatedResponseError(`${method} ${path}: ${e.message}`), { cause: e })));
+        res.on('end', () => {
+          if (!res.complete) return reject(new TruncatedResponseError(`${method} ${path}: the connection was cut mid-response`));
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: any;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            if ((res.statusCode ?? 500) < 400) {
+              return reject(new TruncatedResponseError(`${method} ${path}: the response was not JSON`));
+            }
+          }
+          const code = res.statusCode ?? 0;
+          if (code >= 400) {
+            const reason = parsed?.reason ?? res.statusMessage ?? 'Error';
+            const message = parsed?.message ?? text.slice(0, 200);
+            return reject(new ApiStatusError(code, reason, message, method, path));
+          }
+          resolve(parsed as T);
+        });
+      });
+      req.setTimeout(this.options.timeoutMs, () => req.destroy(new RequestTimeoutError(`${method} ${path}: no answer in ${this.options.timeoutMs} ms`)));
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string): Promise<ListResult<T>> {
+    // Paginate with limit/continue so a big cluster never comes back as one giant response.
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const q = new URLSearchParams({ limit: '500' });
+      if (labelSelector) q.set('labelSelector', labelSelector);
+      if (cont) q.set('continue', cont);
+      const res = await this.request<{ items: T[]; metadata: { continue?: string; resourceVersion: string } }>(
+        'GET', `${resourcePath(type, namespace)}?${q}`);
+      // A list's items carry no apiVersion/kind; put them back so objects can be written as they are.
+      for (const item of res.items) items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
+      cont = res.metadata.continue || undefined;
+      resourceVersion = res.metadata.resourceVersion;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  async get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | null> {
+    try {
+      return await this.request<T>('GET', resourcePath(type, namespace, name));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  create<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
+    return this.request<T>('POST', resourcePath(type, obj.metadata.namespace), obj);
+  }
+
+  /** PUT carrying obj.metadata.resourceVersion: a 409 means someone changed it since it was read. */
+  replace<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
+    return this.request<T>('PUT', resourcePath(type, obj.metadata.namespace, obj.metadata.name), obj);
+  }
+
+  /** Deletes; false when it was already gone. A precondition makes it fail with 409 if the object changed. */
+  async delete(type: ResourceType, namespace: string | undefined, name: string,
+    precondition?: { resourceVersion?: string; uid?: string }): Promise<boolean> {
+    const body = {
+      apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background',
+      ...(precondition ? { preconditions: precondition } : {}),
+    };
+    try {
+      await this.request('DELETE', resourcePath(type, namespace, name), body);
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function describeLoadError(e: unknown): string {
+  // js-yaml and fs errors can quote file content; keep only the first line and cut it short.
+  const msg = e instanceof Error ? e.message : String(e);
+  const first = msg.split('\n')[0] ?? '';
+  return first.length > 120 ? `${first.slice(0, 120)}…` : first;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Turns an error from the API into a DynamicEnvError naming the object and what to do. */
+export function explainApiError(e: unknown, what: string): Error {
+  if (e instanceof ApiStatusError) {
+    if (e.code === 403) {
+      return clusterError(`${what}: forbidden (${e.apiMessage}); grant it with deploy/rbac.yaml (a RoleBinding to dynamic-env-write in that namespace)`, e);
+    }
+    if (e.code === 401) return clusterError(`${what}: the cluster refused the credentials (401); check the kubeconfig's user`, e);
+    if (e.code === 422 || e.code === 400) return clusterError(`${what}: the API server rejected it: ${e.apiMessage}`, e);
+    return clusterError(`${what}: ${e.code} ${e.reason}${e.apiMessage ? `: ${e.apiMessage}` : ''}`, e);
+  }
+  if (e instanceof Error && 'kind' in e) return e;
+  return clusterError(`${what}: ${e instanceof Error ? e.message : String(e)}`, e);
+}

@@ -1,0 +1,51 @@
+// Reads what the planner needs in as few calls as possible: one list per kind per namespace for what is
+// namespaced by the config, one cluster-wide list for what may live anywhere (VirtualServices, DestinationRules),
+// and one label-selected list for the env's own clones wherever they are.
+import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
+import type { Deployment, DestinationRule, Service, Snapshot, VirtualService } from '../plan/types.js';
+import { explainApiError, type KubeClient } from './client.js';
+import { DEPLOYMENT, DESTINATION_RULE, SERVICE, VIRTUAL_SERVICE } from './resources.js';
+
+export const envSelector = (env: string): string => `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ENV_LABEL}=${env}`;
+export const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+
+const uniqueBy = <T extends { metadata: { namespace?: string; name: string } }>(items: T[]): T[] => {
+  const seen = new Map<string, T>();
+  for (const i of items) seen.set(`${i.metadata.namespace}/${i.metadata.name}`, i);
+  return [...seen.values()];
+};
+
+/** For open/plan: the config's namespaces, plus the env's objects anywhere. */
+export async function readOpenSnapshot(client: KubeClient, namespaces: string[], env: string): Promise<Snapshot> {
+  try {
+    const [deployments, services, clones, destinationRules, virtualServices] = await Promise.all([
+      Promise.all(namespaces.map((ns) => client.list<Deployment>(DEPLOYMENT, ns))),
+      Promise.all(namespaces.map((ns) => client.list<Service>(SERVICE, ns))),
+      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
+      client.list<DestinationRule>(DESTINATION_RULE),
+      client.list<VirtualService>(VIRTUAL_SERVICE),
+    ]);
+    return {
+      deployments: uniqueBy([...deployments.flatMap((l) => l.items), ...clones.items]),
+      services: services.flatMap((l) => l.items),
+      destinationRules: destinationRules.items,
+      virtualServices: virtualServices.items,
+    };
+  } catch (e) {
+    throw explainApiError(e, 'reading the cluster');
+  }
+}
+
+/** For close/status: only what carries the env's labels, plus every VirtualService (routes are found by name). */
+export async function readEnvSnapshot(client: KubeClient, env: string): Promise<Snapshot> {
+  try {
+    const [deployments, destinationRules, virtualServices] = await Promise.all([
+      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
+      client.list<DestinationRule>(DESTINATION_RULE, undefined, envSelector(env)),
+      client.list<VirtualService>(VIRTUAL_SERVICE),
+    ]);
+    return { deployments: deployments.items, services: [], destinationRules: destinationRules.items, virtualServices: virtualServices.items };
+  } catch (e) {
+    throw explainApiError(e, 'reading the cluster');
+  }
+}
