@@ -5,7 +5,7 @@
 
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
-import { throttling } from '@octokit/plugin-throttling';
+import { throttling, type ThrottlingOptions } from '@octokit/plugin-throttling';
 
 const GitHubOctokit = Octokit.plugin(retry, throttling);
 export type GitHubClient = InstanceType<typeof GitHubOctokit>;
@@ -31,6 +31,12 @@ export interface ClientOptions {
    * independently (tests simulate separate runs with separate ids). Default "dynamic-env".
    */
   throttleId?: string;
+  /**
+   * Pace writes as GitHub recommends (the throttling plugin: one write at a time, 1 s apart, 3 s for writes that
+   * notify). Default true. Rate-limit retries stay on either way; tests that write hundreds of objects turn
+   * pacing off.
+   */
+  paceWrites?: boolean;
   log?: { debug: (m: string) => void; info: (m: string) => void; warn: (m: string) => void; error: (m: string) => void };
   env?: Record<string, string | undefined>;
 }
@@ -62,9 +68,17 @@ export function createGitHubClient(options: ClientOptions): GitHubClient {
       retryAfterBaseValue: base,
       onRateLimit: onLimit('primary'),
       onSecondaryRateLimit: onLimit('secondary'),
+      ...(options.paceWrites === false ? { write: UNPACED, notifications: UNPACED } : {}),
     },
   });
 }
+
+/** A stand-in for the plugin's Bottleneck.Group that runs every job at once (only `key().schedule()` is used). */
+const UNPACED = {
+  key: () => ({
+    schedule: (_options: unknown, job: (...args: unknown[]) => unknown, ...args: unknown[]) => Promise.resolve().then(() => job(...args)),
+  }),
+} as unknown as NonNullable<Extract<ThrottlingOptions, { write?: unknown }>['write']>;
 
 export interface RepoRef {
   owner: string;

@@ -64,6 +64,11 @@ export interface DeactivateOptions {
   env: string;
   logUrl?: string;
   description?: string;
+  /**
+   * Deployments to leave alone. Open passes the one it just created to retire the previous pushes' deployments
+   * (GitHub's auto_inactive does not apply to transient environments), so close has little left to do.
+   */
+  keep?: number[];
 }
 
 /**
@@ -80,6 +85,7 @@ export async function deactivateEnvironment(octokit: GitHubClient, options: Deac
   });
   const marked: number[] = [];
   for (const d of deployments) {
+    if (options.keep?.includes(d.id)) continue;
     const statuses = await octokit.paginate(octokit.rest.repos.listDeploymentStatuses, {
       owner,
       repo,
