@@ -151,21 +151,30 @@ export async function upsertStickyComment(octokit: GitHubClient, options: Upsert
     const keep = mine[0];
     if (!keep || keep.id === data.id) return { id: data.id, action: 'created', deleted };
     deleted.push(...(await deleteAll(octokit, repo, [{ id: data.id }])));
-    return { ...(await update(octokit, repo, keep.id, body, state)), deleted };
+    return { ...(await update(octokit, repo, issueNumber, keep.id, body, state)), deleted };
   }
   deleted.push(...(await deleteAll(octokit, repo, mine.slice(1))));
-  return { ...(await update(octokit, repo, mine[0]!.id, body, state)), deleted };
+  return { ...(await update(octokit, repo, issueNumber, mine[0]!.id, body, state)), deleted };
 }
 
 async function update(
   octokit: GitHubClient,
   repo: RepoRef,
+  issueNumber: number,
   id: number,
   body: string,
   state: CommentState,
 ): Promise<{ id: number; action: CommentAction }> {
   // Fresh read right before the write (see the file header).
-  const { data: current } = await octokit.rest.issues.getComment({ owner: repo.owner, repo: repo.repo, comment_id: id });
+  let current;
+  try {
+    ({ data: current } = await octokit.rest.issues.getComment({ owner: repo.owner, repo: repo.repo, comment_id: id }));
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+    // Deleted by hand between our list and now: write a new one.
+    const { data } = await octokit.rest.issues.createComment({ owner: repo.owner, repo: repo.repo, issue_number: issueNumber, body });
+    return { id: data.id, action: 'created' };
+  }
   const stored = parseCommentState(current.body ?? '');
   if (stored && compareState(state, stored) < 0) return { id, action: 'stale' };
   if (visiblePart(current.body ?? '') === visiblePart(body)) return { id, action: 'unchanged' };

@@ -30,6 +30,7 @@ export interface RequestRecord {
   query: Record<string, string>;
   body: unknown;
   status: number;
+  userAgent: string;
   fault?: FaultKind;
 }
 
@@ -292,7 +293,7 @@ export class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', this.url);
     const method = (req.method ?? 'GET').toUpperCase();
-    const record: RequestRecord = { method, path: url.pathname, operationId: null, query: Object.fromEntries(url.searchParams), body: undefined, status: 0 };
+    const record: RequestRecord = { method, path: url.pathname, operationId: null, query: Object.fromEntries(url.searchParams), body: undefined, status: 0, userAgent: req.headers['user-agent'] ?? '' };
     this.requests.push(record);
     const send = (reply: Reply): void => {
       record.status = reply.status;

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { FakeGitHub } from '../github/fake-github.js';
 import { clientFor } from '../github/clients.js';
+import { createGitHubClient, USER_AGENT } from '../../src/github/client.js';
 
 let fake: FakeGitHub;
 beforeAll(async () => {
@@ -13,6 +14,8 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 afterEach(() => {
+  // Whatever a test provoked, the fake's own answers must match the description.
+  expect(fake.violations.filter((v) => v.kind === 'response')).toEqual([]);
   fake.setFaults(undefined);
   fake.violations.length = 0;
 });
@@ -107,6 +110,14 @@ describe('description checks', () => {
     fake.addInstallationToken('ghs_install');
     await expect(clientFor(fake, 'ghs_install').rest.users.getAuthenticated()).rejects.toMatchObject({ status: 403 });
     expect(fake.violations).toEqual([]);
+  });
+});
+
+describe('client', () => {
+  test('takes its base URL from GITHUB_API_URL and sends our user agent', async () => {
+    const gh = createGitHubClient({ token: 'pat', env: { GITHUB_API_URL: `${fake.url}/` } });
+    await gh.rest.pulls.get({ owner: 'acme', repo: 'shop', pull_number: 7 });
+    expect(fake.requests.at(-1)!.userAgent).toMatch(new RegExp(`^${USER_AGENT}`));
   });
 });
 

@@ -184,6 +184,20 @@ describe('renderMarkdown', () => {
   });
 });
 
+describe('other states', () => {
+  test('skipped shows the reason, absent says so; neither shows how to reach it', () => {
+    const skipped = report({ state: 'skipped', services: [], workers: [], context: { skipReason: 'pull request #42 is a draft (skip-drafts is on)' } });
+    expect(renderMarkdown(skipped)).toContain('Skipped: pull request #\u200b42 is a draft (skip-drafts is on)');
+    expect(renderText(skipped)).toContain('Skipped: pull request #42 is a draft (skip-drafts is on)');
+    const absent = report({ state: 'absent', services: [], workers: [] });
+    expect(renderMarkdown(absent)).toContain('No environment `pr-42` exists.');
+    for (const r of [skipped, absent]) {
+      expect(renderMarkdown(r)).not.toContain('curl');
+      expect(renderText(r)).not.toContain('curl');
+    }
+  });
+});
+
 describe('renderText', () => {
   test('has the same facts without markdown', () => {
     const text = renderText(report());
