@@ -18,7 +18,7 @@ const FATAL_WAITING = new Set([
   'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CrashLoopBackOff',
   'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError',
 ]);
-const FATAL_EVENTS = new Set(['FailedCreate', 'FailedScheduling', 'Failed', 'BackOff', 'InspectFailed', 'ErrImageNeverPull']);
+const FATAL_EVENTS = new Set(['FailedScheduling', 'Failed', 'BackOff', 'InspectFailed', 'ErrImageNeverPull']);
 
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   !!selector && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
@@ -32,7 +32,7 @@ export function assessRollout(d: Deployment | null | undefined, pods: Pod[], eve
   const mine = pods.filter((p) => selects(d.spec.selector.matchLabels, p.metadata.labels));
   const cond = (type: string) => st.conditions?.find((c) => c.type === type);
 
-  const problem = podProblem(mine) ?? eventProblem(d, mine, events);
+  const problem = podProblem(mine) ?? eventProblem(mine, events);
   const progressing = cond('Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
     return { state: 'failed', reason: `progress deadline exceeded${problem ? `: ${problem}` : `: ${progressing.message ?? ''}`}`, ready, desired };
@@ -70,16 +70,21 @@ function podProblem(pods: Pod[]): string | null {
   return null;
 }
 
-function eventProblem(d: Deployment, pods: Pod[], events: KubeEvent[]): string | null {
-  const names = new Set([d.metadata.name, ...pods.map((p) => p.metadata.name)]);
-  const prefix = `${d.metadata.name}-`;
+/**
+ * Events outlive the trouble they report, so only events about Pods that exist now and are not ready count.
+ * ReplicaSet trouble (FailedCreate: quota, admission, a missing ServiceAccount) is read from the Deployment's
+ * ReplicaFailure condition instead, which the controllers clear once it is resolved.
+ */
+function eventProblem(pods: Pod[], events: KubeEvent[]): string | null {
+  const notReady = new Set(pods
+    .filter((p) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True')
+    .map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
   const relevant = events
     .filter((e) => e.type === 'Warning' && e.reason && FATAL_EVENTS.has(e.reason))
-    .filter((e) => e.involvedObject.namespace === d.metadata.namespace)
-    .filter((e) => names.has(e.involvedObject.name ?? '') || (e.involvedObject.kind === 'ReplicaSet' && e.involvedObject.name?.startsWith(prefix)))
+    .filter((e) => e.involvedObject.kind === 'Pod' && notReady.has(`${e.involvedObject.namespace}/${e.involvedObject.name}`))
     .sort((a, b) => (a.lastTimestamp ?? a.eventTime ?? '').localeCompare(b.lastTimestamp ?? b.eventTime ?? ''));
   const last = relevant.at(-1);
-  return last ? `${last.involvedObject.kind} ${last.involvedObject.name}: ${last.reason}: ${last.message ?? ''}`.trim() : null;
+  return last ? `pod ${last.involvedObject.name}: ${last.reason}: ${last.message ?? ''}`.trim() : null;
 }
 
 export interface Observed {
