@@ -32,6 +32,11 @@ export interface ControlPlaneInfo {
 
 export interface ControlPlane extends ControlPlaneInfo {
   stop(): Promise<void>;
+  /**
+   * Stops kube-apiserver (SIGKILL: a crash, SIGTERM: a graceful shutdown), keeps it down for `downMs`, starts it
+   * again with the same flags and waits until it is ready. etcd and the other components keep running.
+   */
+  restartApiServer(opts?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
 }
 
 const log = (msg: string) => process.stderr.write(`[control-plane] ${msg}\n`);
@@ -99,24 +104,41 @@ rules:
   - level: Metadata
 `;
 
-/** Kill processes a previous run left behind (e.g. the test runner was SIGKILLed). */
-function reapStale(pidFile: string): void {
-  if (!existsSync(pidFile)) return;
-  for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number)) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (/kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kwok/.test(cmd)) process.kill(pid, 'SIGKILL');
-    } catch { /* gone already */ }
+/**
+ * Kill processes a previous run left behind (e.g. the test runner was SIGKILLed). Each control plane records its
+ * children in `running.<owner pid>.<random>.pids`; only files whose owner is gone are reaped, so several control planes
+ * (a test run, the benchmark, a dedicated one inside a test) can run side by side.
+ */
+function reapStale(cacheRoot: string): void {
+  for (const file of readdirSync(cacheRoot).filter((f) => /^running(\.\d+\.[0-9a-f]+)?\.pids$/.test(f))) {
+    const owner = Number(/^running\.(\d+)\./.exec(file)?.[1] ?? NaN);
+    if (Number.isFinite(owner) && alive(owner)) continue;
+    const pidFile = join(cacheRoot, file);
+    for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number)) {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (/kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kwok/.test(cmd)) process.kill(pid, 'SIGKILL');
+      } catch { /* gone already */ }
+    }
+    rmSync(pidFile, { force: true });
   }
-  rmSync(pidFile, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function startControlPlane(): Promise<ControlPlane> {
   const t0 = Date.now();
   const bin = await buildControlPlane();
   const cacheRoot = dirname(bin);
-  const pidFile = join(cacheRoot, 'running.pids');
-  reapStale(pidFile);
+  reapStale(cacheRoot);
+  const pidFile = join(cacheRoot, `running.${process.pid}.${randomBytes(3).toString('hex')}.pids`);
   const dir = mkdtempSync(join(tmpdir(), 'dynamic-env-cp-'));
   const certs = makeCerts(dir);
   const ca = readFileSync(certs.caCert, 'utf8');
@@ -142,13 +164,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
     const out = openSync(join(dir, `${name}.log`), 'a');
     const child = spawn(join(bin, name), args, { stdio: ['ignore', out, out] });
     child.on('exit', (code, signal) => {
-      if (!stopping) log(`${name} exited early (code ${code}, signal ${signal}); its log: ${join(dir, `${name}.log`)}`);
+      if (!stopping && !restarting.has(child)) log(`${name} exited early (code ${code}, signal ${signal}); its log: ${join(dir, `${name}.log`)}`);
     });
     children.push(child);
     writeFileSync(pidFile, children.map((c) => c.pid).join('\n'));
     return child;
   };
   let stopping = false;
+  const restarting = new Set<ChildProcess>();
   const stop = async () => {
     stopping = true;
     await Promise.all(children.reverse().map((c) => new Promise<void>((resolve) => {
@@ -161,6 +184,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
     if (!process.env.DYNAMIC_ENV_KEEP_CONTROL_PLANE) rmSync(dir, { recursive: true, force: true });
   };
 
+  let apiServerArgs: string[] = [];
+  let restartApiServer: ControlPlane['restartApiServer'] = async () => { throw new Error('the control plane is not started'); };
   try {
     start('etcd', [
       '--name=default', `--data-dir=${join(dir, 'etcd')}`,
@@ -169,7 +194,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level=warn',
       '--listen-metrics-urls=',
     ]);
-    start('kube-apiserver', [
+    start('kube-apiserver', apiServerArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
       `--cert-dir=${dir}`, `--tls-cert-file=${certs.servingCert}`, `--tls-private-key-file=${certs.servingKey}`,
@@ -186,10 +211,22 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--profiling=false', '--v=0',
     ]);
     const admin: Endpoint = { server, ca, token: tokens.admin };
-    await waitFor('kube-apiserver /readyz', 90_000, async () => {
+    const ready = () => waitFor('kube-apiserver /readyz', 90_000, async () => {
       await request(admin, 'GET', '/readyz');
       return true;
     });
+    await ready();
+    restartApiServer = async ({ signal = 'SIGKILL', downMs = 0 } = {}) => {
+      const old = children.find((c) => c.spawnargs[0]?.endsWith('/kube-apiserver') && c.exitCode === null && c.signalCode === null);
+      if (old) {
+        restarting.add(old);
+        await new Promise<void>((resolve) => { old.once('exit', () => resolve()); old.kill(signal); });
+        children.splice(children.indexOf(old), 1);
+      }
+      await new Promise((r) => setTimeout(r, downMs));
+      start('kube-apiserver', apiServerArgs);
+      await ready();
+    };
     const kc = (name: string, token: string) => {
       const path = join(dir, `${name}.kubeconfig`);
       writeFileSync(path, kubeconfigText(server, ca, { token }, name), { mode: 0o600 });
@@ -241,7 +278,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${server} (kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, istio api ${versions.istioApi})`);
     return {
       server, caFile: certs.caCert, ca, adminToken: tokens.admin, adminKubeconfig, serviceAccountKubeconfig,
-      auditLog, dir, versions, certs, stop,
+      auditLog, dir, versions, certs, stop, restartApiServer,
     };
   } catch (e) {
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.log') && f !== 'audit.log')) {
