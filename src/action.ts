@@ -1,3 +1,323 @@
-export async function run(): Promise<void> {
-  throw new Error('not implemented yet');
+// The action: turns the workflow event into a command, runs the engine, and tells people what happened (PR
+// comment, job summary, outputs, optional GitHub Deployment). A thin shell: the engine lives in src/commands.
+import * as core from '@actions/core';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
+import { readInputs, expandTemplate, type ActionInputs, type InputName } from './config/inputs.js';
+import { loadConfigFile, parseConfigText } from './config/file.js';
+import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
+import { KubeClient } from './kube/client.js';
+import { openEnv } from './commands/open.js';
+import { closeEnv } from './commands/close.js';
+import { envStatus, listEnvs, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
+import { renderMarkdown } from './report/render.js';
+import type { EnvReport } from './report/model.js';
+import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
+import { createGitHubClient, parseRepo, type GitHubClient, type RepoRef } from './github/client.js';
+import { upsertStickyComment } from './github/comment.js';
+import { checkFresh, getPull } from './github/pulls.js';
+import { createDeployment, deactivateEnvironment, setDeploymentStatus } from './github/deployments.js';
+
+interface Context {
+  inputs: ActionInputs;
+  env: NodeJS.ProcessEnv;
+  repo: RepoRef | null;
+  github: GitHubClient | null;
+  runId: number;
+  runAttempt: number;
+  runUrl: string | undefined;
+  /** Raw `baggage-key` input: empty means "not given" (the config file or the default decides). */
+  baggageKeyGiven: boolean;
+}
+
+export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let kubeconfigDir: string | undefined;
+  try {
+    const raw = (name: InputName) => core.getInput(name);
+    const token = raw('github-token');
+    if (token) core.setSecret(token);
+    const inputs = readInputs(raw);
+
+    const eventName = env.GITHUB_EVENT_NAME ?? '';
+    const payload = readEvent(env.GITHUB_EVENT_PATH);
+    const decision = decide(eventName, payload, inputs);
+    const ctx: Context = {
+      inputs,
+      env,
+      repo: env.GITHUB_REPOSITORY ? parseRepo(env.GITHUB_REPOSITORY) : null,
+      github: inputs.githubToken ? createGitHubClient({ token: inputs.githubToken, log: githubLog }) : null,
+      runId: Number(env.GITHUB_RUN_ID ?? 0),
+      runAttempt: Number(env.GITHUB_RUN_ATTEMPT ?? 1),
+      runUrl: env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+        ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+        : undefined,
+      baggageKeyGiven: raw('baggage-key') !== '',
+    };
+
+    if (decision.command === 'skip') {
+      // Forks (no secrets), drafts, PRs without the gate label: a notice, never a failure, and no cluster access.
+      core.notice(`dynamic-env: skipped: ${decision.reason}`);
+      setOutputs({ env: decision.env ?? '', state: 'skipped' });
+      await core.summary.addHeading('Dynamic environment: skipped', 3).addRaw(escapeHtml(decision.reason)).write();
+      return;
+    }
+
+    // Only now, with a command to run, is the kubeconfig touched.
+    kubeconfigDir = inputs.kubeconfig ? mkdtempSync(join(tmpdir(), 'dynamic-env-')) : undefined;
+    const kubeconfigPath = kubeconfigDir ? writeKubeconfig(inputs.kubeconfig!, kubeconfigDir) : undefined;
+    const client = KubeClient.load({
+      ...(kubeconfigPath ? { kubeconfig: kubeconfigPath } : {}),
+      ...(inputs.context ? { context: inputs.context } : {}),
+      userAgent: 'dynamic-env-action',
+    });
+    try {
+      switch (decision.command) {
+        case 'open': return await open(ctx, client, decision);
+        case 'close': return await close(ctx, client, decision.env, decision.pull, decision.closeReason);
+        case 'status': return await status(ctx, client, decision.env);
+        case 'sweep': return await sweep(ctx, client);
+      }
+    } finally {
+      client.close();
+    }
+  } catch (e) {
+    const message = e instanceof DynamicEnvError ? e.message : e instanceof Error ? e.message : String(e);
+    core.setFailed(message);
+    process.exitCode = exitCodeOf(e);
+  } finally {
+    if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
+  }
+}
+
+const githubLog = {
+  debug: (m: string) => core.debug(m),
+  info: (m: string) => core.info(m),
+  warn: (m: string) => core.warning(m),
+  error: (m: string) => core.error(m),
+};
+
+function readEvent(path: string | undefined): unknown {
+  if (!path) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw usageError(`GITHUB_EVENT_PATH ${path}: cannot be read as the event payload (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+/**
+ * The `kubeconfig` input, raw YAML or base64, goes to a 0600 file in a temp dir removed at the end. Every
+ * credential in it is masked first, so nothing later can print it.
+ */
+function writeKubeconfig(value: string, dir: string): string {
+  let text = value;
+  if (!/^\s*(apiVersion|kind|clusters|users|contexts|current-context)\s*:/m.test(value)) {
+    const decoded = Buffer.from(value.replace(/\s+/g, ''), 'base64').toString('utf8');
+    if (!/^\s*(apiVersion|clusters)\s*:/m.test(decoded)) {
+      throw usageError('input "kubeconfig": neither a kubeconfig (YAML) nor base64 of one; pass the file content, e.g. ${{ secrets.KUBECONFIG }}');
+    }
+    core.setSecret(value.trim());
+    text = decoded;
+  }
+  core.setSecret(text);
+  for (const line of text.split('\n')) {
+    const m = /^\s*(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)\s*:\s*(\S+)/.exec(line);
+    if (m?.[2]) core.setSecret(m[2].replace(/^["']|["']$/g, ''));
+  }
+  const path = join(dir, 'kubeconfig');
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+function setOutputs(o: { env: string; state: string; header?: string; headerValue?: string; commentId?: number; deploymentId?: number; resources?: unknown }): void {
+  core.setOutput('env', o.env);
+  core.setOutput('state', o.state);
+  core.setOutput('header', o.header ?? '');
+  core.setOutput('header-value', o.headerValue ?? '');
+  core.setOutput('comment-id', o.commentId ? String(o.commentId) : '');
+  core.setOutput('deployment-id', o.deploymentId ? String(o.deploymentId) : '');
+  core.setOutput('resources', JSON.stringify(o.resources ?? {}));
+}
+
+function resources(report: EnvReport) {
+  const all = [...report.services, ...report.workers];
+  const uniq = <T extends { namespace: string; name: string }>(xs: T[]) =>
+    [...new Map(xs.map((x) => [`${x.namespace}/${x.name}`, x])).values()];
+  return {
+    clones: all.map((w) => ({ namespace: w.namespace, name: w.clone })),
+    destinationRules: uniq(all.flatMap((w) => w.destinationRules)),
+    virtualServices: uniq(all.flatMap((w) => w.virtualServices)),
+  };
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+
+async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, sha: string): Promise<number | undefined> {
+  if (!ctx.inputs.comment || !pull || !ctx.github || !ctx.repo) return undefined;
+  const result = await upsertStickyComment(ctx.github, {
+    repo: ctx.repo,
+    issueNumber: pull.number,
+    env: report.env,
+    body: renderMarkdown(report),
+    state: { sha, runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
+  });
+  core.info(`PR comment ${result.id}: ${result.action}${result.deleted.length ? ` (removed ${result.deleted.length} duplicate(s))` : ''}`);
+  return result.id;
+}
+
+async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number } = {}): Promise<void> {
+  await core.summary.addRaw(renderMarkdown(r), true).write();
+  const commentId = await comment(ctx, pull, r, sha);
+  setOutputs({ env: r.env, state: r.state, header: r.header, headerValue: r.headerValue, commentId, deploymentId: extra.deploymentId, resources: resources(r) });
+}
+
+async function open(ctx: Context, client: KubeClient, decision: Extract<Decision, { command: 'open' }>): Promise<void> {
+  const { inputs } = ctx;
+  const pull = decision.pull;
+  const config = inputs.config ? await loadConfigFile(inputs.config) : parseConfigText('{}', '(no config)');
+  const overrides: SpecOverrides = {
+    env: decision.env,
+    owner: {
+      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
+      ...(pull ? { pr: pull.number, commit: pull.headSha } : {}),
+    },
+    routing: {
+      ...(inputs.header ? { header: inputs.header } : {}),
+      ...(ctx.baggageKeyGiven ? { baggageKey: inputs.baggageKey } : {}),
+    },
+  };
+  if (inputs.shorthand) overrides.deployment = inputs.shorthand;
+  const spec = resolveEnvSpec(config, overrides);
+  const runOptions = resolveRunOptions(config, { lockNamespace: inputs.lockNamespace, wait: inputs.wait, timeoutSeconds: inputs.timeoutSeconds });
+  const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? '';
+  const exampleUrl = inputs.environmentUrl ? expandTemplate(inputs.environmentUrl, { env: spec.name, pr: pull?.number }) : undefined;
+
+  let closedMeanwhile = false;
+  let deploymentId: number | undefined;
+  const result = await openEnv({
+    client, spec, run: runOptions, dryRun: inputs.dryRun,
+    log: (l) => core.info(l),
+    // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
+    beforeWrite: async () => {
+      if (!pull || !ctx.github || !ctx.repo) return null;
+      const fresh = await checkFresh(ctx.github, ctx.repo, pull.number, pull.headSha);
+      if (fresh === 'closed') {
+        closedMeanwhile = true;
+        return `pull request #${pull.number} is closed`;
+      }
+      if (fresh === 'superseded') return `pull request #${pull.number} has a newer head than ${pull.headSha.slice(0, 12)}; a newer run will update the env`;
+      if (inputs.githubDeployment) {
+        deploymentId = await createDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name });
+        await setDeploymentStatus(ctx.github, { repo: ctx.repo, deploymentId, state: 'in_progress', ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+      }
+      return null;
+    },
+  });
+  if (result.skipped) {
+    core.notice(`dynamic-env: skipped: ${result.skipped}`);
+    if (closedMeanwhile) return close(ctx, client, spec.name, pull, pull?.merged ? 'merged' : 'closed');
+    setOutputs({ env: spec.name, state: 'skipped' });
+    return;
+  }
+  const r: EnvReport = {
+    ...result.report,
+    context: {
+      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
+      ...(pull ? { pr: pull.number } : {}),
+      commit: sha,
+      ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+      updatedAt: new Date().toISOString(),
+      ...(exampleUrl ? { exampleUrl } : {}),
+    },
+  };
+  if (deploymentId !== undefined && ctx.github && ctx.repo) {
+    const ok = r.state === 'ready' || r.state === 'progressing';
+    await setDeploymentStatus(ctx.github, {
+      repo: ctx.repo, deploymentId, state: ok ? 'success' : 'failure',
+      ...(exampleUrl ? { environmentUrl: exampleUrl } : {}), ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
+    });
+    await deactivateEnvironment(ctx.github, { repo: ctx.repo, env: spec.name, keep: [deploymentId] });
+  }
+  await report(ctx, r, pull, sha, { deploymentId });
+  if (r.state === 'failed' || r.state === 'degraded') {
+    const reasons = [...r.services, ...r.workers].filter((w) => w.reason && w.state !== 'ready').map((w) => `${w.namespace}/${w.clone}: ${w.reason}`);
+    throw new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]);
+  }
+}
+
+async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<void> {
+  const r = await closeEnv({ client, env, run: { lockNamespace: ctx.inputs.lockNamespace }, dryRun: ctx.inputs.dryRun, reason, log: (l) => core.info(l) });
+  if (ctx.inputs.githubDeployment && ctx.github && ctx.repo && !ctx.inputs.dryRun) {
+    await deactivateEnvironment(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+  }
+  const closed: EnvReport = {
+    ...r,
+    context: {
+      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
+      ...(pull ? { pr: pull.number } : {}),
+      ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+      updatedAt: new Date().toISOString(),
+      closeReason: reason,
+    },
+  };
+  await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '');
+}
+
+async function status(ctx: Context, client: KubeClient, env: string): Promise<void> {
+  const r = await envStatus(client, env);
+  await core.summary.addRaw(renderMarkdown(r), true).write();
+  setOutputs({ env, state: r.state, header: r.header, headerValue: r.headerValue, resources: resources(r) });
+}
+
+/**
+ * Sweep: close the envs this repository opened whose PR is closed, or that are older than `ttl`. Envs of other
+ * repositories (another repo's label) are never touched.
+ */
+async function sweep(ctx: Context, client: KubeClient): Promise<void> {
+  const mine = ctx.repo ? `${ctx.repo.owner}/${ctx.repo.repo}` : null;
+  const ttl = ctx.inputs.ttlSeconds;
+  const pullsClosed = new Map<number, { closed: boolean; merged: boolean }>();
+  const decideOne = async (s: EnvSummary): Promise<SweepDecision> => {
+    if (s.repo && mine && s.repo !== mine) return { close: false, reason: `belongs to ${s.repo}` };
+    if (ttl !== undefined && s.openedAt && Date.now() - Date.parse(s.openedAt) > ttl * 1000) {
+      return { close: true, reason: `older than the ttl (${ttl}s)` };
+    }
+    if (s.pr !== null && ctx.github && ctx.repo && s.repo === mine) {
+      const pr = await getPull(ctx.github, ctx.repo, s.pr);
+      pullsClosed.set(s.pr, { closed: !pr || pr.state === 'closed', merged: !!pr?.merged });
+      if (!pr) return { close: true, reason: `pull request #${s.pr} does not exist` };
+      if (pr.state === 'closed') return { close: true, reason: `pull request #${s.pr} is ${pr.merged ? 'merged' : 'closed'}` };
+      return { close: false, reason: `pull request #${s.pr} is open` };
+    }
+    return { close: false, reason: s.pr === null ? 'no pull request recorded on it' : 'kept' };
+  };
+  const results = await sweepEnvs({ client, run: { lockNamespace: ctx.inputs.lockNamespace }, decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
+  const envs = await Promise.resolve(results);
+  const reclaimed = envs.filter((r) => r.closed);
+  // Tell each swept PR what happened, on its sticky comment.
+  if (ctx.inputs.comment && ctx.github && ctx.repo) {
+    for (const r of reclaimed) {
+      const summary = (await listEnvs(client).catch(() => [])).find((s) => s.env === r.env);
+      const pr = summary?.pr ?? Number(/^pr-(\d+)$/.exec(r.env)?.[1] ?? NaN);
+      if (!Number.isFinite(pr)) continue;
+      const closedReport: EnvReport = {
+        env: r.env, header: '', headerValue: r.env, baggage: null, state: 'closed', services: [], workers: [],
+        context: { repo: mine ?? undefined, pr, closeReason: 'swept', updatedAt: new Date().toISOString(), ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
+      };
+      await upsertStickyComment(ctx.github, {
+        repo: ctx.repo, issueNumber: pr, env: r.env, body: renderMarkdown(closedReport),
+        state: { sha: '', runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
+      }).catch((e) => core.warning(`could not update the comment of #${pr}: ${(e as Error).message}`));
+    }
+  }
+  const lines = envs.map((r) => `| ${r.env} | ${r.error ? `failed: ${escapeHtml(r.error)}` : r.closed ? 'closed' : ctx.inputs.dryRun && r.reason !== 'kept' ? 'would close' : 'kept'} | ${escapeHtml(r.reason)} |`);
+  await core.summary.addHeading('Dynamic environments: sweep', 3)
+    .addRaw(envs.length ? `| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n` : 'No environments in the cluster.\n', true).write();
+  core.setOutput('env', '');
+  core.setOutput('state', envs.some((r) => r.error) ? 'failed' : 'swept');
+  core.setOutput('resources', JSON.stringify({ reclaimed: reclaimed.map((r) => r.env), kept: envs.filter((r) => !r.closed && !r.error).map((r) => r.env) }));
+  const failed = envs.filter((r) => r.error);
+  if (failed.length) throw new DynamicEnvError('cluster', failed.map((r) => `env ${r.env}: ${r.error}`));
 }

@@ -58,15 +58,14 @@ export interface ListResult<T> {
 export class KubeClient {
   /** Requests sent, by verb: the benchmarks and tests read this. */
   readonly counters = { requests: 0, writes: 0 };
-  private readonly agent: https.Agent | http.Agent;
+  /** Keep-alive agents by TLS material (an exec plugin may rotate client certificates). */
+  private readonly agents = new Map<string, https.Agent>();
 
   private constructor(
     private readonly kc: KubeConfig,
     readonly server: string,
     private readonly options: Required<Pick<KubeClientOptions, 'timeoutMs' | 'retries'>> & { userAgent: string },
-  ) {
-    this.agent = server.startsWith('https:') ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true });
-  }
+  ) {}
 
   /** Loads and checks the kubeconfig; a broken one is a usage error naming the file, never echoing its content. */
   static load(opts: KubeClientOptions = {}): KubeClient {
@@ -123,10 +122,12 @@ export class KubeClient {
     const url = new URL(this.server + path);
     const opts: https.RequestOptions = {
       method,
-      agent: this.agent,
       headers: { accept: 'application/json', 'user-agent': this.options.userAgent },
     };
     await this.kc.applyToHTTPSOptions(opts);
+    // KubeConfig sets an agent without keep-alive; unless the kubeconfig routes through a proxy (whose agent we
+    // must keep), reuse connections with the same TLS material.
+    if (!this.kc.getCurrentCluster()?.proxyUrl && url.protocol === 'https:') opts.agent = this.agentFor(opts);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     if (payload) Object.assign(opts.headers!, { 'content-type': 'application/json', 'content-length': payload.length });
     this.counters.requests++;
@@ -163,6 +164,20 @@ export class KubeClient {
       if (payload) req.write(payload);
       req.end();
     });
+  }
+
+  private agentFor(o: https.RequestOptions): https.Agent {
+    const key = [o.ca, o.cert, o.key, o.rejectUnauthorized, o.servername].map((v) => String(v ?? '')).join('\0');
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new https.Agent({
+        keepAlive: true, maxSockets: 32, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase,
+        ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+        ...(o.servername ? { servername: o.servername } : {}),
+      });
+      this.agents.set(key, agent);
+    }
+    return agent;
   }
 
   async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string): Promise<ListResult<T>> {
@@ -219,7 +234,8 @@ export class KubeClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
   }
 }
 
