@@ -2,6 +2,10 @@
 // Reproducible: no timestamps, no absolute paths, sorted inputs are esbuild's default.
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // @kubernetes/client-node does not declare `sideEffects: false`, so esbuild keeps all of its ~1 MB of generated
 // API models although we only use KubeConfig. Its modules have no import-time side effects we rely on; saying so
@@ -21,7 +25,7 @@ const clientNodeSideEffectFree = {
 
 const common = {
   plugins: [clientNodeSideEffectFree],
-  alias: { undici: './scripts/stubs/undici.mjs' },
+  alias: { undici: join(root, 'scripts/stubs/undici.mjs') },
   bundle: true,
   platform: 'node',
   target: 'node24',
@@ -34,25 +38,33 @@ const common = {
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 
-const action = await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', metafile: true });
+/** Bundles the action and the CLI into `outdir`; returns the action bundle's metafile. */
+export async function bundle(outdir) {
+  const action = await build({ ...common, absWorkingDir: root, entryPoints: ['src/index.ts'], outfile: join(outdir, 'index.js'), metafile: true });
+  await build({
+    ...common,
+    absWorkingDir: root,
+    entryPoints: ['src/cli.ts'],
+    outfile: join(outdir, 'cli.js'),
+    banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
+  });
+  await chmod(join(outdir, 'cli.js'), 0o755);
+  return action.metafile;
+}
 
-// BUNDLE_REPORT=1 npm run build: what the action bundle is made of, by package.
-if (process.env.BUNDLE_REPORT) {
-  const sizes = {};
-  for (const out of Object.values(action.metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
-      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? 'src';
-      sizes[pkg] = (sizes[pkg] ?? 0) + bytesInOutput;
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const metafile = await bundle(join(root, 'dist'));
+  // BUNDLE_REPORT=1 npm run build: what the action bundle is made of, by package.
+  if (process.env.BUNDLE_REPORT) {
+    const sizes = {};
+    for (const out of Object.values(metafile.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
+        const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? 'src';
+        sizes[pkg] = (sizes[pkg] ?? 0) + bytesInOutput;
+      }
+    }
+    for (const [pkg, bytes] of Object.entries(sizes).sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+      console.log(`${String(Math.round(bytes / 1024)).padStart(6)} KiB  ${pkg}`);
     }
   }
-  for (const [pkg, bytes] of Object.entries(sizes).sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-    console.log(`${String(Math.round(bytes / 1024)).padStart(6)} KiB  ${pkg}`);
-  }
 }
-await build({
-  ...common,
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.js',
-  banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
-});
-await chmod('dist/cli.js', 0o755);

@@ -1,0 +1,28 @@
+// dist/ is what runners execute (action.yml: main dist/index.js). It must be exactly what the sources build to.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// @ts-expect-error: plain ESM build script without types
+import { bundle } from '../../scripts/build.mjs';
+
+describe('dist/', () => {
+  it('is rebuilt from the current sources (run `npm run build` and commit dist/)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'dist-check-'));
+    try {
+      await bundle(out);
+      for (const file of ['index.js', 'cli.js']) {
+        const fresh = readFileSync(join(out, file));
+        const committed = readFileSync(join('dist', file));
+        expect(committed.equals(fresh), `dist/${file} is stale: run npm run build`).toBe(true);
+      }
+      expect(statSync('dist/cli.js').mode & 0o111).not.toBe(0);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('keeps the action bundle under 2 MB', () => {
+    expect(statSync('dist/index.js').size).toBeLessThan(2 * 1024 * 1024);
+  });
+});
