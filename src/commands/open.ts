@@ -3,9 +3,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.js';
 import { planOpen } from '../plan/open.js';
-import { withEnvRoutes } from '../plan/virtual-service.js';
+import { isOwnVirtualService, ownVirtualService, withEnvRoutes } from '../plan/virtual-service.js';
 import { isManaged } from '../plan/deployment.js';
-import { ENV_LABEL } from '../plan/names.js';
+import { ENV_LABEL, ownVirtualServiceName } from '../plan/names.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -143,9 +143,17 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
 
     // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none.
     await Promise.all([
-      ...plan.routeEdits.map((e) => {
+      ...plan.routeEdits.map(async (e) => {
         const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
-        return editVirtualService(client, e, (cur) => withEnvRoutes(cur, e, plan.routing), vs);
+        const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
+        if ((await editVirtualService(client, e, edit, vs)) !== 'absent') return;
+        // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
+        if (vs && isOwnVirtualService(vs)) {
+          const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
+          await createVirtualService(client, edit(ownVirtualService(service, e.namespace, spec.clusterDomain)), edit);
+          return;
+        }
+        throw clusterError(`VirtualService ${e.namespace}/${e.name} was deleted while open ran; env ${spec.name} has no routes there. Re-run open to plan against the VirtualServices that exist now`);
       }),
       ...plan.createVirtualServices.map((v) => createVirtualService(client, withEnvRoutes(v, { ...ref(v), meshApplies: true }, plan.routing),
         (cur: VirtualService) => withEnvRoutes(cur, { ...ref(v), meshApplies: true }, plan.routing))),

@@ -3,7 +3,7 @@
 // (VirtualServices) are changed by read-modify-write with a pure edit, retried on 409.
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject, VirtualService } from '../plan/types.js';
-import { explainApiError, isAlreadyExists, isConflict, sleep, type KubeClient } from './client.js';
+import { explainApiError, isAlreadyExists, isConflict, isNotFound, sleep, type KubeClient } from './client.js';
 import type { ResourceType } from './resources.js';
 import { VIRTUAL_SERVICE } from './resources.js';
 
@@ -88,7 +88,9 @@ export async function editVirtualService(
       await client.replace(VIRTUAL_SERVICE, next);
       return 'updated';
     } catch (e) {
-      if (isConflict(e) && attempt < CONFLICT_RETRIES) {
+      // 409: changed since we read it. 404 on the replace: deleted since we read it (our own VirtualService, by
+      // the close of the last other env in it); the re-read says 'absent' and the caller decides.
+      if ((isConflict(e) || isNotFound(e)) && attempt < CONFLICT_RETRIES) {
         vs = null;
         await backoff(attempt);
         continue;
