@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { readInputs, expandTemplate, type ActionInputs, type InputName } from './config/inputs.js';
-import { loadConfigFile, parseConfigText } from './config/file.js';
+import { loadConfigFile } from './config/file.js';
+import type { ConfigFile } from './config/schema.js';
 import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
 import { KubeClient } from './kube/client.js';
 import { openEnv } from './commands/open.js';
@@ -47,7 +48,14 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
       inputs,
       env,
       repo: env.GITHUB_REPOSITORY ? parseRepo(env.GITHUB_REPOSITORY) : null,
-      github: inputs.githubToken ? createGitHubClient({ token: inputs.githubToken, log: githubLog }) : null,
+      github: inputs.githubToken
+        ? createGitHubClient({
+          token: inputs.githubToken, log: githubLog, env,
+          // TEST-ONLY: the runner-contract tests (test/e2e/action-*.test.ts) set this to skip the 1 s pacing of
+          // writes that GitHub asks integrations for. Never set it in a workflow.
+          ...(env.DYNAMIC_ENV_TEST_UNPACED === '1' ? { paceWrites: false } : {}),
+        })
+        : null,
       runId: Number(env.GITHUB_RUN_ID ?? 0),
       runAttempt: Number(env.GITHUB_RUN_ATTEMPT ?? 1),
       runUrl: env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
@@ -176,7 +184,9 @@ async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: st
 async function open(ctx: Context, client: KubeClient, decision: Extract<Decision, { command: 'open' }>): Promise<void> {
   const { inputs } = ctx;
   const pull = decision.pull;
-  const config = inputs.config ? await loadConfigFile(inputs.config) : parseConfigText('{}', '(no config)');
+  // Without a config file the shorthand inputs name the one Deployment. (parseConfigText('{}') would refuse: a
+  // config *file* must list at least one Deployment; resolveEnvSpec checks that the shorthand gave one.)
+  const config: ConfigFile = inputs.config ? await loadConfigFile(inputs.config) : { services: [], workers: [] };
   const overrides: SpecOverrides = {
     env: decision.env,
     owner: {

@@ -1,0 +1,216 @@
+// The action as a runner runs it (node dist/index.js, INPUT_* and GITHUB_* variables, payload file, output and
+// summary files) against the real control plane and the GitHub stand-in: a PR's env from opened to closed.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { useCluster } from '../harness/cluster.js';
+import { FakeGitHub } from '../github/fake-github.js';
+import {
+  botComments, envObjects, expectNoViolations, installWeb, payload, prNumber, repoName, runAction, sha, succeeded, tmp,
+  type EventFixture,
+} from './fixtures/action.js';
+
+const cluster = useCluster();
+const TOKEN = 'ghs_lifecycleTokenABCDEF0123456789';
+let fake: FakeGitHub;
+
+beforeAll(async () => {
+  fake = await FakeGitHub.start();
+  fake.addInstallationToken(TOKEN);
+});
+afterAll(() => fake?.close());
+afterEach(() => expectNoViolations(fake));
+
+/** A namespace with the app, an identity writing only there, a repo and a PR seeded open in the stand-in. */
+async function setup(o: { labels?: string[] } = {}) {
+  const ns = await cluster.namespace('act');
+  await installWeb(cluster, ns);
+  const id = await cluster.identity([ns]);
+  const { owner, repo, full } = repoName();
+  const number = prNumber();
+  const head = sha();
+  fake.seedPull({ owner, repo, number, headSha: head, labels: o.labels ?? [] });
+  const env = `pr-${number}`;
+  const kubeconfig = readFileSync(id.kubeconfig, 'utf8');
+  const pr = { owner, repo, full, number, head, env };
+  const run = (fixture: EventFixture, inputs: Record<string, string> = {}, extra: { sha?: string; env?: Record<string, string>; labels?: string[] } = {}) =>
+    runAction({
+      event: 'pull_request',
+      payload: payload(fixture, { repo: full, number, sha: extra.sha ?? pr.head, ...(extra.labels ? { labels: extra.labels } : {}) }),
+      repo: full,
+      githubUrl: fake.url,
+      inputs: {
+        'github-token': TOKEN, kubeconfig, 'lock-namespace': ns,
+        namespace: ns, deployment: 'web', image: `example.com/web:${(extra.sha ?? pr.head).slice(0, 7)}`,
+        ...inputs,
+      },
+      ...(extra.env ? { env: extra.env } : {}),
+    });
+  return { ns, id, pr, kubeconfig, run };
+}
+
+describe('a PR from opened to closed', () => {
+  test('opened: env ready, one sticky comment with header, curl and table, outputs and job summary', async () => {
+    const { ns, pr, run } = await setup();
+    const r = succeeded(await run('pull_request.opened', { timeout: '60s' }));
+
+    // Outputs, parsed from the GITHUB_OUTPUT file (name<<delimiter blocks).
+    expect(r.outputFile).toMatch(/^env<<ghadelimiter_[0-9a-f-]+\n/);
+    const comments = botComments(fake, pr.full, pr.number);
+    expect(comments).toHaveLength(1);
+    expect(r.outputs).toMatchObject({
+      env: pr.env, state: 'ready', header: 'x-override', 'header-value': pr.env, 'comment-id': String(comments[0]!.id), 'deployment-id': '',
+    });
+    expect(JSON.parse(r.outputs.resources!)).toEqual({
+      clones: [{ namespace: ns, name: `web-${pr.env}` }],
+      destinationRules: [{ namespace: ns, name: `dynamic-env-${pr.env}-web` }],
+      virtualServices: [{ namespace: ns, name: 'dynamic-env-web' }],
+    });
+
+    // The cluster.
+    const objs = await envObjects(cluster, ns, pr.env);
+    expect(objs.deployments.map((d) => d.metadata.name)).toEqual([`web-${pr.env}`]);
+    expect(objs.deployments[0].spec.template.spec.containers[0].image).toBe(`example.com/web:${pr.head.slice(0, 7)}`);
+    expect(objs.deployments[0].metadata.labels).toMatchObject({ 'dynamic-env.io/pr': String(pr.number) });
+    expect(objs.deployments[0].metadata.annotations).toMatchObject({ 'dynamic-env.io/repo': pr.full, 'dynamic-env.io/commit': pr.head });
+    expect(objs.destinationRules).toHaveLength(1);
+    expect(objs.routes).toEqual([`dynamic-env/${pr.env}/baseline`]);
+
+    // The comment: marker, title, header, curl, table; the job summary shows the same report.
+    const body = comments[0]!.body;
+    expect(body.startsWith(`<!-- dynamic-env:${pr.env} -->\n### 🟢 Dynamic environment \`${pr.env}\`: ready`)).toBe(true);
+    expect(body).toContain(`\`x-override: ${pr.env}\``);
+    expect(body).toContain(`curl -H 'x-override: ${pr.env}' http://web.${ns}.svc.cluster.local/`);
+    expect(body).toContain(`baggage: override=${pr.env}`);
+    expect(body).toContain('| Role | Namespace | Deployment | Image | Clone | Ready | State |');
+    expect(body).toContain(`| service | ${ns} | web | \`example.com/web:${pr.head.slice(0, 7)}\` | web-${pr.env} | 1/1 | 🟢 ready |`);
+    expect(body).toContain(`Commit \`${pr.head}\``);
+    expect(body).toMatch(/\[run\]\(https:\/\/github\.com\/acme\/shop-[0-9a-f]+\/actions\/runs\/\d+\)/);
+    expect(body).toMatch(/<!-- dynamic-env-state \{"sha":"[0-9a-f]{40}","runId":\d+,"runAttempt":1,/);
+    expect(r.summary).toContain(`### 🟢 Dynamic environment \`${pr.env}\`: ready`);
+    expect(r.summary).toContain(`curl -H 'x-override: ${pr.env}'`);
+  });
+
+  test('synchronize with a new image: the same comment is updated, the clone gets the image', async () => {
+    const { ns, pr, run } = await setup();
+    const first = succeeded(await run('pull_request.opened', { wait: 'false' }));
+    const id = first.outputs['comment-id'];
+    const next = sha();
+    fake.updatePull(pr.owner, pr.repo, pr.number, { headSha: next });
+    const second = succeeded(await run('pull_request.synchronize', { wait: 'false' }, { sha: next }));
+
+    expect(second.outputs['comment-id']).toBe(id);
+    const comments = botComments(fake, pr.full, pr.number);
+    expect(comments.map((c) => String(c.id))).toEqual([id]);
+    expect(comments[0]!.body).toContain(`example.com/web:${next.slice(0, 7)}`);
+    expect(comments[0]!.body).toContain(`Commit \`${next}\``);
+    const objs = await envObjects(cluster, ns, pr.env);
+    expect(objs.deployments).toHaveLength(1);
+    expect(objs.deployments[0].spec.template.spec.containers[0].image).toBe(`example.com/web:${next.slice(0, 7)}`);
+    expect(objs.deployments[0].metadata.annotations['dynamic-env.io/commit']).toBe(next);
+  });
+
+  for (const [fixture, why] of [
+    ['pull_request.closed.merged', 'the pull request was merged'],
+    ['pull_request.closed.unmerged', 'the pull request was closed without merging'],
+  ] as const) {
+    test(`${fixture.replace('pull_request.', '')}: env removed, comment says torn down and why`, async () => {
+      const { ns, pr, run } = await setup();
+      succeeded(await run('pull_request.opened', { wait: 'false' }));
+      fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed', merged: fixture.endsWith('.merged') });
+      const r = succeeded(await run(fixture));
+
+      expect(r.outputs).toMatchObject({ env: pr.env, state: 'closed' });
+      expect(await envObjects(cluster, ns, pr.env)).toEqual({ deployments: [], destinationRules: [], routes: [] });
+      expect(await cluster.getOrNull('VirtualService', ns, 'dynamic-env-web')).toBeNull();
+      expect(await cluster.list('Lease', ns)).toEqual([]);
+      const comments = botComments(fake, pr.full, pr.number);
+      expect(comments).toHaveLength(1);
+      expect(String(comments[0]!.id)).toBe(r.outputs['comment-id']);
+      expect(comments[0]!.body).toContain(`Dynamic environment \`${pr.env}\`: closed`);
+      expect(comments[0]!.body).toContain(`torn down`);
+      expect(comments[0]!.body).toContain(`because ${why}`);
+      expect(comments[0]!.body).toContain(`1 clone: \`${ns}/web-${pr.env}\``);
+      expect(r.summary).toContain(`because ${why}`);
+    });
+  }
+
+  test('labeled with the gate label opens, unlabeled closes; other labels change nothing', async () => {
+    const { ns, pr, run } = await setup();
+    const gate = { label: 'preview', wait: 'false' };
+    // opened without the label: skipped, nothing in the cluster
+    const skipped = succeeded(await run('pull_request.opened', gate));
+    expect(skipped.outputs.state).toBe('skipped');
+    expect(skipped.stdout).toContain(`::notice::dynamic-env: skipped: pull request #${pr.number} does not carry the gate label "preview"`);
+    expect((await envObjects(cluster, ns, pr.env)).deployments).toEqual([]);
+
+    fake.updatePull(pr.owner, pr.repo, pr.number, { labels: ['preview'] });
+    const opened = succeeded(await run('pull_request.labeled', gate, { labels: ['preview'] }));
+    expect(opened.outputs.state).toBe('progressing');
+    expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
+
+    // a label that is not the gate
+    const other = payload('pull_request.unlabeled', { repo: pr.full, number: pr.number, sha: pr.head, labels: ['preview'] });
+    other.label.name = 'bug';
+    const ignored = succeeded(await runAction({
+      event: 'pull_request', payload: other, repo: pr.full, githubUrl: fake.url,
+      inputs: { 'github-token': TOKEN, kubeconfig: 'unused', ...gate },
+    }));
+    expect(ignored.outputs.state).toBe('skipped');
+    expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
+
+    fake.updatePull(pr.owner, pr.repo, pr.number, { labels: [] });
+    const closed = succeeded(await run('pull_request.unlabeled', gate, { labels: [] }));
+    expect(closed.outputs.state).toBe('closed');
+    expect(await envObjects(cluster, ns, pr.env)).toEqual({ deployments: [], destinationRules: [], routes: [] });
+    const comments = botComments(fake, pr.full, pr.number);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toContain('because the gate label was removed from the pull request');
+  });
+});
+
+describe('kubeconfig', () => {
+  test('as base64 in the input, and through $KUBECONFIG without the input', async () => {
+    const { ns, pr, kubeconfig, run } = await setup();
+    const b64 = succeeded(await run('pull_request.opened', { wait: 'false', kubeconfig: Buffer.from(kubeconfig).toString('base64') }));
+    expect(b64.outputs.state).toBe('progressing');
+    expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
+
+    fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed' });
+    const path = tmp(cluster, 'kubeconfig', kubeconfig);
+    const viaEnv = succeeded(await run('pull_request.closed.unmerged', { kubeconfig: '' }, { env: { KUBECONFIG: path } }));
+    expect(viaEnv.outputs.state).toBe('closed');
+    expect((await envObjects(cluster, ns, pr.env)).deployments).toEqual([]);
+  });
+});
+
+describe('GitHub Deployment', () => {
+  test('created for the head SHA, in_progress then success; the previous push\'s goes inactive; all inactive after close', async () => {
+    const { pr, run } = await setup();
+    const inputs = { wait: 'false', 'github-deployment': 'true', 'environment-url': 'https://{env}.preview.example.com/' };
+    const first = succeeded(await run('pull_request.opened', inputs));
+    let deployments = fake.deployments(pr.owner, pr.repo);
+    expect(deployments).toHaveLength(1);
+    const d1 = deployments[0]!;
+    expect(first.outputs['deployment-id']).toBe(String(d1.id));
+    expect(d1).toMatchObject({ sha: pr.head, ref: pr.head, environment: pr.env, transient: true, production: false, autoMerge: false, requiredContexts: [] });
+    expect(d1.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+    expect(d1.statuses[1]!.environmentUrl).toBe(`https://${pr.env}.preview.example.com/`);
+    expect(d1.statuses[1]!.logUrl).toMatch(/^https:\/\/github\.com\/acme\/shop-[0-9a-f]+\/actions\/runs\/\d+$/);
+
+    const next = sha();
+    fake.updatePull(pr.owner, pr.repo, pr.number, { headSha: next });
+    const second = succeeded(await run('pull_request.synchronize', inputs, { sha: next }));
+    deployments = fake.deployments(pr.owner, pr.repo);
+    expect(deployments).toHaveLength(2);
+    const d2 = deployments.find((d) => d.sha === next)!;
+    expect(second.outputs['deployment-id']).toBe(String(d2.id));
+    expect(d2.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+    expect(deployments.find((d) => d.id === d1.id)!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success', 'inactive']);
+
+    fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed', merged: true });
+    succeeded(await run('pull_request.closed.merged', inputs, { sha: next }));
+    deployments = fake.deployments(pr.owner, pr.repo);
+    expect(deployments).toHaveLength(2);
+    for (const d of deployments) expect(d.statuses.at(-1)!.state).toBe('inactive');
+  });
+});
