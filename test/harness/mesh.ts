@@ -11,7 +11,8 @@ export { seededRandom } from './fault-proxy.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
-export const CLI = join(repoRoot, 'dist', 'cli.js');
+/** DYNAMIC_ENV_CLI runs the suites against another build (e.g. an older commit's, to show a test catches a bug). */
+export const CLI = process.env.DYNAMIC_ENV_CLI ?? join(repoRoot, 'dist', 'cli.js');
 
 export const MANAGED = 'app.kubernetes.io/managed-by=dynamic-env';
 export const ENV_LABEL = 'dynamic-env.io/env';
@@ -180,13 +181,17 @@ export interface EnvObjects {
   routes: Map<string, string[]>;
 }
 
-/** Everything of `env` (or of every env, with env undefined) in the cluster, seen with admin rights. */
-export async function envObjects(admin: Endpoint, env?: string): Promise<EnvObjects> {
+/**
+ * Everything of `env` (or of every env, with env undefined) that lives in `namespaces`, seen with admin rights.
+ * Other test files share the cluster, so a look is always limited to the test's own namespaces.
+ */
+export async function envObjects(admin: Endpoint, namespaces: string[], env?: string): Promise<EnvObjects> {
   const selector = encodeURIComponent(env ? `${MANAGED},${ENV_LABEL}=${env}` : MANAGED);
-  const list = async (kind: string) => (await request(admin, 'GET', `${kindPath(kind)}?labelSelector=${selector}`)).items as any[];
+  const inScope = (o: any) => namespaces.includes(o.metadata.namespace);
+  const list = async (kind: string) => ((await request(admin, 'GET', `${kindPath(kind)}?labelSelector=${selector}`)).items as any[]).filter(inScope);
   const [deployments, destinationRules, ownVirtualServices, leases, allVs] = await Promise.all([
     list('Deployment'), list('DestinationRule'), list('VirtualService'), list('Lease'),
-    request(admin, 'GET', kindPath('VirtualService')).then((r) => r.items as any[]),
+    request(admin, 'GET', kindPath('VirtualService')).then((r) => (r.items as any[]).filter(inScope)),
   ]);
   const routes = new Map<string, string[]>();
   const prefix = env ? `dynamic-env/${env}/` : 'dynamic-env/';
@@ -195,9 +200,20 @@ export async function envObjects(admin: Endpoint, env?: string): Promise<EnvObje
     if (names.length) routes.set(`${vs.metadata.namespace}/${vs.metadata.name}`, names);
   }
   // Our own VirtualServices carry the role label but no env label.
-  const ours = env ? [] : ownVirtualServices;
-  return { deployments, destinationRules, virtualServices: ours, leases, routes };
+  return { deployments, destinationRules, virtualServices: env ? [] : ownVirtualServices, leases, routes };
 }
+
+/** A one-line summary of what envObjects found, for assertion messages. */
+export const describeObjects = (o: EnvObjects): string => JSON.stringify({
+  deployments: o.deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+  destinationRules: o.destinationRules.map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+  virtualServices: o.virtualServices.map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+  leases: o.leases.map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+  routes: Object.fromEntries(o.routes),
+});
+
+export const isEmpty = (o: EnvObjects): boolean =>
+  o.deployments.length + o.destinationRules.length + o.virtualServices.length + o.leases.length + o.routes.size === 0;
 
 export const routeCount = (o: EnvObjects) => [...o.routes.values()].reduce((n, r) => n + r.length, 0);
 
@@ -216,4 +232,36 @@ export const getVs = (admin: Endpoint, ns: string, name: string) => request(admi
 export function isClearError(stderr: string, command: string): boolean {
   return new RegExp(`^dynamic-env ${command}: \\S`, 'm').test(stderr)
     && !/\n\s+at \S+ \(|\[object Object\]|undefined:|TypeError|ReferenceError|SyntaxError: Unexpected/.test(stderr);
+}
+
+/**
+ * What is wrong with the env routes of a VirtualService, given which apps each open env has (env -> apps): before
+ * every user route, exactly one route per env that has one of the route's hosts, sorted by env name, named
+ * `dynamic-env/<env>/<route name>`, leading to subset <env>; nothing else. Empty when right.
+ */
+export function routeProblems(vs: any, open: Map<string, string[]>): string[] {
+  const problems: string[] = [];
+  const app = (host: string) => host.split('.')[0]!;
+  let block: any[] = [];
+  for (const route of vs.spec.http ?? []) {
+    const name: string = route.name ?? '';
+    if (name.startsWith('dynamic-env/')) {
+      block.push(route);
+      continue;
+    }
+    const apps = new Set<string>((route.route ?? []).map((d: any) => app(d.destination.host)));
+    const want = [...open].filter(([, a]) => a.some((x) => apps.has(x))).map(([env]) => env).sort();
+    const got = block.map((r) => r.name);
+    const expected = want.map((env) => `dynamic-env/${env}/${name || route.route[0].destination.host}`);
+    if (JSON.stringify(got) !== JSON.stringify(expected)) {
+      problems.push(`before route "${name}" of ${vs.metadata.namespace}/${vs.metadata.name}: got [${got.join(', ')}], want [${expected.join(', ')}]`);
+    }
+    for (const r of block) {
+      const env = /^dynamic-env\/([^/]+)\//.exec(r.name)![1];
+      if (r.route?.length !== 1 || r.route[0].destination.subset !== env) problems.push(`${r.name}: leads to ${JSON.stringify(r.route)}`);
+    }
+    block = [];
+  }
+  if (block.length) problems.push(`env routes after the last user route: ${block.map((r) => r.name).join(', ')}`);
+  return problems;
 }
