@@ -6,7 +6,8 @@ import type { VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
-import { DEPLOYMENT, DESTINATION_RULE } from '../kube/resources.js';
+import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
+import { checkWrites } from '../kube/access.js';
 import { readEnvSnapshot } from '../kube/snapshot.js';
 import { editVirtualService, remove } from '../kube/apply.js';
 import { withLease } from './lock.js';
@@ -39,6 +40,14 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
     const routes = snapshot.virtualServices.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0);
     const removedVs: { namespace: string; name: string }[] = [];
     if (!opts.dryRun) {
+      // Every write allowed, or none is made: a refused one would leave the env half closed.
+      await checkWrites(client, [
+        ...plan.routeEdits.map((r) => ({ verb: 'update' as const, type: VIRTUAL_SERVICE, ...r })),
+        ...snapshot.virtualServices.filter((vs) => isOwnVirtualService(vs) && envsOf(vs).includes(env))
+          .map((vs) => ({ verb: 'delete' as const, type: VIRTUAL_SERVICE, namespace: vs.metadata.namespace ?? '', name: vs.metadata.name })),
+        ...plan.destinationRules.map((r) => ({ verb: 'delete' as const, type: DESTINATION_RULE, ...r })),
+        ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
+      ]);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
       await Promise.all(plan.routeEdits.map(async (e) => {
         const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);

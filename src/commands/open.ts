@@ -5,11 +5,12 @@ import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.
 import { planOpen } from '../plan/open.js';
 import { isOwnVirtualService, ownVirtualService, withEnvRoutes } from '../plan/virtual-service.js';
 import { isManaged } from '../plan/deployment.js';
-import { ENV_LABEL, ownVirtualServiceName } from '../plan/names.js';
+import { ENV_LABEL, leaseName, ownVirtualServiceName } from '../plan/names.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
-import { DEPLOYMENT, DESTINATION_RULE } from '../kube/resources.js';
+import { DEPLOYMENT, DESTINATION_RULE, LEASE, VIRTUAL_SERVICE, type ResourceType } from '../kube/resources.js';
+import { checkWrites, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { createVirtualService, editVirtualService, ensure, remove } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
@@ -102,6 +103,18 @@ function stale(plan: OpenPlan, snapshot: Snapshot): Change[] {
   ];
 }
 
+const TYPES: Record<string, ResourceType> = { Deployment: DEPLOYMENT, DestinationRule: DESTINATION_RULE, VirtualService: VIRTUAL_SERVICE };
+
+/** The write a change needs permission for (none when unchanged). */
+function writeIntent(c: Change): WriteIntent[] {
+  const type = TYPES[c.kind];
+  return c.action === 'unchanged' || !type ? [] : [{ verb: c.action, type, namespace: c.namespace, name: c.name }];
+}
+
+/** Taking and giving back the env's Lease. */
+export const leaseIntents = (namespace: string, env: string): WriteIntent[] =>
+  (['create', 'update', 'delete'] as const).map((verb) => ({ verb, type: LEASE, namespace, name: leaseName(env) }));
+
 export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const { client, spec, run } = opts;
   const log = opts.log ?? (() => {});
@@ -168,6 +181,12 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   };
 
   if (opts.dryRun) return go();
+  // Validation before the first write, the Lease included: a plan with problems, or writes this identity may not
+  // make, fail here with nothing written. Under the Lease the cluster is read and planned again, since another run
+  // of this env may have changed it meanwhile.
+  const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name);
+  const changes = diffPlan(planWithAnnotations(snapshot, spec), snapshot);
+  await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(run.lockNamespace, spec.name)]);
   return withLease(client, spec.name, run, log, async (lock) => {
     const result = await go();
     if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
