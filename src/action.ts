@@ -12,13 +12,13 @@ import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/
 import { KubeClient } from './kube/client.js';
 import { openEnv } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
-import { envStatus, listEnvs, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
+import { envStatus, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
 import { renderMarkdown } from './report/render.js';
 import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
 import { createGitHubClient, parseRepo, type GitHubClient, type RepoRef } from './github/client.js';
-import { upsertStickyComment } from './github/comment.js';
-import { checkFresh, getPull } from './github/pulls.js';
+import { findStickyComments, resolveLogin, upsertStickyComment } from './github/comment.js';
+import { getPull } from './github/pulls.js';
 import { createDeployment, deactivateEnvironment, setDeploymentStatus } from './github/deployments.js';
 
 interface Context {
@@ -75,11 +75,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     // Only now, with a command to run, is the kubeconfig touched.
     kubeconfigDir = inputs.kubeconfig ? mkdtempSync(join(tmpdir(), 'dynamic-env-')) : undefined;
     const kubeconfigPath = kubeconfigDir ? writeKubeconfig(inputs.kubeconfig!, kubeconfigDir) : undefined;
-    const client = KubeClient.load({
-      ...(kubeconfigPath ? { kubeconfig: kubeconfigPath } : {}),
-      ...(inputs.context ? { context: inputs.context } : {}),
-      userAgent: 'dynamic-env-action',
-    });
+    const client = loadKubeClient(inputs, kubeconfigPath, env);
     try {
       switch (decision.command) {
         case 'open': return await open(ctx, client, decision);
@@ -121,9 +117,9 @@ function readEvent(path: string | undefined): unknown {
  */
 function writeKubeconfig(value: string, dir: string): string {
   let text = value;
-  if (!/^\s*(apiVersion|kind|clusters|users|contexts|current-context)\s*:/m.test(value)) {
+  if (!looksLikeKubeconfig(value)) {
     const decoded = Buffer.from(value.replace(/\s+/g, ''), 'base64').toString('utf8');
-    if (!/^\s*(apiVersion|clusters)\s*:/m.test(decoded)) {
+    if (!looksLikeKubeconfig(decoded)) {
       throw usageError('input "kubeconfig": neither a kubeconfig (YAML) nor base64 of one; pass the file content, e.g. ${{ secrets.KUBECONFIG }}');
     }
     core.setSecret(value.trim());
@@ -134,9 +130,36 @@ function writeKubeconfig(value: string, dir: string): string {
     const m = /^\s*(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)\s*:\s*(\S+)/.exec(line);
     if (m?.[2]) core.setSecret(m[2].replace(/^["']|["']$/g, ''));
   }
+  for (const m of text.matchAll(/"(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)"\s*:\s*"([^"]+)"/g)) {
+    core.setSecret(m[2]!);
+  }
   const path = join(dir, 'kubeconfig');
   writeFileSync(path, text, { mode: 0o600 });
   return path;
+}
+
+/** A kubeconfig as YAML (a top-level key of one) or as JSON (`kubectl config view -o json`). */
+function looksLikeKubeconfig(text: string): boolean {
+  return /^\s*(apiVersion|kind|clusters|users|contexts|current-context)\s*:/m.test(text)
+    || /^\s*\{[\s\S]*"(apiVersion|clusters)"\s*:/.test(text);
+}
+
+/** The kube client; a kubeconfig that cannot be used is a usage error naming the input at fault. */
+function loadKubeClient(inputs: ActionInputs, kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv): KubeClient {
+  try {
+    return KubeClient.load({
+      ...(kubeconfigPath ? { kubeconfig: kubeconfigPath } : {}),
+      ...(inputs.context ? { context: inputs.context } : {}),
+      userAgent: 'dynamic-env-action',
+    });
+  } catch (e) {
+    if (!(e instanceof DynamicEnvError) || e.kind !== 'usage') throw e;
+    // The temp file's path means nothing to the user: say where the kubeconfig came from instead.
+    const message = kubeconfigPath ? e.message.replaceAll(kubeconfigPath, '(from the input)') : e.message;
+    if (/^context "/.test(e.message)) throw usageError(`input "context": ${message}`);
+    if (kubeconfigPath) throw usageError(`input "kubeconfig": ${message}`);
+    throw usageError(`input "kubeconfig" is not set and ${env.KUBECONFIG ? '$KUBECONFIG' : 'the default kubeconfig'} cannot be used: ${message}`);
+  }
 }
 
 function setOutputs(o: { env: string; state: string; header?: string; headerValue?: string; commentId?: number; deploymentId?: number; resources?: unknown }): void {
@@ -162,22 +185,32 @@ function resources(report: EnvReport) {
 
 const escapeHtml = (s: string) => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
 
-async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, sha: string): Promise<number | undefined> {
+/**
+ * Creates or updates the sticky comment. `onlyIfExists`: update a comment that is there, never start one (a close
+ * that found no env must not comment on every PR that never had one, e.g. PRs without the gate label).
+ */
+async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, sha: string, o: { onlyIfExists?: boolean } = {}): Promise<number | undefined> {
   if (!ctx.inputs.comment || !pull || !ctx.github || !ctx.repo) return undefined;
+  const login = await resolveLogin(ctx.github);
+  if (o.onlyIfExists && (await findStickyComments(ctx.github, ctx.repo, pull.number, report.env, login)).length === 0) {
+    core.info(`env ${report.env} did not exist and the PR has no comment about it: not commenting`);
+    return undefined;
+  }
   const result = await upsertStickyComment(ctx.github, {
     repo: ctx.repo,
     issueNumber: pull.number,
     env: report.env,
     body: renderMarkdown(report),
     state: { sha, runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
+    login,
   });
   core.info(`PR comment ${result.id}: ${result.action}${result.deleted.length ? ` (removed ${result.deleted.length} duplicate(s))` : ''}`);
   return result.id;
 }
 
-async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number } = {}): Promise<void> {
+async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number; onlyIfExists?: boolean } = {}): Promise<void> {
   await core.summary.addRaw(renderMarkdown(r), true).write();
-  const commentId = await comment(ctx, pull, r, sha);
+  const commentId = await comment(ctx, pull, r, sha, { onlyIfExists: extra.onlyIfExists });
   setOutputs({ env: r.env, state: r.state, header: r.header, headerValue: r.headerValue, commentId, deploymentId: extra.deploymentId, resources: resources(r) });
 }
 
@@ -204,7 +237,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? '';
   const exampleUrl = inputs.environmentUrl ? expandTemplate(inputs.environmentUrl, { env: spec.name, pr: pull?.number }) : undefined;
 
-  let closedMeanwhile = false;
+  let closedMeanwhile: { merged: boolean } | null = null;
   let deploymentId: number | undefined;
   const result = await openEnv({
     client, spec, run: runOptions, dryRun: inputs.dryRun,
@@ -212,12 +245,12 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
     beforeWrite: async () => {
       if (!pull || !ctx.github || !ctx.repo) return null;
-      const fresh = await checkFresh(ctx.github, ctx.repo, pull.number, pull.headSha);
-      if (fresh === 'closed') {
-        closedMeanwhile = true;
-        return `pull request #${pull.number} is closed`;
+      const now = await getPull(ctx.github, ctx.repo, pull.number);
+      if (!now || now.state === 'closed') {
+        closedMeanwhile = { merged: !!now?.merged };
+        return `pull request #${pull.number} is ${!now ? 'gone' : now.merged ? 'merged' : 'closed'}`;
       }
-      if (fresh === 'superseded') return `pull request #${pull.number} has a newer head than ${pull.headSha.slice(0, 12)}; a newer run will update the env`;
+      if (now.headSha !== pull.headSha) return `pull request #${pull.number} has a newer head than ${pull.headSha.slice(0, 12)}; a newer run will update the env`;
       if (inputs.githubDeployment) {
         deploymentId = await createDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name });
         await setDeploymentStatus(ctx.github, { repo: ctx.repo, deploymentId, state: 'in_progress', ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
@@ -227,8 +260,11 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   });
   if (result.skipped) {
     core.notice(`dynamic-env: skipped: ${result.skipped}`);
-    if (closedMeanwhile) return close(ctx, client, spec.name, pull, pull?.merged ? 'merged' : 'closed');
+    // The PR closed while this run waited: make sure its env is gone (the close run may have finished first).
+    const meanwhile = closedMeanwhile as { merged: boolean } | null;
+    if (meanwhile) return close(ctx, client, spec.name, pull, meanwhile.merged ? 'merged' : 'closed');
     setOutputs({ env: spec.name, state: 'skipped' });
+    await core.summary.addHeading('Dynamic environment: skipped', 3).addRaw(escapeHtml(result.skipped)).write();
     return;
   }
   const r: EnvReport = {
@@ -272,7 +308,7 @@ async function close(ctx: Context, client: KubeClient, env: string, pull: PullIn
       closeReason: reason,
     },
   };
-  await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '');
+  await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '', { onlyIfExists: r.state === 'absent' });
 }
 
 async function status(ctx: Context, client: KubeClient, env: string): Promise<void> {
@@ -282,52 +318,62 @@ async function status(ctx: Context, client: KubeClient, env: string): Promise<vo
 }
 
 /**
- * Sweep: close the envs this repository opened whose PR is closed, or that are older than `ttl`. Envs of other
- * repositories (another repo's label) are never touched.
+ * Sweep: close the envs this repository opened (its `dynamic-env.io/repo` annotation) whose PR is closed or gone,
+ * or that are older than `ttl`. Envs of other repositories, and envs with no repository recorded (opened by hand
+ * with the CLI), are never touched.
  */
 async function sweep(ctx: Context, client: KubeClient): Promise<void> {
   const mine = ctx.repo ? `${ctx.repo.owner}/${ctx.repo.repo}` : null;
   const ttl = ctx.inputs.ttlSeconds;
-  const pullsClosed = new Map<number, { closed: boolean; merged: boolean }>();
+  // Recorded while deciding: after the close the env's objects (and its PR label) are gone.
+  const decided = new Map<string, { close: boolean; pr: number | null }>();
   const decideOne = async (s: EnvSummary): Promise<SweepDecision> => {
-    if (s.repo && mine && s.repo !== mine) return { close: false, reason: `belongs to ${s.repo}` };
-    if (ttl !== undefined && s.openedAt && Date.now() - Date.parse(s.openedAt) > ttl * 1000) {
-      return { close: true, reason: `older than the ttl (${ttl}s)` };
-    }
-    if (s.pr !== null && ctx.github && ctx.repo && s.repo === mine) {
-      const pr = await getPull(ctx.github, ctx.repo, s.pr);
-      pullsClosed.set(s.pr, { closed: !pr || pr.state === 'closed', merged: !!pr?.merged });
-      if (!pr) return { close: true, reason: `pull request #${s.pr} does not exist` };
-      if (pr.state === 'closed') return { close: true, reason: `pull request #${s.pr} is ${pr.merged ? 'merged' : 'closed'}` };
-      return { close: false, reason: `pull request #${s.pr} is open` };
-    }
-    return { close: false, reason: s.pr === null ? 'no pull request recorded on it' : 'kept' };
+    const d = await decideSweep(ctx, mine, ttl, s);
+    decided.set(s.env, { close: d.close, pr: s.pr });
+    return d;
   };
-  const results = await sweepEnvs({ client, run: { lockNamespace: ctx.inputs.lockNamespace }, decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
-  const envs = await Promise.resolve(results);
+  const envs = await sweepEnvs({ client, run: { lockNamespace: ctx.inputs.lockNamespace }, decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
   const reclaimed = envs.filter((r) => r.closed);
-  // Tell each swept PR what happened, on its sticky comment.
-  if (ctx.inputs.comment && ctx.github && ctx.repo) {
-    for (const r of reclaimed) {
-      const summary = (await listEnvs(client).catch(() => [])).find((s) => s.env === r.env);
-      const pr = summary?.pr ?? Number(/^pr-(\d+)$/.exec(r.env)?.[1] ?? NaN);
-      if (!Number.isFinite(pr)) continue;
-      const closedReport: EnvReport = {
-        env: r.env, header: '', headerValue: r.env, baggage: null, state: 'closed', services: [], workers: [],
-        context: { repo: mine ?? undefined, pr, closeReason: 'swept', updatedAt: new Date().toISOString(), ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
-      };
-      await upsertStickyComment(ctx.github, {
-        repo: ctx.repo, issueNumber: pr, env: r.env, body: renderMarkdown(closedReport),
-        state: { sha: '', runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
-      }).catch((e) => core.warning(`could not update the comment of #${pr}: ${(e as Error).message}`));
+  for (const r of reclaimed) {
+    const pr = decided.get(r.env)?.pr ?? null;
+    if (ctx.github && ctx.repo && ctx.inputs.githubDeployment) {
+      await deactivateEnvironment(ctx.github, { repo: ctx.repo, env: r.env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) })
+        .catch((e) => core.warning(`could not mark the GitHub deployments of ${r.env} inactive: ${(e as Error).message}`));
     }
+    // Tell the swept PR what happened, on its sticky comment.
+    if (!ctx.inputs.comment || !ctx.github || !ctx.repo || pr === null) continue;
+    const closedReport: EnvReport = {
+      env: r.env, header: '', headerValue: r.env, baggage: null, state: 'closed', services: [], workers: [],
+      context: { ...(mine ? { repo: mine } : {}), pr, closeReason: 'swept', updatedAt: new Date().toISOString(), ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
+    };
+    await upsertStickyComment(ctx.github, {
+      repo: ctx.repo, issueNumber: pr, env: r.env, body: renderMarkdown(closedReport),
+      state: { sha: '', runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
+    }).catch((e) => core.warning(`could not update the comment of #${pr}: ${(e as Error).message}`));
   }
-  const lines = envs.map((r) => `| ${r.env} | ${r.error ? `failed: ${escapeHtml(r.error)}` : r.closed ? 'closed' : ctx.inputs.dryRun && r.reason !== 'kept' ? 'would close' : 'kept'} | ${escapeHtml(r.reason)} |`);
+  const result = (r: (typeof envs)[number]) =>
+    r.error ? `failed: ${escapeHtml(r.error)}` : r.closed ? 'closed' : ctx.inputs.dryRun && decided.get(r.env)?.close ? 'would close' : 'kept';
+  const lines = envs.map((r) => `| ${r.env} | ${result(r)} | ${escapeHtml(r.reason)} |`);
   await core.summary.addHeading('Dynamic environments: sweep', 3)
     .addRaw(envs.length ? `| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n` : 'No environments in the cluster.\n', true).write();
-  core.setOutput('env', '');
-  core.setOutput('state', envs.some((r) => r.error) ? 'failed' : 'swept');
-  core.setOutput('resources', JSON.stringify({ reclaimed: reclaimed.map((r) => r.env), kept: envs.filter((r) => !r.closed && !r.error).map((r) => r.env) }));
   const failed = envs.filter((r) => r.error);
+  setOutputs({
+    env: '', state: failed.length ? 'failed' : 'swept',
+    resources: { reclaimed: reclaimed.map((r) => r.env), kept: envs.filter((r) => !r.closed && !r.error).map((r) => r.env) },
+  });
   if (failed.length) throw new DynamicEnvError('cluster', failed.map((r) => `env ${r.env}: ${r.error}`));
+}
+
+async function decideSweep(ctx: Context, mine: string | null, ttl: number | undefined, s: EnvSummary): Promise<SweepDecision> {
+  if (!s.repo) return { close: false, reason: 'no repository recorded on it (not opened by this action)' };
+  if (s.repo !== mine) return { close: false, reason: `belongs to ${s.repo}` };
+  if (ttl !== undefined && s.openedAt && Date.now() - Date.parse(s.openedAt) > ttl * 1000) {
+    return { close: true, reason: `older than the ttl (${ttl}s)` };
+  }
+  if (s.pr === null) return { close: false, reason: 'no pull request recorded on it' };
+  if (!ctx.github || !ctx.repo) return { close: false, reason: 'no github-token to look up its pull request' };
+  const pr = await getPull(ctx.github, ctx.repo, s.pr);
+  if (!pr) return { close: true, reason: `pull request #${s.pr} does not exist` };
+  if (pr.state === 'closed') return { close: true, reason: `pull request #${s.pr} is ${pr.merged ? 'merged' : 'closed'}` };
+  return { close: false, reason: `pull request #${s.pr} is open` };
 }

@@ -121,7 +121,13 @@ export function decide(eventName: string, payload: unknown, inputs: DecisionInpu
   const skip = (reason: string): Decision => ({ command: 'skip', env, pull, reason });
   const what = `pull request #${pull.number}`;
 
+  // A fork PR never gets an env (open refuses it), so its close has nothing to remove; and a `pull_request` run
+  // for a fork has neither the kubeconfig secret nor a token that may comment, so trying would fail the job.
+  const forkClose = (): Decision =>
+    skip(`${what} comes from a fork (${pull.headRepo ?? 'deleted repository'}); forks never get an environment, so there is nothing to close`);
+
   if (action === 'closed') {
+    if (pull.isFork) return forkClose();
     const closeReason: CloseReason = pull.merged ? 'merged' : 'closed';
     return { command: 'close', env, pull, closeReason, reason: `${what} was ${pull.merged ? 'merged' : 'closed'}` };
   }
@@ -133,6 +139,7 @@ export function decide(eventName: string, payload: unknown, inputs: DecisionInpu
       return skip(`${action} event for label "${eventLabel ?? '?'}", not the gate label "${inputs.label}"`);
     }
     if (action === 'unlabeled') {
+      if (pull.isFork) return forkClose();
       return { command: 'close', env, pull, closeReason: 'unlabeled', reason: `the gate label "${inputs.label}" was removed from ${what}` };
     }
   }

@@ -45,8 +45,13 @@ describe('decide: pull_request events', () => {
     expect(decide('pull_request', prPayload('closed'), auto)).toMatchObject({ command: 'close', closeReason: 'closed' });
   });
 
-  test('closed fork PR still closes (nothing to protect on close)', () => {
-    expect(decide('pull_request', prPayload('closed', { headRepo: 'mallory/shop' }), auto)).toMatchObject({ command: 'close' });
+  test('closed or unlabeled fork PR is skipped: it never had an env, and its run has no kubeconfig', () => {
+    expect(decide('pull_request', prPayload('closed', { headRepo: 'mallory/shop' }), auto)).toMatchObject({
+      command: 'skip', env: 'pr-42', reason: expect.stringContaining('forks never get an environment'),
+    });
+    expect(decide('pull_request', prPayload('unlabeled', { headRepo: 'mallory/shop', label: 'preview' }), { ...auto, label: 'preview' })).toMatchObject({ command: 'skip' });
+    // An explicit close still closes.
+    expect(decide('pull_request', prPayload('closed', { headRepo: 'mallory/shop' }), { ...auto, command: 'close' })).toMatchObject({ command: 'close' });
   });
 
   test('labeled with the gate label opens', () => {
