@@ -26,7 +26,12 @@ export function reportHeader(env: string, keys: RoutingKeys): Pick<EnvReport, 'e
 }
 
 const images = (d: Deployment) => d.spec.template.spec.containers.map((c) => c.image ?? '').filter(Boolean);
-const byName = (a: ObjectRef, b: ObjectRef) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);
+/** Byte order of `namespace/name`, as the planner sorts, so status lists objects in the order open reported them. */
+const byName = (a: ObjectRef, b: ObjectRef) => {
+  const ka = `${a.namespace}/${a.name}`;
+  const kb = `${b.namespace}/${b.name}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
 
 /** After open: the plan says what was built, the assessments how it runs. */
 export function reportFromPlan(plan: OpenPlan, keys: RoutingKeys, assess: (ns: string, clone: string) => RolloutAssessment): EnvReport {
@@ -66,9 +71,10 @@ export function reportFromCluster(env: string, snapshot: Snapshot, observed: Obs
       state: a.state,
       reason: a.reason,
       hosts,
-      destinationRules: snapshot.destinationRules
-        .filter((dr) => dr.metadata.labels?.[ENV_LABEL] === env && hosts.includes(dr.spec.host))
-        .map((dr) => ({ name: dr.metadata.name, namespace: dr.metadata.namespace ?? '' })).sort(byName),
+      // In the order of the hosts, like the plan's.
+      destinationRules: hosts.flatMap((h) => snapshot.destinationRules
+        .filter((dr) => dr.metadata.labels?.[ENV_LABEL] === env && dr.spec.host === h)
+        .map((dr) => ({ name: dr.metadata.name, namespace: dr.metadata.namespace ?? '' })).sort(byName)),
       virtualServices: [...routedHosts.entries()]
         .filter(([, h]) => hosts.some((x) => h.has(x)))
         .map(([k]) => ({ namespace: k.split('/')[0]!, name: k.split('/')[1]! })).sort(byName),
