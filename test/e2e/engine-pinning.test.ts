@@ -1,0 +1,83 @@
+// Routes to an env host without a subset would send baseline traffic to the PR's pods too: refused by default
+// (naming the VirtualService and route, nothing written), pinned to the dynamic-env-baseline subset with
+// routing.pinUnsubsetRoutes: true while envs are open, and un-pinned when the last env leaves.
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../harness/cluster.js';
+import {
+  actor, deployment, envName, expectRestored, install, ok, routeNames, service, userObjects, virtualService, writeConfig,
+} from './fixtures/engine.js';
+
+const cluster = useCluster();
+const skip = !!cluster.info.skipped;
+
+describe.skipIf(skip)('routes without a subset', () => {
+  it('refused by default, pinned on opt-in for as long as an env is open, restored when the last env leaves', async () => {
+    const ns = await cluster.namespace('pin');
+    const fqdn = `web.${ns}.svc.cluster.local`;
+    await install(cluster, [
+      deployment(ns, 'web-v1', { labels: { app: 'web', version: 'v1' } }),
+      service(ns, 'web', { app: 'web' }),
+      // No DestinationRule at all, and two routes that send traffic to every pod of web.
+      virtualService(ns, 'web', {
+        hosts: ['web'],
+        http: [
+          {
+            name: 'canary', match: [{ headers: { 'x-canary': { exact: '1' } } }],
+            route: [{ destination: { host: 'web' }, weight: 80 }, { destination: { host: 'legacy.example.com' }, weight: 20 }],
+          },
+          { route: [{ destination: { host: 'web', port: { number: 9080 } } }] },
+        ],
+      }),
+    ]);
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const base = envName();
+    const [a, b] = [`${base}-a`, `${base}-b`];
+    const config = (env: string, pin?: boolean) => writeConfig(cluster, {
+      env, ...(pin === undefined ? {} : { routing: { pinUnsubsetRoutes: pin } }),
+      services: [{ namespace: ns, deployment: 'web-v1', image: `ghcr.io/acme/web:${env}` }],
+    });
+
+    // Refused: both routes named, with the fix; nothing written, not even the Lease.
+    const refused = await who.open(config(a));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`VirtualService ${ns}/web route "canary": sends traffic to web without a subset`);
+    expect(refused.stderr).toContain(`VirtualService ${ns}/web route "#1": sends traffic to web without a subset`);
+    expect(refused.stderr).toContain('routing.pinUnsubsetRoutes: true');
+    expect((await who.open(config(a, false))).code).toBe(1);
+    expect(who.writes({ leases: true })).toEqual([]);
+
+    // Pinned: b first, then a.
+    ok(await who.open(config(b, true)));
+    let vs = await cluster.get('VirtualService', ns, 'web');
+    expect(vs.spec.http.map((r: any) => r.name ?? '')).toEqual([`dynamic-env/${b}/canary`, 'canary', `dynamic-env/${b}/web`, '']);
+    expect(vs.spec.http[1].route).toEqual([
+      { destination: { host: 'web', subset: 'dynamic-env-baseline' }, weight: 80 },
+      { destination: { host: 'legacy.example.com' }, weight: 20 },
+    ]);
+    expect(vs.spec.http[3].route).toEqual([{ destination: { host: 'web', port: { number: 9080 }, subset: 'dynamic-env-baseline' } }]);
+    expect(vs.spec.http[0].route).toEqual([{ destination: { host: 'web', subset: b } }]);
+    expect(vs.spec.http[2].route).toEqual([{ destination: { host: 'web', port: { number: 9080 }, subset: b } }]);
+    expect((await cluster.get('DestinationRule', ns, `dynamic-env-${b}-web`)).spec).toEqual({
+      host: fqdn, subsets: [{ name: b, labels: { version: b } }, { name: 'dynamic-env-baseline', labels: { version: 'v1' } }],
+    });
+
+    ok(await who.open(config(a, true)));
+    expect(await routeNames(cluster, ns, 'web')).toEqual([
+      `dynamic-env/${a}/canary`, `dynamic-env/${b}/canary`, 'canary', `dynamic-env/${a}/web`, `dynamic-env/${b}/web`, '',
+    ]);
+    expect((await cluster.get('DestinationRule', ns, `dynamic-env-${a}-web`)).spec.subsets.map((s: any) => s.name)).toEqual([a, 'dynamic-env-baseline']);
+
+    // b leaves: still pinned for a.
+    ok(await who.close(b));
+    vs = await cluster.get('VirtualService', ns, 'web');
+    expect(vs.spec.http.map((r: any) => r.name ?? '')).toEqual([`dynamic-env/${a}/canary`, 'canary', `dynamic-env/${a}/web`, '']);
+    expect(vs.spec.http[1].route[0].destination.subset).toBe('dynamic-env-baseline');
+    expect(vs.spec.http[3].route[0].destination.subset).toBe('dynamic-env-baseline');
+    expect(await cluster.getOrNull('DestinationRule', ns, `dynamic-env-${b}-web`)).toBeNull();
+
+    // The last env leaves: un-pinned, the VirtualService is the user's again.
+    ok(await who.close(a));
+    await expectRestored(cluster, [ns], before, [`${ns}/web`]);
+  });
+});
