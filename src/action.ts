@@ -13,7 +13,7 @@ import { KubeClient } from './kube/client.js';
 import { openEnv } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
 import { envStatus, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
-import { renderMarkdown } from './report/render.js';
+import { escapeMarkdown, renderMarkdown } from './report/render.js';
 import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
 import { createGitHubClient, parseRepo, type GitHubClient, type RepoRef } from './github/client.js';
@@ -68,7 +68,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
       // Forks (no secrets), drafts, PRs without the gate label: a notice, never a failure, and no cluster access.
       core.notice(`dynamic-env: skipped: ${decision.reason}`);
       setOutputs({ env: decision.env ?? '', state: 'skipped' });
-      await core.summary.addHeading('Dynamic environment: skipped', 3).addRaw(escapeHtml(decision.reason)).write();
+      await core.summary.addRaw(skippedMarkdown(decision.env, decision.reason), true).write();
       return;
     }
 
@@ -183,7 +183,11 @@ function resources(report: EnvReport) {
   };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+/** The job summary of a run that did nothing. */
+function skippedMarkdown(env: string | null, reason: string): string {
+  if (!env) return `### ⏭️ Dynamic environment: skipped\n\n${escapeMarkdown(reason)}\n`;
+  return renderMarkdown({ env, header: '', headerValue: env, baggage: null, state: 'skipped', services: [], workers: [], context: { skipReason: reason } });
+}
 
 /**
  * Creates or updates the sticky comment. `onlyIfExists`: update a comment that is there, never start one (a close
@@ -264,7 +268,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     const meanwhile = closedMeanwhile as { merged: boolean } | null;
     if (meanwhile) return close(ctx, client, spec.name, pull, meanwhile.merged ? 'merged' : 'closed');
     setOutputs({ env: spec.name, state: 'skipped' });
-    await core.summary.addHeading('Dynamic environment: skipped', 3).addRaw(escapeHtml(result.skipped)).write();
+    await core.summary.addRaw(skippedMarkdown(spec.name, result.skipped), true).write();
     return;
   }
   const r: EnvReport = {
@@ -351,11 +355,13 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
       state: { sha: '', runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
     }).catch((e) => core.warning(`could not update the comment of #${pr}: ${(e as Error).message}`));
   }
+  // Markdown, not core.summary.addHeading: its <h3> starts an HTML block that swallows a table on the next line.
   const result = (r: (typeof envs)[number]) =>
-    r.error ? `failed: ${escapeHtml(r.error)}` : r.closed ? 'closed' : ctx.inputs.dryRun && decided.get(r.env)?.close ? 'would close' : 'kept';
-  const lines = envs.map((r) => `| ${r.env} | ${result(r)} | ${escapeHtml(r.reason)} |`);
-  await core.summary.addHeading('Dynamic environments: sweep', 3)
-    .addRaw(envs.length ? `| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n` : 'No environments in the cluster.\n', true).write();
+    r.error ? `failed: ${escapeMarkdown(r.error)}` : r.closed ? 'closed' : ctx.inputs.dryRun && decided.get(r.env)?.close ? 'would close' : 'kept';
+  const lines = envs.map((r) => `| ${escapeMarkdown(r.env)} | ${result(r)} | ${escapeMarkdown(r.reason)} |`);
+  await core.summary
+    .addRaw(`### Dynamic environments: sweep\n\n${envs.length ? `| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n` : 'No environments in the cluster.\n'}`, true)
+    .write();
   const failed = envs.filter((r) => r.error);
   setOutputs({
     env: '', state: failed.length ? 'failed' : 'swept',

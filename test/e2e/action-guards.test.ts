@@ -51,7 +51,7 @@ describe('skipped events', () => {
     const opened = succeeded(await run('pull_request.opened.fork'));
     expect(opened.stdout).toMatch(new RegExp(`^::notice::dynamic-env: skipped: pull request #${pr.number} comes from a fork \\(mallory/shop\\)`, 'm'));
     expect(opened.outputs).toMatchObject({ env: pr.env, state: 'skipped', 'comment-id': '' });
-    expect(opened.summary).toContain('Dynamic environment: skipped');
+    expect(opened.summary).toMatch(new RegExp(`^### ⏭️ Dynamic environment \`${pr.env}\`: skipped\n\nSkipped: pull request \#\u200b${pr.number} comes from a fork`));
 
     // Its close is skipped as well: forks never get an env, and their runs have no kubeconfig.
     const closedPayload = payload('pull_request.opened.fork', { repo: pr.full, number: pr.number, sha: pr.head });

@@ -160,6 +160,7 @@ export class FakeGitHub {
   private faults: (FaultOptions & { random: () => number }) | undefined;
   private readonly forced: { kind: FaultKind; match?: FaultOptions['match'] }[] = [];
   private readonly consecutive = new Map<string, number>();
+  private barrier: { count: number; match: NonNullable<FaultOptions['match']>; held: (() => void)[] } | undefined;
   private readonly handlers: Record<string, Handler>;
 
   constructor(api = new OpenApi()) {
@@ -281,6 +282,22 @@ export class FakeGitHub {
     for (let i = 0; i < count; i++) this.forced.push({ kind, match });
   }
 
+  /**
+   * One-shot barrier: the answers to the next `count` matching requests are computed on arrival but held back
+   * until all `count` have arrived (or `timeoutMs` passed), then sent together. Concurrent clients thus all read
+   * the same, soon stale, state: a race made certain rather than likely.
+   */
+  holdUntil(count: number, match: NonNullable<FaultOptions['match']>, timeoutMs = 30_000): void {
+    const barrier = { count, match, held: [] as (() => void)[] };
+    this.barrier = barrier;
+    setTimeout(() => this.releaseBarrier(barrier), timeoutMs).unref();
+  }
+
+  private releaseBarrier(barrier: NonNullable<FakeGitHub['barrier']>): void {
+    if (this.barrier === barrier) this.barrier = undefined;
+    for (const release of barrier.held.splice(0)) release();
+  }
+
   get faultsInjected(): number {
     return this.requests.filter((r) => r.fault).length;
   }
@@ -395,6 +412,12 @@ export class FakeGitHub {
     const { documented, schema } = this.api.responseSchema(op, reply.status);
     if (documented && schema && reply.body !== undefined) {
       for (const e of this.api.validate(schema, reply.body, `$response${reply.status}`)) violate('response', e);
+    }
+    const barrier = this.barrier;
+    if (barrier && barrier.match(op.operationId, method)) {
+      const released = new Promise<void>((resolve) => barrier.held.push(resolve));
+      if (barrier.held.length >= barrier.count) this.releaseBarrier(barrier);
+      await released;
     }
     send(reply);
   }
