@@ -18,6 +18,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
   let config: (reviewsImage: string) => string;
   const fqdn = (svc: string) => `${svc}.${ns}.svc.cluster.local`;
   let openedAt: string;
+  const owner = (commit: string) => ['--repo', 'acme/bookinfo', '--pr', '42', '--commit', commit];
 
   beforeAll(async () => {
     ns = await cluster.namespace('bookinfo');
@@ -38,7 +39,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
   });
 
   it('--dry-run lists the changes and writes nothing, not even the Lease', async () => {
-    const r = ok(await who.open(config('ghcr.io/acme/reviews:pr-1'), '--dry-run'));
+    const r = ok(await who.open(config('ghcr.io/acme/reviews:pr-1'), ...owner('c0ffee1'), '--dry-run'));
     const changes = r.json.changes.map((c: any) => `${c.action} ${c.kind} ${c.namespace}/${c.name}`);
     expect(changes).toEqual([
       `create Deployment ${ns}/ratings-v1-${env}`,
@@ -54,7 +55,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
   });
 
   it('opens: clones, DestinationRules, then routes; exactly those writes', async () => {
-    const r = ok(await who.open(config('ghcr.io/acme/reviews:pr-1')));
+    const r = ok(await who.open(config('ghcr.io/acme/reviews:pr-1'), ...owner('c0ffee1')));
     expect(r.json.state).toBe('ready');
     expect([...who.writes()].sort()).toEqual([
       `create deployments ${ns}/ratings-v1-${env} 201`,
@@ -83,8 +84,11 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
     expect(clone.status.readyReplicas).toBe(2);
     expect(clone.metadata.labels).toEqual({
       app: 'reviews', version: env, 'app.kubernetes.io/managed-by': 'dynamic-env', 'dynamic-env.io/env': env, 'dynamic-env.io/role': 'service',
+      'dynamic-env.io/repo': 'acme.bookinfo', 'dynamic-env.io/pr': '42',
     });
-    expect(clone.metadata.annotations['dynamic-env.io/source']).toBe(`${ns}/reviews-v3`);
+    expect(clone.metadata.annotations).toMatchObject({
+      'dynamic-env.io/source': `${ns}/reviews-v3`, 'dynamic-env.io/commit': 'c0ffee1', 'dynamic-env.io/repo': 'acme/bookinfo',
+    });
     expect(clone.metadata.annotations['meta.helm.sh/release-name']).toBeUndefined();
     expect(clone.spec.selector.matchLabels).toEqual({ app: 'reviews', version: env });
     expect(clone.spec.template.metadata.labels).toEqual({ app: 'reviews', version: env, 'dynamic-env.io/env': env });
@@ -178,7 +182,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
   it('list finds the env', async () => {
     const r = ok(await who.list());
     const mine = r.json.find((e: any) => e.env === env);
-    expect(mine).toMatchObject({ env, services: 2, workers: 1, state: 'ready', routes: 3 });
+    expect(mine).toMatchObject({ env, repo: 'acme/bookinfo', pr: 42, services: 2, workers: 1, state: 'ready', routes: 3 });
     expect(Date.parse(mine.openedAt)).toBeGreaterThan(Date.now() - 120_000);
     openedAt = (await cluster.get('Deployment', ns, `reviews-v3-${env}`)).metadata.annotations['dynamic-env.io/opened-at'];
     expect(openedAt).toBe(mine.openedAt);
@@ -186,19 +190,26 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
 
   it('open again with the same config writes nothing but the Lease', async () => {
     const n = who.writes().length;
-    ok(await who.open(config('ghcr.io/acme/reviews:pr-1')));
+    ok(await who.open(config('ghcr.io/acme/reviews:pr-1'), ...owner('c0ffee1')));
     expect(who.writes().slice(n)).toEqual([]);
   });
 
   it('open again with a new image updates the clone in place: opened-at kept, routes not duplicated', async () => {
     const n = who.writes().length;
     const vsBefore = await cluster.get('VirtualService', ns, 'reviews');
-    const r = ok(await who.open(config('ghcr.io/acme/reviews:pr-2')));
+    const r = ok(await who.open(config('ghcr.io/acme/reviews:pr-2'), ...owner('c0ffee2')));
     expect(r.json.services.find((s: any) => s.deployment === 'reviews-v3')).toMatchObject({ images: ['ghcr.io/acme/reviews:pr-2'], state: 'ready' });
-    expect(who.writes().slice(n)).toEqual([`update deployments ${ns}/reviews-v3-${env} 200`]);
+    // The new commit is recorded on every clone; only reviews' pod template changed, so only it rolls out.
+    expect(who.writes().slice(n).sort()).toEqual([`ratings-v1-${env}`, `review-indexer-${env}`, `reviews-v3-${env}`]
+      .map((name) => `update deployments ${ns}/${name} 200`));
+    const ratings = await cluster.get('Deployment', ns, `ratings-v1-${env}`);
+    expect(ratings.metadata.annotations['dynamic-env.io/commit']).toBe('c0ffee2');
+    expect(await cluster.list('ReplicaSet', ns, `app=ratings,version=${env}`)).toHaveLength(1);
+    expect(await cluster.list('ReplicaSet', ns, `app=reviews,version=${env}`)).toHaveLength(2);
     const clone = await cluster.get('Deployment', ns, `reviews-v3-${env}`);
     expect(clone.spec.template.spec.containers[0].image).toBe('ghcr.io/acme/reviews:pr-2');
     expect(clone.metadata.annotations['dynamic-env.io/opened-at']).toBe(openedAt);
+    expect(clone.metadata.annotations['dynamic-env.io/commit']).toBe('c0ffee2');
     expect(clone.status.updatedReplicas).toBe(2);
     const vsAfter = await cluster.get('VirtualService', ns, 'reviews');
     expect(vsAfter.metadata.resourceVersion).toBe(vsBefore.metadata.resourceVersion);
@@ -277,5 +288,43 @@ describe.skipIf(skip)('several containers', () => {
     expect(await routeNames(cluster, ns, 'api')).toEqual([`dynamic-env/${env}/api`, '']);
     ok(await who.close(env));
     await expectRestored(cluster, [ns], before, [`${ns}/api`]);
+  });
+});
+
+describe.skipIf(skip)('update in place: a service dropped from the config', () => {
+  it('its clone, DestinationRule and routes go on the next open; the rest stays', async () => {
+    const ns = await cluster.namespace('drop');
+    await install(cluster, bookinfo(ns));
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const env = envName();
+    const both = writeConfig(cluster, {
+      env,
+      services: [
+        { namespace: ns, deployment: 'reviews-v2', image: 'ghcr.io/acme/reviews:pr' },
+        { namespace: ns, deployment: 'details-v1', image: 'ghcr.io/acme/details:pr' },
+      ],
+    });
+    ok(await who.open(both));
+    expect(await routeNames(cluster, ns, 'details')).toEqual([`dynamic-env/${env}/default`, 'default']);
+    const reviewsVs = await cluster.get('VirtualService', ns, 'reviews');
+
+    const n = who.writes().length;
+    const one = writeConfig(cluster, { env, services: [{ namespace: ns, deployment: 'reviews-v2', image: 'ghcr.io/acme/reviews:pr' }] });
+    const r = ok(await who.open(one));
+    expect(r.json.services.map((s: any) => s.deployment)).toEqual(['reviews-v2']);
+    // Routes first, then the DestinationRule, then the clone; reviews is not touched.
+    expect(who.writes().slice(n)).toEqual([
+      `update virtualservices ${ns}/details 200`,
+      `delete destinationrules ${ns}/dynamic-env-${env}-details 200`,
+      `delete deployments ${ns}/details-v1-${env} 200`,
+    ]);
+    expect(await routeNames(cluster, ns, 'details')).toEqual(['default']);
+    expect((await cluster.get('VirtualService', ns, 'reviews')).metadata.resourceVersion).toBe(reviewsVs.metadata.resourceVersion);
+    expect((await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).map((d: any) => d.metadata.name)).toEqual([`reviews-v2-${env}`]);
+    expect(ok(await who.status(env)).json.services.map((s: any) => s.deployment)).toEqual(['reviews-v2']);
+
+    ok(await who.close(env));
+    await expectRestored(cluster, [ns], before, [`${ns}/reviews`, `${ns}/details`]);
   });
 });
