@@ -31,6 +31,12 @@ interface Context {
   runUrl: string | undefined;
   /** Raw `baggage-key` input: empty means "not given" (the config file or the default decides). */
   baggageKeyGiven: boolean;
+  /**
+   * Run options given as inputs. Only given ones override the config file (action.yml declares no default for
+   * them: a runner sets INPUT_<NAME> for every input with a default, and `lockNamespace`, `wait` and `timeout` in
+   * the config file would never apply).
+   */
+  runOverrides: { lockNamespace?: string; wait?: boolean; timeoutSeconds?: number };
 }
 
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -62,6 +68,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
         : undefined,
       baggageKeyGiven: raw('baggage-key') !== '',
+      runOverrides: {
+        ...(raw('lock-namespace') ? { lockNamespace: inputs.lockNamespace } : {}),
+        ...(raw('wait') ? { wait: inputs.wait } : {}),
+        ...(raw('timeout') ? { timeoutSeconds: inputs.timeoutSeconds } : {}),
+      },
     };
 
     if (decision.command === 'skip') {
@@ -237,7 +248,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   };
   if (inputs.shorthand) overrides.deployment = inputs.shorthand;
   const spec = resolveEnvSpec(config, overrides);
-  const runOptions = resolveRunOptions(config, { lockNamespace: inputs.lockNamespace, wait: inputs.wait, timeoutSeconds: inputs.timeoutSeconds });
+  const runOptions = resolveRunOptions(config, ctx.runOverrides);
   const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? '';
   const exampleUrl = inputs.environmentUrl ? expandTemplate(inputs.environmentUrl, { env: spec.name, pr: pull?.number }) : undefined;
 
@@ -297,8 +308,15 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   }
 }
 
+/** The Lease namespace for close and sweep: the input, else the config file's, else `default` (as open does). */
+async function lockNamespace(ctx: Context): Promise<string> {
+  if (ctx.runOverrides.lockNamespace) return ctx.runOverrides.lockNamespace;
+  const config = ctx.inputs.config ? await loadConfigFile(ctx.inputs.config) : {};
+  return resolveRunOptions(config).lockNamespace;
+}
+
 async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<void> {
-  const r = await closeEnv({ client, env, run: { lockNamespace: ctx.inputs.lockNamespace }, dryRun: ctx.inputs.dryRun, reason, log: (l) => core.info(l) });
+  const r = await closeEnv({ client, env, run: { lockNamespace: await lockNamespace(ctx) }, dryRun: ctx.inputs.dryRun, reason, log: (l) => core.info(l) });
   if (ctx.inputs.githubDeployment && ctx.github && ctx.repo && !ctx.inputs.dryRun) {
     await deactivateEnvironment(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
   }
@@ -336,7 +354,7 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
     decided.set(s.env, { close: d.close, pr: s.pr });
     return d;
   };
-  const envs = await sweepEnvs({ client, run: { lockNamespace: ctx.inputs.lockNamespace }, decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
+  const envs = await sweepEnvs({ client, run: { lockNamespace: await lockNamespace(ctx) }, decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
   const reclaimed = envs.filter((r) => r.closed);
   for (const r of reclaimed) {
     const pr = decided.get(r.env)?.pr ?? null;

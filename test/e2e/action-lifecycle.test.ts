@@ -2,6 +2,7 @@
 // summary files) against the real control plane and the GitHub stand-in: a PR's env from opened to closed.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { useCluster } from '../harness/cluster.js';
 import { FakeGitHub } from '../github/fake-github.js';
 import {
@@ -168,18 +169,34 @@ describe('a PR from opened to closed', () => {
   });
 });
 
-describe('kubeconfig', () => {
-  test('as base64 in the input, and through $KUBECONFIG without the input', async () => {
-    const { ns, pr, kubeconfig, run } = await setup();
+describe('kubeconfig and config file', () => {
+  test('kubeconfig as base64, as JSON, and through $KUBECONFIG without the input; the config file\'s lockNamespace applies', async () => {
+    const { ns, id, pr, kubeconfig, run } = await setup();
     const b64 = succeeded(await run('pull_request.opened', { wait: 'false', kubeconfig: Buffer.from(kubeconfig).toString('base64') }));
     expect(b64.outputs.state).toBe('progressing');
     expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
 
+    // A config file instead of the shorthand; its lockNamespace (the identity may not write Leases in "default")
+    // and timeout apply because no input overrides them.
+    const config = tmp(cluster, 'dynamic-env.yaml', stringify({
+      lockNamespace: ns, timeout: '60s', services: [{ namespace: ns, deployment: 'web', image: 'example.com/web:from-config' }],
+    }));
+    const next = sha();
+    fake.updatePull(pr.owner, pr.repo, pr.number, { headSha: next });
+    const json = succeeded(await run('pull_request.synchronize', {
+      kubeconfig: JSON.stringify(parse(kubeconfig)), config, 'lock-namespace': '', namespace: '', deployment: '', image: '',
+    }, { sha: next }));
+    expect(json.outputs.state).toBe('ready');
+    const objs = await envObjects(cluster, ns, pr.env);
+    expect(objs.deployments[0].spec.template.spec.containers[0].image).toBe('example.com/web:from-config');
+    expect(cluster.writes(id.username).filter((e) => e.objectRef?.resource === 'leases').every((e) => e.objectRef?.namespace === ns)).toBe(true);
+
     fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed' });
     const path = tmp(cluster, 'kubeconfig', kubeconfig);
-    const viaEnv = succeeded(await run('pull_request.closed.unmerged', { kubeconfig: '' }, { env: { KUBECONFIG: path } }));
+    const viaEnv = succeeded(await run('pull_request.closed.unmerged', { kubeconfig: '', config, 'lock-namespace': '' }, { env: { KUBECONFIG: path }, sha: next }));
     expect(viaEnv.outputs.state).toBe('closed');
     expect((await envObjects(cluster, ns, pr.env)).deployments).toEqual([]);
+    expect(await cluster.list('Lease', ns)).toEqual([]);
   });
 });
 
