@@ -251,13 +251,19 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** Turns an error from the API into a DynamicEnvError naming the object and what to do. */
 export function explainApiError(e: unknown, what: string): Error {
   if (e instanceof ApiStatusError) {
+    const detail = `${e.code} ${e.reason}${e.apiMessage ? `: ${e.apiMessage}` : ''}`;
     if (e.code === 403) {
       return clusterError(`${what}: forbidden (${e.apiMessage}); grant it with deploy/rbac.yaml (a RoleBinding to dynamic-env-write in that namespace)`, e);
     }
     if (e.code === 401) return clusterError(`${what}: the cluster refused the credentials (401); check the kubeconfig's user`, e);
     if (e.code === 422 || e.code === 400) return clusterError(`${what}: the API server rejected it: ${e.apiMessage}`, e);
-    return clusterError(`${what}: ${e.code} ${e.reason}${e.apiMessage ? `: ${e.apiMessage}` : ''}`, e);
+    if (e.code === 409) return clusterError(`${what}: ${detail}; it changed while this run worked on it, re-run to converge`, e);
+    if (isTransient(e)) return clusterError(`${what}: the API server kept failing (${detail}); re-run when it is healthy, the run converges`, e);
+    return clusterError(`${what}: ${detail}`, e);
   }
   if (e instanceof Error && 'kind' in e) return e;
+  if (isTransient(e)) {
+    return clusterError(`${what}: the API server did not answer (${e instanceof Error ? e.message : String(e)}); check that the cluster is up and the kubeconfig's server is right, then re-run: the run converges`, e);
+  }
   return clusterError(`${what}: ${e instanceof Error ? e.message : String(e)}`, e);
 }

@@ -133,11 +133,18 @@ export async function acquireLease(client: KubeClient, opts: LeaseOptions): Prom
       clearInterval(timer);
       await renewing;
       if (lost) return;
-      try {
-        await client.delete(LEASE, ns, name, { resourceVersion: held.metadata.resourceVersion! });
-      } catch (e) {
-        // Taken over meanwhile (409): it is no longer ours to delete. Otherwise it expires by itself.
-        if (!isConflict(e)) throw explainApiError(e, `releasing ${what}`);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.delete(LEASE, ns, name, { resourceVersion: held.metadata.resourceVersion! });
+          return;
+        } catch (e) {
+          if (!isConflict(e)) throw explainApiError(e, `releasing ${what}`);
+          // 409: the Lease changed since we last wrote it. Taken over: no longer ours to delete. Still ours (a
+          // renewal whose answer we missed): delete what is there now, rather than leave it to expire.
+          const now = await client.get<Lease>(LEASE, ns, name).catch(() => null);
+          if (!now || now.spec.holderIdentity !== holder || attempt >= 3) return;
+          held = now;
+        }
       }
     },
   };

@@ -2,7 +2,7 @@
 // say why from the Deployment's conditions, its Pods and events, instead of waiting out the timeout.
 import type { Deployment, KubeEvent, Pod } from '../plan/types.js';
 import type { WorkloadState } from '../report/model.js';
-import { sleep, type KubeClient } from './client.js';
+import { explainApiError, sleep, type KubeClient } from './client.js';
 import { DEPLOYMENT, EVENT, POD } from './resources.js';
 import { envSelector } from './snapshot.js';
 
@@ -95,12 +95,16 @@ export interface Observed {
 
 /** One look at the env's clones, pods and warning events (three lists, whatever the number of services). */
 export async function observeEnv(client: KubeClient, env: string, namespaces: string[]): Promise<Observed> {
-  const [deployments, pods, events] = await Promise.all([
-    client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
-    client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`),
-    Promise.all(namespaces.map((ns) => client.list<KubeEvent>(EVENT, ns).catch(() => ({ items: [] as KubeEvent[] })))),
-  ]);
-  return { deployments: deployments.items, pods: pods.items, events: events.flatMap((e) => e.items) };
+  try {
+    const [deployments, pods, events] = await Promise.all([
+      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
+      client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`),
+      Promise.all(namespaces.map((ns) => client.list<KubeEvent>(EVENT, ns).catch(() => ({ items: [] as KubeEvent[] })))),
+    ]);
+    return { deployments: deployments.items, pods: pods.items, events: events.flatMap((e) => e.items) };
+  } catch (e) {
+    throw explainApiError(e, `reading the clones and pods of env ${env}`);
+  }
 }
 
 export interface CloneRef {
