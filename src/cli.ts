@@ -132,7 +132,9 @@ function print(io: CliIO, output: Output, data: unknown, text: () => string): vo
 
 async function readConfig(values: Values): Promise<ConfigFile> {
   if (values.config) return loadConfigFile(values.config);
-  return parseConfigText('{}', '(no config)');
+  // Without a config file the shorthand flags name the one Deployment; resolveEnvSpec says so when they are
+  // missing. (A config *file* must list at least one Deployment, so parsing '{}' would refuse the shorthand.)
+  return { services: [], workers: [] };
 }
 
 function overrides(values: Values): SpecOverrides {

@@ -44,6 +44,32 @@ describe.skipIf(skip)('refused before the first write', () => {
     expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
   });
 
+  it('cluster facts the plan cannot work with: every problem in one run, exit 1, zero writes', async () => {
+    const env = envName();
+    const ns = await webApp('facts', [
+      // A user Deployment that has the name the clone would get.
+      (n: string) => deployment(n, `web-v1-${env}`, { labels: { app: 'other', version: 'v9' }, replicas: 0 }),
+      // A user subset with no version label also selects the clone's pods.
+      (n: string) => deployment(n, 'api-v1', { labels: { app: 'api', version: 'v1' } }),
+      (n: string) => service(n, 'api', { app: 'api' }),
+      (n: string) => ({ ...destinationRule(n, 'api', 'api', []), spec: { host: 'api', subsets: [{ name: 'all', labels: { app: 'api' } }] } }),
+      (n: string) => virtualService(n, 'api', { hosts: ['api'], http: [{ name: 'main', route: [{ destination: { host: 'api', subset: 'all' } }] }] }),
+      // A Deployment no Service selects cannot be routed.
+      (n: string) => deployment(n, 'loner-v1', { labels: { app: 'loner', version: 'v1' } }),
+    ]);
+    const who = await actor(cluster, [ns]);
+    const r = await who.open(writeConfig(cluster, {
+      env,
+      services: ['web-v1', 'api-v1', 'loner-v1'].map((deployment) => ({ namespace: ns, deployment, image: 'ghcr.io/acme/x:pr' })),
+    }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^dynamic-env open: 3 problems:/);
+    expect(r.stderr).toContain(`Deployment ${ns}/web-v1-${env}: already exists and is not env ${env}'s clone of web-v1`);
+    expect(r.stderr).toContain(`DestinationRule ${ns}/api subset "all": its labels {app: api} also select env ${env}'s pods`);
+    expect(r.stderr).toContain(`Deployment ${ns}/loner-v1: no Service in namespace ${ns} selects its pods`);
+    expect(who.writes({ leases: true })).toEqual([]);
+  });
+
   it('exit code 2 for bad usage or config, with zero writes', async () => {
     const ns = await webApp('usage');
     const who = await actor(cluster, [ns]);
@@ -57,6 +83,9 @@ describe.skipIf(skip)('refused before the first write', () => {
     expect(noEnv.stderr).toMatch(/--env is required/);
     const badOutput = await cli(['status', '--env', env, '--output', 'xml', '--kubeconfig', who.kubeconfig]);
     expect(badOutput.code).toBe(2);
+    const reserved = await cli(['open', '--env', 'dynamic-env-baseline', '--namespace', ns, '--deployment', 'web-v1', '--image', 'x:1', '--kubeconfig', who.kubeconfig]);
+    expect(reserved.code).toBe(2);
+    expect(reserved.stderr).toMatch(/reserved/);
     const unknown = await cli(['frobnicate']);
     expect(unknown.code).toBe(2);
     const badKubeconfig = await cli(['status', '--env', env, '--kubeconfig', '/nonexistent/kubeconfig']);

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useCluster } from '../harness/cluster.js';
 import {
-  actor, bookinfo, deployment, envName, expectRestored, install, ok, routeNames, service, userObjects, writeConfig,
+  actor, bookinfo, cli, deployment, envName, expectRestored, install, ok, routeNames, service, userObjects, writeConfig,
 } from './fixtures/engine.js';
 
 const cluster = useCluster();
@@ -287,6 +287,17 @@ describe.skipIf(skip)('several containers', () => {
     // A route without a name gets the host as its origin.
     expect(await routeNames(cluster, ns, 'api')).toEqual([`dynamic-env/${env}/api`, '']);
     ok(await who.close(env));
+    await expectRestored(cluster, [ns], before, [`${ns}/api`]);
+
+    // The one-Deployment shorthand, without a config file: --container picks the container to change.
+    const env2 = envName();
+    const short = ok(await cli([
+      'open', '--env', env2, '--namespace', ns, '--deployment', 'api-v1', '--container', 'log-shipper', '--image', 'ghcr.io/acme/shipper:pr',
+      '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--output', 'json',
+    ]));
+    expect(short.json.services[0].images).toEqual(['example.com/api:1.0.0', 'ghcr.io/acme/shipper:pr', 'example.com/proxy:3.0.0']);
+    expect(await routeNames(cluster, ns, 'api')).toEqual([`dynamic-env/${env2}/api`, '']);
+    ok(await who.close(env2));
     await expectRestored(cluster, [ns], before, [`${ns}/api`]);
   });
 });
