@@ -126,7 +126,9 @@ describe.skipIf(skip)('routing topologies', () => {
     const fqdn = (s: string) => `${s}.${ns}.svc.cluster.local`;
     await install(cluster, [
       deployment(ns, 'details-v1', { labels: { app: 'details', version: 'v1' } }),
-      deployment(ns, 'ratings-v1', { labels: { app: 'ratings', version: 'v1' } }),
+      // Its selector leaves the version out, so it also selects the clone's pods: the user's Deployment must still
+      // come out of open and close unchanged.
+      deployment(ns, 'ratings-v1', { labels: { app: 'ratings', version: 'v1' }, selector: { app: 'ratings' } }),
       service(ns, 'details', { app: 'details' }),
       service(ns, 'ratings', { app: 'ratings' }),
       // A second Service in front of ratings, with no VirtualService: dynamic-env makes its own.
@@ -202,5 +204,35 @@ describe.skipIf(skip)('routing topologies', () => {
     expect(cb.json.removed.virtualServices).toEqual([{ name: own, namespace: ns }]);
     expect(await cluster.getOrNull('VirtualService', ns, own)).toBeNull();
     await expectRestored(cluster, [ns], before, [`${ns}/backends`]);
+  });
+
+  it('routing knobs: a custom header (any case), baggage off, a custom version label', async () => {
+    const ns = await cluster.namespace('knobs');
+    await install(cluster, [
+      deployment(ns, 'cart-stable', { labels: { app: 'cart', track: 'stable' } }),
+      service(ns, 'cart', { app: 'cart' }),
+      { ...destinationRule(ns, 'cart', 'cart', []), spec: { host: 'cart', subsets: [{ name: 'stable', labels: { track: 'stable' } }] } },
+      virtualService(ns, 'cart', { hosts: ['cart'], http: [{ name: 'default', route: [{ destination: { host: 'cart', subset: 'stable' } }] }] }),
+    ]);
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const env = envName();
+    const r = ok(await who.open(writeConfig(cluster, {
+      env, routing: { header: 'X-Preview-Env', baggageKey: false, versionLabel: 'track' },
+      services: [{ namespace: ns, deployment: 'cart-stable', image: 'ghcr.io/acme/cart:pr' }],
+    })));
+    expect(r.json).toMatchObject({ header: 'x-preview-env', headerValue: env, baggage: null, state: 'ready' });
+    const vs = await cluster.get('VirtualService', ns, 'cart');
+    expect(vs.spec.http[0].match).toEqual([
+      { headers: { 'x-preview-env': { regex: `(?:.*,)?[ \\t]*${env}[ \\t]*(?:,.*)?` } } },
+      { sourceLabels: { track: env } },
+    ]);
+    expect((await cluster.get('DestinationRule', ns, `dynamic-env-${env}-cart`)).spec.subsets).toEqual([{ name: env, labels: { track: env } }]);
+    const clone = await cluster.get('Deployment', ns, `cart-stable-${env}`);
+    expect(clone.spec.template.metadata.labels).toEqual({ app: 'cart', track: env, 'dynamic-env.io/env': env });
+    // status knows the header and baggage setting from the cluster alone.
+    expect(ok(await who.status(env)).json).toMatchObject({ header: 'x-preview-env', headerValue: env, baggage: null, state: 'ready' });
+    ok(await who.close(env));
+    await expectRestored(cluster, [ns], before, [`${ns}/cart`]);
   });
 });
