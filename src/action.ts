@@ -41,6 +41,8 @@ interface Context {
 
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let kubeconfigDir: string | undefined;
+  outputsWritten = false;
+  outputsEnv = '';
   try {
     const raw = (name: InputName) => core.getInput(name);
     const token = raw('github-token');
@@ -50,6 +52,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const eventName = env.GITHUB_EVENT_NAME ?? '';
     const payload = readEvent(env.GITHUB_EVENT_PATH);
     const decision = decide(eventName, payload, inputs);
+    if (decision.command !== 'sweep') outputsEnv = decision.env ?? '';
     const ctx: Context = {
       inputs,
       env,
@@ -101,6 +104,8 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const message = e instanceof DynamicEnvError ? e.message : e instanceof Error ? e.message : String(e);
     core.setFailed(message);
     process.exitCode = exitCodeOf(e);
+    // Later steps can branch on `state` whatever happened.
+    if (!outputsWritten) setOutputs({ env: outputsEnv, state: 'failed' });
   } finally {
     if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
   }
@@ -173,7 +178,13 @@ function loadKubeClient(inputs: ActionInputs, kubeconfigPath: string | undefined
   }
 }
 
+/** Whether this run has set its outputs (each is written once to GITHUB_OUTPUT). */
+let outputsWritten = false;
+/** The env this run is about, once known (for the `env` output of a failed run). */
+let outputsEnv = '';
+
 function setOutputs(o: { env: string; state: string; header?: string; headerValue?: string; commentId?: number; deploymentId?: number; resources?: unknown }): void {
+  outputsWritten = true;
   core.setOutput('env', o.env);
   core.setOutput('state', o.state);
   core.setOutput('header', o.header ?? '');
@@ -272,6 +283,15 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
       }
       return null;
     },
+  }).catch(async (e: unknown) => {
+    // The deployment was started: do not leave it in_progress forever.
+    if (deploymentId !== undefined && ctx.github && ctx.repo) {
+      await setDeploymentStatus(ctx.github, {
+        repo: ctx.repo, deploymentId, state: 'failure', ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
+        description: `Dynamic environment ${spec.name} failed to open`,
+      }).catch((err) => core.warning(`could not mark GitHub deployment ${deploymentId} failed: ${(err as Error).message}`));
+    }
+    throw e;
   });
   if (result.skipped) {
     core.notice(`dynamic-env: skipped: ${result.skipped}`);

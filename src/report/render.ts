@@ -16,6 +16,8 @@ const PROPAGATE =
   'Apps must propagate the header on their outgoing calls so the whole request chain reaches the env; ' +
   'OpenTelemetry-instrumented apps forward `baggage` for free.';
 
+const FAILED_NOTE = 'The environment failed to start (see **Not ready** below); fix it and push again.';
+
 const CLOSE_REASONS: Record<CloseReason, string> = {
   merged: 'the pull request was merged',
   closed: 'the pull request was closed without merging',
@@ -177,6 +179,9 @@ export function renderMarkdown(report: EnvReport): string {
     out.push(`Skipped${f.skipReason ? `: ${escapeMarkdown(f.skipReason)}` : '.'}`, '');
   } else if (f.state === 'absent') {
     out.push(`No environment ${markdownCode(f.env)} exists.`, '');
+  } else if (f.state === 'failed') {
+    // Open adds no route to a failed clone: no curl line that would only reach the baseline.
+    out.push(`${FAILED_NOTE} Requests with ${markdownCode(f.headerLine)} get no answer from it.`, '');
   } else {
     out.push(`**Reach it** by sending the header ${markdownCode(f.headerLine)}:`, '');
     out.push(fenced('sh', f.curl), '');
@@ -287,6 +292,8 @@ export function renderText(report: EnvReport): string {
     out.push(`Skipped${f.skipReason ? `: ${t(f.skipReason)}` : '.'}`);
   } else if (f.state === 'absent') {
     out.push(`No environment ${t(f.env)} exists.`);
+  } else if (f.state === 'failed') {
+    out.push(`${FAILED_NOTE.replaceAll('*', '')} Requests with "${t(f.headerLine)}" get no answer from it.`);
   } else {
     out.push('', 'Reach it:');
     const rows = [['header', t(f.headerLine)], ['curl', t(f.curl)]];

@@ -139,6 +139,7 @@ describe('bad inputs', () => {
     const banana = await run('pull_request.opened', { timeout: 'banana' });
     expectUsage(banana, 'timeout');
     expect(banana.stdout).toContain('got "banana"');
+    expect(banana.outputs).toMatchObject({ state: 'failed', env: '' }); // later steps can still branch on it
 
     expectUsage(await run('pull_request.opened', { kubeconfig: 'certainly not a kubeconfig' }), 'kubeconfig');
     expectUsage(await run('pull_request.opened', { kubeconfig: 'apiVersion: v1\nclusters: [\n' }), 'kubeconfig');
@@ -166,6 +167,7 @@ describe('secrets', () => {
       await run('pull_request.opened', { context: 'nope' }),
     ];
     expect(runs.map((r) => r.code)).toEqual([0, 1, 2]);
+    expect(runs.map((r) => r.outputs.state)).toEqual(['progressing', 'failed', 'failed']);
     fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed' });
     runs.push(succeeded(await run('pull_request.closed.unmerged')));
     expect((await envObjects(cluster, ns, pr.env)).deployments).toEqual([]);

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { useCluster } from '../harness/cluster.js';
+import { request, useCluster, waitFor } from '../harness/cluster.js';
 import { FakeGitHub } from '../github/fake-github.js';
 import {
   botComments, envObjects, expectNoViolations, installWeb, payload, prNumber, repoName, runAction, sha, succeeded, tmp,
@@ -201,6 +201,27 @@ describe('kubeconfig and config file', () => {
 });
 
 describe('GitHub Deployment', () => {
+  test('a clone that cannot start: exit 1, state failed, the comment says why, no routes, deployment failure', async () => {
+    const { ns, pr, run } = await setup();
+    // The original's Pod is running; a quota of one Pod leaves none for the clone (FailedCreate, ReplicaFailure).
+    const quotas = `/api/v1/namespaces/${ns}/resourcequotas`;
+    await request(cluster.admin, 'POST', quotas, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'one-pod', namespace: ns }, spec: { hard: { pods: '1' } } });
+    await waitFor('quota counts the running Pod', 30_000, async () => (await request(cluster.admin, 'GET', `${quotas}/one-pod`)).status?.used?.pods === '1');
+    const r = await run('pull_request.opened', { 'github-deployment': 'true', timeout: '60s' });
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.outputs).toMatchObject({ env: pr.env, state: 'failed' });
+    expect(r.stdout).toMatch(new RegExp(`^::error::.*env ${pr.env} is failed`, 'm'));
+    const body = botComments(fake, pr.full, pr.number)[0]!.body;
+    expect(body).toContain(`Dynamic environment \`${pr.env}\`: failed`);
+    expect(body).toContain('The environment failed to start');
+    expect(body).not.toContain('curl'); // it has no routes: nothing to reach
+    expect(body).toMatch(/\*\*Not ready\*\*\n\n- 🔴 `[^`]+` \(failed\): .*quota/);
+    expect((await envObjects(cluster, ns, pr.env)).routes).toEqual([]);
+    const [d] = fake.deployments(pr.owner, pr.repo);
+    expect(d!.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
+    expect(r.outputs['deployment-id']).toBe(String(d!.id));
+  });
+
   test('created for the head SHA, in_progress then success; the previous push\'s goes inactive; all inactive after close', async () => {
     const { pr, run } = await setup();
     const inputs = { wait: 'false', 'github-deployment': 'true', 'environment-url': 'https://{env}.preview.example.com/' };

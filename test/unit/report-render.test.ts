@@ -110,6 +110,10 @@ describe('renderMarkdown', () => {
       }),
     );
     expect(md).toMatch(/`bookinfo\/reviews-pr-42` \(failed\): ImagePullBackOff: image not found/);
+    // A failed env gets no routes: no "reach it" curl line.
+    expect(md).toContain('The environment failed to start (see **Not ready** below); fix it and push again.');
+    expect(md).not.toContain('curl');
+    expect(md).not.toContain('Reach it');
   });
 
   test('escapes pipes, newlines, backticks and HTML from the cluster in table cells and reasons', () => {
