@@ -370,7 +370,11 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
   // Recorded while deciding: after the close the env's objects (and its PR label) are gone.
   const decided = new Map<string, { close: boolean; pr: number | null }>();
   const decideOne = async (s: EnvSummary): Promise<SweepDecision> => {
-    const d = await decideSweep(ctx, mine, ttl, s);
+    // One PR that cannot be looked up (GitHub down after retries) keeps its env; the others are still swept.
+    const d = await decideSweep(ctx, mine, ttl, s).catch((e: unknown): SweepDecision => {
+      core.warning(`sweep: kept ${s.env}: ${(e as Error).message}`);
+      return { close: false, reason: `could not look up pull request #${s.pr}: ${(e as Error).message}` };
+    });
     decided.set(s.env, { close: d.close, pr: s.pr });
     return d;
   };

@@ -77,6 +77,7 @@ describe('skipped events', () => {
 
     const opened = succeeded(await run('pull_request.opened.draft'));
     expect(opened.outputs.state).toBe('progressing');
+    expect(cluster.audit({ username: id.username }).length).toBeGreaterThan(0); // the audit log does see this identity
     expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
   });
 });

@@ -89,6 +89,15 @@ describe('a PR from opened to closed', () => {
     expect(body).toMatch(/<!-- dynamic-env-state \{"sha":"[0-9a-f]{40}","runId":\d+,"runAttempt":1,/);
     expect(r.summary).toContain(`### 🟢 Dynamic environment \`${pr.env}\`: ready`);
     expect(r.summary).toContain(`curl -H 'x-override: ${pr.env}'`);
+
+    // command: status from a workflow_dispatch run describes the same env from the cluster alone.
+    const status = succeeded(await runAction({
+      event: 'workflow_dispatch', payload: { inputs: {}, ref: 'refs/heads/main' }, repo: pr.full, githubUrl: fake.url,
+      inputs: { command: 'status', 'env-name': pr.env, kubeconfig: readFileSync((await cluster.identity([ns])).kubeconfig, 'utf8') },
+    }));
+    expect(status.outputs).toMatchObject({ env: pr.env, state: 'ready', header: 'x-override', 'header-value': pr.env });
+    expect(JSON.parse(status.outputs.resources!)).toEqual(JSON.parse(r.outputs.resources!));
+    expect(status.summary).toContain(`### 🟢 Dynamic environment \`${pr.env}\`: ready`);
   });
 
   test('synchronize with a new image: the same comment is updated, the clone gets the image', async () => {
