@@ -87,7 +87,8 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     }
 
     // Only now, with a command to run, is the kubeconfig touched.
-    kubeconfigDir = inputs.kubeconfig ? mkdtempSync(join(tmpdir(), 'dynamic-env-')) : undefined;
+    // RUNNER_TEMP: per job, emptied by the runner even if this process is killed before its `finally`.
+    kubeconfigDir = inputs.kubeconfig ? mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'dynamic-env-')) : undefined;
     const kubeconfigPath = kubeconfigDir ? writeKubeconfig(inputs.kubeconfig!, kubeconfigDir) : undefined;
     const client = loadKubeClient(inputs, kubeconfigPath, env);
     try {
@@ -234,9 +235,13 @@ async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, s
   return result.id;
 }
 
+const DRY_RUN_BANNER = '> **Dry run**: nothing was written to the cluster. Below is what a real run would do.';
+
 async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number; onlyIfExists?: boolean } = {}): Promise<void> {
-  await core.summary.addRaw(renderMarkdown(r), true).write();
-  const commentId = await comment(ctx, pull, r, sha, { onlyIfExists: extra.onlyIfExists });
+  // A dry run changes nothing a reviewer can see: the plan goes to the job summary only, never to the PR.
+  const banner = ctx.inputs.dryRun ? `${DRY_RUN_BANNER}\n\n` : '';
+  await core.summary.addRaw(banner + renderMarkdown(r), true).write();
+  const commentId = ctx.inputs.dryRun ? undefined : await comment(ctx, pull, r, sha, { onlyIfExists: extra.onlyIfExists });
   setOutputs({ env: r.env, state: r.state, header: r.header, headerValue: r.headerValue, commentId, deploymentId: extra.deploymentId, resources: resources(r) });
 }
 

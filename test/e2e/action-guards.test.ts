@@ -1,7 +1,7 @@
 // What the action must NOT do, run as a runner runs it: open envs for forks, drafts or stale runs, touch the cluster
 // on bad inputs, or leak a credential anywhere a person can read.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { useCluster } from '../harness/cluster.js';
 import { FakeGitHub } from '../github/fake-github.js';
 import {
@@ -128,6 +128,24 @@ describe('freshness guard', () => {
   });
 });
 
+describe('dry run', () => {
+  test('open and close in dry-run: the plan in the job summary only; no cluster write, no comment, no deployment', async () => {
+    const { ns, id, pr, run } = await setup();
+    const dry = { 'dry-run': 'true', 'github-deployment': 'true' };
+    const opened = succeeded(await run('pull_request.opened', dry));
+    expect(opened.summary).toMatch(/^> \*\*Dry run\*\*: nothing was written to the cluster/);
+    expect(opened.summary).toContain(`| service | ${ns} | web |`);
+    expect(opened.outputs).toMatchObject({ env: pr.env, 'comment-id': '', 'deployment-id': '' });
+    fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed' });
+    const closed = succeeded(await run('pull_request.closed.unmerged', dry));
+    expect(closed.summary).toMatch(/^> \*\*Dry run\*\*/);
+    expect(clusterWrites(cluster, id.username)).toEqual([]);
+    expect(await cluster.list('Lease', ns)).toEqual([]);
+    expect(botComments(fake, pr.full, pr.number)).toEqual([]);
+    expect(fake.deployments(pr.owner, pr.repo)).toEqual([]);
+  });
+});
+
 describe('bad inputs', () => {
   const expectUsage = (r: ActionRun, input: string) => {
     expect(r.code, r.stdout + r.stderr).toBe(2);
@@ -183,6 +201,8 @@ describe('secrets', () => {
         }
       }
       expect(r.masks).toContain(TOKEN);
+      // The kubeconfig file the action wrote (0600, under RUNNER_TEMP) is gone when it ends, even after a failure.
+      expect(readdirSync(r.runnerTemp).filter((n) => n.startsWith('dynamic-env-'))).toEqual([]);
     }
     expect(runs[0]!.masks).toEqual(expect.arrayContaining([kubeToken, b64.trim()]));
     expect(runs[3]!.masks).toContain(kubeToken);
