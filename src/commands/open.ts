@@ -56,15 +56,34 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec): OpenPlan
   const plan = planOpen(snapshot, spec);
   for (const clone of plan.clones) {
     const w = plan.workloads.find((x) => x.namespace === clone.metadata.namespace && x.clone === clone.metadata.name);
+    const existing = snapshot.deployments.find((d) => keyOf(d) === keyOf(clone) && isManaged(d.metadata.labels));
+    const failing = existing?.status?.conditions?.some((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+    const retried = failing ? spec.now : existing?.metadata.annotations?.[RETRY_ANNOTATION];
     clone.metadata.annotations = {
       ...clone.metadata.annotations,
       [HEADER_ANNOTATION]: spec.routing.header,
       [BAGGAGE_KEY_ANNOTATION]: spec.routing.baggageKey ?? '',
       ...(w && w.hosts.length ? { [HOSTS_ANNOTATION]: w.hosts.join(',') } : {}),
+      ...(retried ? { [RETRY_ANNOTATION]: retried } : {}),
     };
   }
   return plan;
 }
+
+/**
+ * Set on a clone whose ReplicaSet could not create Pods (ReplicaFailure: a missing ServiceAccount, quota) when
+ * open runs again: the changed annotation is copied to the ReplicaSet by the Deployment controller, which makes
+ * the ReplicaSet controller retry now instead of after its back-off (minutes, after a while). So a re-run after
+ * the cause is fixed converges.
+ */
+export const RETRY_ANNOTATION = 'dynamic-env.io/retried-at';
+
+/** What `ensure` compares: the spec, and our labels and annotations (controllers' own annotations aside). */
+const desiredState = (o: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: unknown }) => ({
+  spec: o.spec,
+  labels: o.metadata.labels ?? {},
+  annotations: Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('deployment.kubernetes.io/'))),
+});
 
 /** What the plan would change against the snapshot; `--dry-run` prints this. */
 export function diffPlan(plan: OpenPlan, snapshot: Snapshot): Change[] {
@@ -73,11 +92,11 @@ export function diffPlan(plan: OpenPlan, snapshot: Snapshot): Change[] {
     list.find((x) => keyOf(x) === keyOf(o));
   for (const c of plan.clones) {
     const cur = find(snapshot.deployments, c);
-    changes.push({ action: !cur ? 'create' : isDeepStrictEqual(cur.spec, c.spec) ? 'unchanged' : 'update', kind: 'Deployment', ...ref(c) });
+    changes.push({ action: !cur ? 'create' : isDeepStrictEqual(desiredState(cur), desiredState(c)) ? 'unchanged' : 'update', kind: 'Deployment', ...ref(c) });
   }
   for (const d of plan.destinationRules) {
     const cur = find(snapshot.destinationRules, d);
-    changes.push({ action: !cur ? 'create' : isDeepStrictEqual(cur.spec, d.spec) ? 'unchanged' : 'update', kind: 'DestinationRule', ...ref(d) });
+    changes.push({ action: !cur ? 'create' : isDeepStrictEqual(desiredState(cur), desiredState(d)) ? 'unchanged' : 'update', kind: 'DestinationRule', ...ref(d) });
   }
   for (const e of plan.routeEdits) {
     const cur = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name)!;

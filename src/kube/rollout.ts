@@ -23,8 +23,19 @@ const FATAL_EVENTS = new Set(['FailedScheduling', 'Failed', 'BackOff', 'InspectF
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   !!selector && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
-/** Pure: the state of one clone from what the API shows about it. */
-export function assessRollout(d: Deployment | null | undefined, pods: Pod[], events: KubeEvent[], timedOutAfter?: number): RolloutAssessment {
+/**
+ * How long a ReplicaFailure that was already there when a wait began is given to clear. Its cause may have been
+ * fixed since (a ServiceAccount created, a quota raised): the condition stays until the ReplicaSet controller
+ * retries, which open's write of the clone prompts (see RETRY_ANNOTATION in src/commands/open.ts).
+ */
+export const STALE_FAILURE_GRACE_MS = 15_000;
+
+/**
+ * Pure: the state of one clone from what the API shows about it. `unconfirmedBefore` (ms since the epoch): a
+ * ReplicaFailure condition that became true before then is not taken as final yet (see STALE_FAILURE_GRACE_MS).
+ */
+export function assessRollout(d: Deployment | null | undefined, pods: Pod[], events: KubeEvent[], timedOutAfter?: number,
+  unconfirmedBefore?: number): RolloutAssessment {
   if (!d) return { state: 'failed', reason: 'the clone Deployment does not exist', ready: 0, desired: 0 };
   const desired = d.spec.replicas ?? 1;
   const st = d.status ?? {};
@@ -38,18 +49,20 @@ export function assessRollout(d: Deployment | null | undefined, pods: Pod[], eve
     return { state: 'failed', reason: `progress deadline exceeded${problem ? `: ${problem}` : `: ${progressing.message ?? ''}`}`, ready, desired };
   }
   const replicaFailure = cond('ReplicaFailure');
-  if (replicaFailure?.status === 'True') {
-    return { state: 'failed', reason: `${replicaFailure.reason ?? 'ReplicaFailure'}: ${replicaFailure.message ?? ''}`.trim(), ready, desired };
-  }
+  const failure = replicaFailure?.status === 'True'
+    ? `${replicaFailure.reason ?? 'ReplicaFailure'}: ${replicaFailure.message ?? ''}`.trim() : null;
+  const since = Date.parse(replicaFailure?.lastTransitionTime ?? '');
+  const unconfirmed = unconfirmedBefore !== undefined && Number.isFinite(since) && since < unconfirmedBefore;
+  if (failure && !unconfirmed) return { state: 'failed', reason: failure, ready, desired };
   const current = (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
   const done = current && (st.updatedReplicas ?? 0) === desired && (st.availableReplicas ?? 0) === desired
     && (st.replicas ?? 0) === desired && ready === desired;
   if (done) return { state: 'ready', reason: null, ready, desired };
   if (problem) return { state: ready > 0 ? 'degraded' : 'failed', reason: problem, ready, desired };
   if (timedOutAfter !== undefined) {
-    return { state: ready > 0 ? 'degraded' : 'failed', reason: `not available after ${timedOutAfter}s (${ready}/${desired} ready)`, ready, desired };
+    return { state: ready > 0 ? 'degraded' : 'failed', reason: failure ?? `not available after ${timedOutAfter}s (${ready}/${desired} ready)`, ready, desired };
   }
-  return { state: 'progressing', reason: `${ready}/${desired} ready`, ready, desired };
+  return { state: 'progressing', reason: `${ready}/${desired} ready${failure ? ` (retrying after ${failure})` : ''}`, ready, desired };
 }
 
 function podProblem(pods: Pod[]): string | null {
@@ -120,15 +133,18 @@ export async function waitForRollout(
   timeoutSeconds: number,
   onProgress?: (a: Map<string, RolloutAssessment>) => void,
 ): Promise<Map<string, RolloutAssessment>> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
+  const started = Date.now();
+  const deadline = started + timeoutSeconds * 1000;
   const namespaces = [...new Set(clones.map((c) => c.namespace))];
   for (;;) {
     const seen = await observeEnv(client, env, namespaces);
     const timedOut = Date.now() >= deadline ? timeoutSeconds : undefined;
+    // Failures already reported before this wait (lastTransitionTime has whole seconds) get a grace period.
+    const unconfirmedBefore = Date.now() < started + STALE_FAILURE_GRACE_MS ? started - 1_000 : undefined;
     const result = new Map<string, RolloutAssessment>();
     for (const c of clones) {
       const d = seen.deployments.find((x) => x.metadata.namespace === c.namespace && x.metadata.name === c.name);
-      result.set(`${c.namespace}/${c.name}`, assessRollout(d, seen.pods, seen.events, timedOut));
+      result.set(`${c.namespace}/${c.name}`, assessRollout(d, seen.pods, seen.events, timedOut, unconfirmedBefore));
     }
     onProgress?.(result);
     const states = [...result.values()].map((a) => a.state);

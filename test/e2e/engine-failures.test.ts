@@ -219,6 +219,48 @@ describe.skipIf(skip)('rollout failures are reported with their reason, quickly,
   }
 });
 
+describe.skipIf(skip)('a failed open converges once the cause is fixed', () => {
+  it('missing ServiceAccount: created, open re-run -> ready and routed without waiting out the controller\'s back-off', async () => {
+    const ns = await cluster.namespace('fixed');
+    await install(cluster, [
+      deployment(ns, 'api-v1', { labels: { app: 'api', version: 'v1' }, replicas: 0, serviceAccount: 'api-runner' }),
+      service(ns, 'api', { app: 'api' }),
+      destinationRule(ns, 'api', 'api', ['v1']),
+      virtualService(ns, 'api', { hosts: ['api'], http: [{ name: 'default', route: [{ destination: { host: 'api', subset: 'v1' } }] }] }),
+    ]);
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const env = envName();
+    const config = writeConfig(cluster, { env, services: [{ namespace: ns, deployment: 'api-v1', image: 'ghcr.io/acme/api:pr' }] });
+    const failed = await who.open(config);
+    expect(failed.code).toBe(1);
+    expect(failed.json.services[0].reason).toMatch(/serviceaccount "api-runner" not found/);
+    // Let the ReplicaSet controller's back-off grow past a few seconds, then fix the cause.
+    await new Promise((r) => setTimeout(r, 6_000));
+    await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api-runner', namespace: ns } });
+    const stale = await cluster.get('Deployment', ns, `api-v1-${env}`);
+    expect(stale.status.conditions.find((c: any) => c.type === 'ReplicaFailure')?.status).toBe('True');
+    // The Deployment still says ReplicaFailure until the ReplicaSet controller retries (after its back-off); the
+    // re-run does not take that for the answer: it marks the clone so the controller retries now, and waits.
+    const n = who.writes().length;
+    const r = ok(await who.open(config));
+    expect(r.json.state).toBe('ready');
+    expect(r.ms).toBeLessThan(15_000);
+    expect(who.writes().slice(n)).toEqual([`update deployments ${ns}/api-v1-${env} 200`, `update virtualservices ${ns}/api 200`]);
+    const clone = await cluster.get('Deployment', ns, `api-v1-${env}`);
+    expect(clone.metadata.annotations['dynamic-env.io/retried-at']).toBeDefined();
+    expect(clone.status.conditions.find((c: any) => c.type === 'ReplicaFailure')).toBeUndefined();
+    expect(await routeNames(cluster, ns, 'api')).toEqual([`dynamic-env/${env}/default`, 'default']);
+    // Healthy now: another run writes nothing.
+    const m = who.writes().length;
+    ok(await who.open(config));
+    expect(who.writes().slice(m)).toEqual([]);
+    ok(await who.close(env));
+    await cluster.delete('ServiceAccount', ns, 'api-runner');
+    await expectRestored(cluster, [ns], before, [`${ns}/api`]);
+  });
+});
+
 describe.skipIf(skip)('half-open envs close cleanly', () => {
   it('routes left without clones or DestinationRules: list still finds the env, close takes the routes out', async () => {
     const ns = await webApp('orphan');

@@ -1,0 +1,67 @@
+// A ReplicaFailure that was there before a wait began may be stale (its cause fixed since): assessRollout gives it
+// a grace period, and open marks such a clone so the ReplicaSet controller retries at once.
+import { describe, expect, test } from 'vitest';
+import { assessRollout } from '../../src/kube/rollout.js';
+import { RETRY_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
+import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
+import type { Deployment } from '../../src/plan/types.js';
+
+const failing = (at: string, ready = 0): Deployment => {
+  const d = deployment('api-pr-1', { labels: { app: 'api', version: 'pr-1' }, replicas: 1 });
+  d.metadata.generation = 1;
+  d.status = {
+    observedGeneration: 1, replicas: ready, readyReplicas: ready, availableReplicas: ready, updatedReplicas: ready,
+    conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'serviceaccount "x" not found', lastTransitionTime: at }],
+  };
+  return d;
+};
+
+describe('assessRollout and stale ReplicaFailure', () => {
+  const t = Date.parse('2026-03-01T10:00:00Z');
+  test('without a grace, ReplicaFailure is final', () => {
+    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [])).toMatchObject({ state: 'failed', reason: 'FailedCreate: serviceaccount "x" not found' });
+  });
+  test('a failure from before the wait is not final during the grace: progressing, saying why', () => {
+    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [], undefined, t)).toEqual({
+      state: 'progressing', reason: '0/1 ready (retrying after FailedCreate: serviceaccount "x" not found)', ready: 0, desired: 1,
+    });
+  });
+  test('a failure that appeared during the wait is final at once', () => {
+    expect(assessRollout(failing('2026-03-01T10:00:05Z'), [], [], undefined, t).state).toBe('failed');
+  });
+  test('a stale condition on a rolled-out clone does not hide that it is ready', () => {
+    expect(assessRollout(failing('2026-03-01T09:59:00Z', 1), [], [], undefined, t).state).toBe('ready');
+  });
+  test('timing out during the grace reports the failure', () => {
+    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [], 5, t)).toMatchObject({ state: 'failed', reason: 'FailedCreate: serviceaccount "x" not found' });
+  });
+});
+
+describe('open marks a clone whose ReplicaSet could not create Pods', () => {
+  const original = deployment('api', { labels: { app: 'api', version: 'v1' } });
+  const base = {
+    services: [service('api', { app: 'api' })],
+    destinationRules: [destinationRule('api', 'api', { v1: { version: 'v1' } })],
+    virtualServices: [virtualService('api', [{ name: 'default', route: [{ destination: { host: 'api', subset: 'v1' } }] }])],
+  };
+  const spec = envSpec('pr-1', { services: [workload('default', 'api')], now: '2026-03-01T10:00:00Z' });
+  const existingClone = (conditions: NonNullable<Deployment['status']>['conditions'], annotations: Record<string, string> = {}) => {
+    const clone = planWithAnnotations(snapshot({ ...base, deployments: [original] }), spec).clones[0]!;
+    clone.metadata.annotations = { ...clone.metadata.annotations, ...annotations };
+    clone.status = { conditions };
+    return clone;
+  };
+  const annotationAfter = (clone: Deployment) =>
+    planWithAnnotations(snapshot({ ...base, deployments: [original, clone] }), spec).clones[0]!.metadata.annotations?.[RETRY_ANNOTATION];
+
+  test('not on a new clone', () => {
+    expect(planWithAnnotations(snapshot({ ...base, deployments: [original] }), spec).clones[0]!.metadata.annotations?.[RETRY_ANNOTATION]).toBeUndefined();
+  });
+  test('with the run time while ReplicaFailure is true', () => {
+    expect(annotationAfter(existingClone([{ type: 'ReplicaFailure', status: 'True' }]))).toBe('2026-03-01T10:00:00Z');
+  });
+  test('kept as it is once healthy, so a re-run writes nothing', () => {
+    expect(annotationAfter(existingClone([{ type: 'Available', status: 'True' }], { [RETRY_ANNOTATION]: '2026-02-01T00:00:00Z' }))).toBe('2026-02-01T00:00:00Z');
+    expect(annotationAfter(existingClone([{ type: 'Available', status: 'True' }]))).toBeUndefined();
+  });
+});
