@@ -6,7 +6,8 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { loadConfigFile, parseConfigText } from './config/file.js';
 import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
-import type { ConfigFile } from './config/schema.js';
+import { parseDuration } from './config/inputs.js';
+import { workloadSchema, type ConfigFile } from './config/schema.js';
 import type { Snapshot } from './plan/types.js';
 import { KubeClient } from './kube/client.js';
 import { openEnv, planWithAnnotations, diffPlan, type Change } from './commands/open.js';
@@ -144,6 +145,7 @@ function overrides(values: Values): SpecOverrides {
   if (parts.some((p) => p !== undefined) || values.container !== undefined) {
     const missing = ['namespace', 'deployment', 'image'].filter((_, i) => parts[i] === undefined);
     if (missing.length) throw usageError(`the one-Deployment shorthand needs --${missing.join(', --')} as well`);
+    checkShorthand(values);
     o.deployment = { namespace: values.namespace!, deployment: values.deployment!, image: values.image!, ...(values.container ? { container: values.container } : {}) };
   }
   const owner: NonNullable<SpecOverrides['owner']> = {};
@@ -157,8 +159,33 @@ function overrides(values: Values): SpecOverrides {
   return o;
 }
 
+/** Kubernetes namespace names and env names: lowercase RFC 1123 labels. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const ENV_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+
+/**
+ * The shorthand flags, each validated under its own flag name (the config schema would name them by their place in
+ * a config file, `deployment.containers[0].image`, which is nowhere on the command line).
+ */
+function checkShorthand(values: Values): void {
+  const parsed = workloadSchema.safeParse({
+    namespace: values.namespace,
+    deployment: values.deployment,
+    containers: [{ ...(values.container !== undefined ? { name: values.container } : {}), image: values.image }],
+  });
+  if (parsed.success) return;
+  const flag = (path: readonly PropertyKey[]): string =>
+    path[0] === 'containers' ? (path[2] === 'name' ? '--container' : '--image') : `--${String(path[0])}`;
+  throw usageError([...new Set(parsed.error.issues.map((i) => `${flag(i.path)}: ${i.message}`))]);
+}
+
 function runOptions(values: Values, config?: ConfigFile) {
   if (values.wait && values['no-wait']) throw usageError('--wait and --no-wait: pick one');
+  const lockNs = values['lock-namespace'];
+  // "" (an unset variable) means the default, as before.
+  if (lockNs && (lockNs.length > 63 || !DNS_LABEL.test(lockNs))) {
+    throw usageError(`--lock-namespace "${lockNs.length > 80 ? `${lockNs.slice(0, 77)}...` : lockNs}": a namespace name is a lowercase RFC 1123 label of at most 63 characters, e.g. dynamic-env`);
+  }
   return resolveRunOptions(config ?? {}, {
     ...(values['lock-namespace'] ? { lockNamespace: values['lock-namespace'] } : {}),
     ...(values.wait ? { wait: true } : values['no-wait'] ? { wait: false } : {}),
@@ -175,7 +202,7 @@ function client(values: Values): KubeClient {
 
 const requireEnv = (values: Values): string => {
   if (!values.env) throw usageError('--env is required, e.g. --env pr-42');
-  if (!/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(values.env)) {
+  if (!ENV_NAME.test(values.env)) {
     throw usageError(`--env "${values.env}": an env name is a lowercase RFC 1123 label of at most 40 characters, e.g. pr-42`);
   }
   return values.env;
@@ -244,8 +271,23 @@ async function list(values: Values, output: Output, io: CliIO): Promise<number> 
 
 async function sweep(values: Values, output: Output, io: CliIO): Promise<number> {
   if (values.ttl === undefined && values.keep === undefined) throw usageError('sweep needs --ttl DURATION and/or --keep ENV,ENV (which envs to keep)');
-  const ttl = values.ttl !== undefined ? resolveRunOptions({}, { timeout: values.ttl }).timeoutSeconds : undefined;
+  let ttl: number | undefined;
+  if (values.ttl !== undefined) {
+    // An age, not a rollout wait: days are allowed and there is no 24h cap (`--ttl 72h`, `--ttl 7d`).
+    const parsed = parseDuration(values.ttl.trim(), 'dhms');
+    if (typeof parsed === 'string') throw usageError(`--ttl: ${parsed}`);
+    ttl = parsed;
+  }
   const keep = values.keep !== undefined ? values.keep.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  // Every env not in the keep-list is closed: an empty list (an unset variable) or a name that can never match
+  // (space-separated names) would close envs the caller meant to keep.
+  if (keep !== undefined && keep.length === 0) {
+    throw usageError('--keep lists no env; name the envs to keep, comma-separated (--keep pr-1,pr-7), or use --ttl');
+  }
+  const badKeep = (keep ?? []).filter((k) => !ENV_NAME.test(k));
+  if (badKeep.length > 0) {
+    throw usageError(`--keep: ${badKeep.map((k) => JSON.stringify(k)).join(', ')} ${badKeep.length === 1 ? 'is not an env name' : 'are not env names'}; separate names with commas, e.g. --keep pr-1,pr-7`);
+  }
   const run = runOptions(values);
   const kube = client(values);
   try {

@@ -76,7 +76,7 @@ export function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): 
 /** A per-parse error map: plain-language messages for wrong types and missing keys. */
 export const errorMap = (issue: { code?: string; expected?: string; input?: unknown }): string | undefined => {
   if (issue.code !== 'invalid_type') return undefined;
-  const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
+  const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'object' || issue.expected === 'record' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
   const input = issue.input;
   if (input === undefined) return `is required (${expected})`;
   const got = input === null ? 'null' : Array.isArray(input) ? 'a list' : typeof input === 'object' ? 'a mapping' : `${typeof input} ${JSON.stringify(input)}`;

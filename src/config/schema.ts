@@ -212,7 +212,9 @@ export const workloadSchema = z
   })
   .superRefine(
     (w, ctx) => {
-      // Runs even when fields failed (so every problem is reported at once): `w` may be partly raw input.
+      // Runs even when fields failed (so every problem is reported at once): `w` may be partly raw input, or not
+      // a mapping at all (`- ~` in the list), which the type check has already reported.
+      if (!w || typeof w !== 'object') return;
       if (w.image !== undefined && w.containers !== undefined) {
         ctx.addIssue({
           code: 'custom',
