@@ -3,6 +3,9 @@
 // HTTPS, so every write carries exactly the resourceVersion we read and nothing else.
 import https from 'node:https';
 import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { clusterError, usageError } from '../errors.js';
 import type { KubeObject } from '../plan/types.js';
@@ -16,8 +19,13 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Per-request timeout. */
   timeoutMs?: number;
-  /** How many times a request that failed transiently (5xx, 429, reset connection) is retried. */
+  /** How many times a request that failed transiently (5xx, 429, reset connection) is retried at least. */
   retries?: number;
+  /**
+   * Once the API server has answered this client, transient failures are retried for this long (ms) per request,
+   * so a restarting API server (a few seconds to tens of seconds) is ridden out instead of failing the run.
+   */
+  retryWindowMs?: number;
 }
 
 /** An error status from the API server, with the parts callers branch on. */
@@ -47,6 +55,9 @@ function isTransient(e: unknown): boolean {
     || e instanceof TruncatedResponseError || e instanceof RequestTimeoutError;
 }
 
+/** Where a Pod's ServiceAccount token is mounted; client-node's in-cluster configuration reads it. */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 class TruncatedResponseError extends Error {}
 class RequestTimeoutError extends Error {}
 
@@ -64,13 +75,21 @@ export class KubeClient {
   private constructor(
     private readonly kc: KubeConfig,
     readonly server: string,
-    private readonly options: Required<Pick<KubeClientOptions, 'timeoutMs' | 'retries'>> & { userAgent: string },
+    private readonly options: Required<Pick<KubeClientOptions, 'timeoutMs' | 'retries' | 'retryWindowMs'>> & { userAgent: string },
   ) {}
+
+  /** Whether the API server has answered at all; before that, an unreachable server fails fast (a wrong URL). */
+  private contacted = false;
 
   /** Loads and checks the kubeconfig; a broken one is a usage error naming the file, never echoing its content. */
   static load(opts: KubeClientOptions = {}): KubeClient {
     const kc = new KubeConfig();
     const source = opts.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
+    // With nothing to load, client-node silently falls back to http://localhost:8080, which then fails as a
+    // puzzling network error; say what is missing instead.
+    if (!opts.kubeconfig && !process.env.KUBECONFIG && !existsSync(join(homedir(), '.kube', 'config')) && !existsSync(SERVICE_ACCOUNT_TOKEN)) {
+      throw usageError('no kubeconfig: pass one with --kubeconfig (the action: the kubeconfig input), set $KUBECONFIG, or run inside a cluster with a ServiceAccount');
+    }
     try {
       if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
       else kc.loadFromDefault();
@@ -95,6 +114,7 @@ export class KubeClient {
     return new KubeClient(kc, cluster.server.replace(/\/+$/, ''), {
       timeoutMs: opts.timeoutMs ?? 30_000,
       retries: opts.retries ?? 4,
+      retryWindowMs: opts.retryWindowMs ?? 30_000,
       userAgent: opts.userAgent ?? 'dynamic-env',
     });
   }
@@ -105,20 +125,40 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let attempt = 0;
-    for (;;) {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
       try {
         return await this.once<T>(method, path, body);
       } catch (e) {
-        if (attempt >= this.options.retries || !isTransient(e)) throw e;
-        attempt++;
-        // Exponential backoff with full jitter: 100ms, 200ms, 400ms… capped at 2s.
-        await sleep(Math.random() * Math.min(2_000, 100 * 2 ** attempt));
+        // A restarting API server serves requests before its authenticator and authorizer caches are filled: a
+        // 401/403 while it is not ready yet is a symptom of the restart, not an answer, and is retried likewise.
+        // (Its /readyz is then failing, or itself refused.) Bounded to a few seconds, the time its caches take.
+        const refused = e instanceof ApiStatusError && (e.code === 401 || e.code === 403) && Date.now() - started < 10_000;
+        if (!isTransient(e) && !(refused && await this.starting())) throw e;
+        // Exponential backoff, 100ms, 200ms, 400ms… capped at 2s, jittered over its upper half. At least `retries`
+        // attempts; once the server has answered before, more until the retry window is used up.
+        const delay = Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const inWindow = this.contacted && Date.now() + delay - started < this.options.retryWindowMs;
+        if (attempt > this.options.retries && !inWindow) throw e;
+        await sleep(delay);
       }
     }
   }
 
-  private async once<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Whether the API server is not ready: GET /readyz (open to every user by default) fails, or is refused too
+   * (the authorizer's caches are not filled yet).
+   */
+  private async starting(): Promise<boolean> {
+    try {
+      await this.once('GET', '/readyz', undefined, true);
+      return false;
+    } catch (e) {
+      return isTransient(e) || (e instanceof ApiStatusError && (e.code === 401 || e.code === 403));
+    }
+  }
+
+  private async once<T>(method: string, path: string, body?: unknown, text = false): Promise<T> {
     const url = new URL(this.server + path);
     const opts: https.RequestOptions = {
       method,
@@ -135,16 +175,17 @@ export class KubeClient {
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise<T>((resolve, reject) => {
       const req = transport.request(url, opts, (res) => {
+        this.contacted = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('aborted', () => reject(new TruncatedResponseError(`${method} ${path}: the connection was cut mid-response`)));
         res.on('error', (e) => reject(Object.assign(new TruncatedResponseError(`${method} ${path}: ${e.message}`), { cause: e })));
         res.on('end', () => {
           if (!res.complete) return reject(new TruncatedResponseError(`${method} ${path}: the connection was cut mid-response`));
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: any;
+          const body = Buffer.concat(chunks).toString('utf8');
+          let parsed: any = body;
           try {
-            parsed = text ? JSON.parse(text) : undefined;
+            if (!text) parsed = body ? JSON.parse(body) : undefined;
           } catch {
             if ((res.statusCode ?? 500) < 400) {
               return reject(new TruncatedResponseError(`${method} ${path}: the response was not JSON`));
@@ -153,7 +194,7 @@ export class KubeClient {
           const code = res.statusCode ?? 0;
           if (code >= 400) {
             const reason = parsed?.reason ?? res.statusMessage ?? 'Error';
-            const message = parsed?.message ?? text.slice(0, 200);
+            const message = parsed?.message ?? body.slice(0, 200);
             return reject(new ApiStatusError(code, reason, message, method, path));
           }
           resolve(parsed as T);
@@ -239,11 +280,23 @@ export class KubeClient {
   }
 }
 
+/**
+ * Why a kubeconfig did not load, without a byte of its content: YAML parser messages quote the offending text (a
+ * token that starts with "!" comes back as an "unknown tag"), so only their position is kept.
+ */
 function describeLoadError(e: unknown): string {
-  // js-yaml and fs errors can quote file content; keep only the first line and cut it short.
-  const msg = e instanceof Error ? e.message : String(e);
-  const first = msg.split('\n')[0] ?? '';
-  return first.length > 120 ? `${first.slice(0, 120)}…` : first;
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'not readable by this user';
+  if (code === 'EISDIR') return 'a directory, not a file';
+  const mark = (e as { mark?: { line?: number; column?: number } }).mark;
+  if ((e as Error).name === 'YAMLException') {
+    return mark?.line !== undefined ? `not valid YAML at line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}` : 'not valid YAML';
+  }
+  // client-node's own checks name the entry that is incomplete ("users[0].name is missing") and nothing else.
+  const msg = e instanceof Error ? e.message : '';
+  if (/^(clusters|users|contexts)\[\d+\][\w.]* is missing$/.test(msg)) return msg;
+  return 'not a mapping with clusters, users and contexts';
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -262,6 +315,13 @@ export function explainApiError(e: unknown, what: string): Error {
     return clusterError(`${what}: ${detail}`, e);
   }
   if (e instanceof Error && 'kind' in e) return e;
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return clusterError(`${what}: the kubeconfig's server host does not resolve (${code}); check the cluster's server URL and this machine's DNS`, e);
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
+    return clusterError(`${what}: the API server's TLS certificate was not accepted (${code}); check the kubeconfig's certificate-authority-data for that cluster`, e);
+  }
   if (isTransient(e)) {
     return clusterError(`${what}: the API server did not answer (${e instanceof Error ? e.message : String(e)}); check that the cluster is up and the kubeconfig's server is right, then re-run: the run converges`, e);
   }

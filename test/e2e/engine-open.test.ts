@@ -216,6 +216,15 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
     expect(await routeNames(cluster, ns, 'reviews')).toEqual([`dynamic-env/${env}/jason`, 'jason', `dynamic-env/${env}/default`, 'default']);
   });
 
+  it('close --dry-run says what it would remove and writes nothing, not even the Lease', async () => {
+    const n = who.writes({ leases: true }).length;
+    const r = ok(await who.close(env, '--dry-run'));
+    expect(r.json.state).toBe('ready');
+    expect(r.json.removed.routes).toBe(3);
+    expect(r.json.removed.clones).toHaveLength(3);
+    expect(who.writes({ leases: true }).slice(n)).toEqual([]);
+  });
+
   it('close removes every trace: user objects byte-identical to before', async () => {
     const n = who.writes().length;
     const r = ok(await who.close(env));

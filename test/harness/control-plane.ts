@@ -34,9 +34,10 @@ export interface ControlPlane extends ControlPlaneInfo {
   stop(): Promise<void>;
   /**
    * Stops kube-apiserver (SIGKILL: a crash, SIGTERM: a graceful shutdown), keeps it down for `downMs`, starts it
-   * again with the same flags and waits until it is ready. etcd and the other components keep running.
+   * again with the same flags and waits until it is ready. etcd and the other components keep running. A graceful
+   * shutdown drains open watches for up to a minute; after `graceMs` (default 3 s) it is killed.
    */
-  restartApiServer(opts?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
+  restartApiServer(opts?: { signal?: NodeJS.Signals; downMs?: number; graceMs?: number }): Promise<void>;
 }
 
 const log = (msg: string) => process.stderr.write(`[control-plane] ${msg}\n`);
@@ -216,11 +217,15 @@ export async function startControlPlane(): Promise<ControlPlane> {
       return true;
     });
     await ready();
-    restartApiServer = async ({ signal = 'SIGKILL', downMs = 0 } = {}) => {
+    restartApiServer = async ({ signal = 'SIGKILL', downMs = 0, graceMs = 3_000 } = {}) => {
       const old = children.find((c) => c.spawnargs[0]?.endsWith('/kube-apiserver') && c.exitCode === null && c.signalCode === null);
       if (old) {
         restarting.add(old);
-        await new Promise<void>((resolve) => { old.once('exit', () => resolve()); old.kill(signal); });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => old.kill('SIGKILL'), graceMs);
+          old.once('exit', () => { clearTimeout(timer); resolve(); });
+          old.kill(signal);
+        });
         children.splice(children.indexOf(old), 1);
       }
       await new Promise((r) => setTimeout(r, downMs));

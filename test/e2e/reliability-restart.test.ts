@@ -1,0 +1,117 @@
+// kube-apiserver restarted (killed, or shut down gracefully) while open or close runs. Each run either retries
+// through it and succeeds, or fails with a clear message; a VirtualService is never left half-edited; a re-run
+// converges. The restart is triggered by the run's own requests (seen by a pass-through proxy), so each case hits
+// the moment it names whatever the machine's speed: a write sent as the server dies, a write sent while it is down,
+// the rollout wait. This needs its own control plane: restarting the shared one would disturb every other file.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeconfigText, startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
+import type { Endpoint } from '../harness/http.js';
+import {
+  configFor, createMesh, describeObjects, envObjects, getVs, isClearError, isEmpty, routeProblems, runCli, userRoutesOf,
+} from '../harness/mesh.js';
+
+const NS = 'default'; // where deploy/rbac.yaml's ServiceAccount may write
+const APPS = ['reviews', 'details']; // a route edit in the shared VirtualService, and a VirtualService of ours
+
+type Trigger = (method: string, path: string) => boolean;
+const write = (resource: string, method: string): Trigger => (m, p) => m === method && p.split('?')[0]!.includes(`/${resource}`);
+/** `then`, once `first` has been seen (a trigger is asked once per request, in order). */
+const after = (first: Trigger, then: Trigger): Trigger => {
+  let seen = false;
+  return (m, p) => (seen ||= first(m, p)) && then(m, p);
+};
+
+describe('reliability: API server restart mid-run', () => {
+  let plane: ControlPlane;
+  let admin: Endpoint;
+  beforeAll(async () => {
+    plane = await startControlPlane();
+    admin = { server: plane.server, ca: plane.ca, token: plane.adminToken };
+    await createMesh(admin, NS, { shared: ['reviews', 'ratings'], bare: ['details'] });
+  }, 180_000);
+  afterAll(async () => {
+    await plane?.stop();
+  });
+
+  // `inFlight`: the request goes on to the API server as it dies (it may land with its answer lost). Otherwise it is
+  // held until the server is down, so it meets a closed port and must be retried.
+  const cases: { command: 'open' | 'close'; at: string; when: Trigger; signal: NodeJS.Signals; downMs: number; inFlight: boolean }[] = [
+    { command: 'open', at: 'first clone create', when: write('deployments', 'POST'), signal: 'SIGKILL', downMs: 0, inFlight: true },
+    { command: 'open', at: 'first DestinationRule create', when: write('destinationrules', 'POST'), signal: 'SIGKILL', downMs: 1_000, inFlight: false },
+    { command: 'open', at: 'shared VirtualService update', when: write('virtualservices/mesh', 'PUT'), signal: 'SIGTERM', downMs: 0, inFlight: true },
+    { command: 'open', at: 'rollout wait', when: after(write('destinationrules', 'POST'), write('pods', 'GET')), signal: 'SIGKILL', downMs: 2_000, inFlight: false },
+    { command: 'close', at: 'shared VirtualService update', when: write('virtualservices/mesh', 'PUT'), signal: 'SIGKILL', downMs: 0, inFlight: true },
+    { command: 'close', at: 'first DestinationRule delete', when: write('destinationrules', 'DELETE'), signal: 'SIGTERM', downMs: 1_000, inFlight: false },
+  ];
+
+  it(`${cases.length} runs interrupted by a restart: success or a clear error, never a half-edited VirtualService; re-runs converge`, async () => {
+    const file = join(plane.dir, 'restart.yaml');
+    writeFileSync(file, configFor(NS, APPS));
+    const direct = plane.serviceAccountKubeconfig;
+    const token = /token: (\S+)/.exec(readFileSync(direct, 'utf8'))![1]!;
+    const proxy = await startFaultProxy({ target: plane.server, ca: plane.ca, cert: readFileSync(plane.certs.servingCert, 'utf8'), key: readFileSync(plane.certs.servingKey, 'utf8') });
+    const proxied = join(plane.dir, 'restart-proxy.kubeconfig');
+    writeFileSync(proxied, kubeconfigText(proxy.url, plane.ca, { token }), { mode: 0o600 });
+    const before = await getVs(admin, NS, 'mesh');
+    const open = (env: string, kubeconfig = direct) => runCli(['open', '--env', env, '--config', file, '--lock-namespace', NS, '--timeout', '90s'], { kubeconfig });
+    const close = (env: string, kubeconfig = direct) => runCli(['close', '--env', env, '--lock-namespace', NS], { kubeconfig });
+    const log: string[] = [];
+
+    try {
+      for (const [i, c] of cases.entries()) {
+        const env = `restart-${i}`;
+        if (c.command === 'close') expect((await open(env)).code).toBe(0);
+        let restart: Promise<void> | undefined;
+        proxy.configure({
+          rate: 1, kinds: ['delay'], delayMs: 400,
+          match: (m, p) => {
+            if (restart || !c.when(m, p)) return false;
+            const go = () => plane.restartApiServer({ signal: c.signal, downMs: c.downMs });
+            restart = c.inFlight ? new Promise((r) => setTimeout(r, 5)).then(go) : go();
+            return !c.inFlight; // held back: forwarded 400 ms later, to a server that is down
+          },
+        });
+        const r = await (c.command === 'open' ? open(env, proxied) : close(env, proxied));
+        proxy.configure(null);
+        expect(restart, `${c.command} ${env} never reached the ${c.at}`).toBeDefined();
+        await restart;
+        log.push(`${c.command} ${env}: API server ${c.signal} at the ${c.at}${c.inFlight ? ' (in flight)' : ''}, down ${c.downMs} ms -> exit ${r.code} after ${Math.round(r.ms)} ms${r.code ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`);
+
+        expect(r.code === 0 || (r.code === 1 && isClearError(r.stderr, c.command) && /re-run/.test(r.stderr)), `${c.command} ${env}: exit ${r.code}\n${r.stderr}`).toBe(true);
+        // Whatever happened, each VirtualService holds all of the env's routes or none of them, and the user's own.
+        const mesh = await getVs(admin, NS, 'mesh');
+        const own = await getVs(admin, NS, 'dynamic-env-details').catch(() => null);
+        expect(userRoutesOf(mesh)).toBe(userRoutesOf(before));
+        const routed = (vs: any) => (vs?.spec.http ?? []).some((x: any) => x.name?.startsWith(`dynamic-env/${env}/`));
+        for (const vs of [mesh, own]) {
+          if (vs) expect(routeProblems(vs, routed(vs) ? new Map([[env, APPS]]) : new Map())).toEqual([]);
+        }
+        if (c.command === 'open' && r.code === 0) expect(routed(mesh) && routed(own)).toBe(true);
+        if (c.command === 'close' && r.code === 0) {
+          const left = await envObjects(admin, [NS], env);
+          expect(isEmpty(left), describeObjects(left)).toBe(true);
+        }
+
+        // Run again: it converges.
+        const again = c.command === 'open' ? await open(env) : await close(env);
+        expect(again.code, again.stderr).toBe(0);
+        log.push(`  re-run: ${Math.round(again.ms)} ms`);
+        if (c.command === 'open') {
+          const want = new Map([[env, APPS]]);
+          expect(routeProblems(await getVs(admin, NS, 'mesh'), want)).toEqual([]);
+          expect(routeProblems(await getVs(admin, NS, 'dynamic-env-details'), want)).toEqual([]);
+          expect((await close(env)).code).toBe(0);
+        }
+        const left = await envObjects(admin, [NS], env);
+        expect(isEmpty(left), describeObjects(left)).toBe(true);
+      }
+    } finally {
+      process.stderr.write(`[restart]\n${log.map((l) => `  ${l}`).join('\n')}\n`);
+      await proxy.stop();
+    }
+    expect(JSON.stringify((await getVs(admin, NS, 'mesh')).spec)).toBe(JSON.stringify(before.spec));
+  }, 400_000);
+});
