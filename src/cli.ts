@@ -8,6 +8,8 @@ import { loadConfigFile, parseConfigText } from './config/file.js';
 import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
 import { parseDuration } from './config/inputs.js';
 import { workloadSchema, type ConfigFile } from './config/schema.js';
+import { DNS_LABEL_RE } from './config/names.js';
+import { MAX_ENV_NAME } from './plan/names.js';
 import type { Snapshot } from './plan/types.js';
 import { KubeClient } from './kube/client.js';
 import { openEnv, planWithAnnotations, diffPlan, type Change } from './commands/open.js';
@@ -159,9 +161,7 @@ function overrides(values: Values): SpecOverrides {
   return o;
 }
 
-/** Kubernetes namespace names and env names: lowercase RFC 1123 labels. */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const ENV_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+const isEnvName = (v: string): boolean => v.length <= MAX_ENV_NAME && DNS_LABEL_RE.test(v);
 
 /**
  * The shorthand flags, each validated under its own flag name (the config schema would name them by their place in
@@ -183,7 +183,7 @@ function runOptions(values: Values, config?: ConfigFile) {
   if (values.wait && values['no-wait']) throw usageError('--wait and --no-wait: pick one');
   const lockNs = values['lock-namespace'];
   // "" (an unset variable) means the default, as before.
-  if (lockNs && (lockNs.length > 63 || !DNS_LABEL.test(lockNs))) {
+  if (lockNs && (lockNs.length > 63 || !DNS_LABEL_RE.test(lockNs))) {
     throw usageError(`--lock-namespace "${lockNs.length > 80 ? `${lockNs.slice(0, 77)}...` : lockNs}": a namespace name is a lowercase RFC 1123 label of at most 63 characters, e.g. dynamic-env`);
   }
   return resolveRunOptions(config ?? {}, {
@@ -202,7 +202,7 @@ function client(values: Values): KubeClient {
 
 const requireEnv = (values: Values): string => {
   if (!values.env) throw usageError('--env is required, e.g. --env pr-42');
-  if (!ENV_NAME.test(values.env)) {
+  if (!isEnvName(values.env)) {
     throw usageError(`--env "${values.env}": an env name is a lowercase RFC 1123 label of at most 40 characters, e.g. pr-42`);
   }
   return values.env;
@@ -284,7 +284,7 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   if (keep !== undefined && keep.length === 0) {
     throw usageError('--keep lists no env; name the envs to keep, comma-separated (--keep pr-1,pr-7), or use --ttl');
   }
-  const badKeep = (keep ?? []).filter((k) => !ENV_NAME.test(k));
+  const badKeep = (keep ?? []).filter((k) => !isEnvName(k));
   if (badKeep.length > 0) {
     throw usageError(`--keep: ${badKeep.map((k) => JSON.stringify(k)).join(', ')} ${badKeep.length === 1 ? 'is not an env name' : 'are not env names'}; separate names with commas, e.g. --keep pr-1,pr-7`);
   }

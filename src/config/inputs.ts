@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { usageError } from '../errors.js';
+import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, TOKEN_RE } from './names.js';
 
 export const COMMANDS = ['auto', 'open', 'close', 'sweep', 'status'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -80,10 +81,6 @@ export const DEFAULT_LOCK_NAMESPACE = 'default';
 // ---------------------------------------------------------------------------------------------------------------
 // Field parsers
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** RFC 9110 token (header field names, W3C baggage keys). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const optional = z.string().transform((v) => (v === '' ? undefined : v));
 
@@ -163,7 +160,7 @@ const envName = optional.superRefine((v, ctx) => {
   }
   // The name is a label value (<= 63) once {pr} is expanded; leave room for a 7-digit PR number.
   const sample = expandTemplate(v, { pr: 1234567 });
-  if (!DNS_LABEL.test(sample) || sample.length > 63) {
+  if (!DNS_LABEL_RE.test(sample) || sample.length > 63) {
     ctx.addIssue({
       code: 'custom',
       message: `must be a lowercase DNS label of at most 63 characters (a-z, 0-9, "-"; {pr} allowed), got "${v}"`,
@@ -173,7 +170,7 @@ const envName = optional.superRefine((v, ctx) => {
 
 const header = optional.transform((v, ctx) => {
   if (v === undefined) return undefined;
-  if (!TOKEN.test(v)) {
+  if (!TOKEN_RE.test(v)) {
     ctx.addIssue({ code: 'custom', message: `must be an HTTP header name (letters, digits, "-"…), got "${v}"` });
     return z.NEVER;
   }
@@ -187,7 +184,7 @@ const header = optional.transform((v, ctx) => {
 
 const baggageKey = z.string().transform((v, ctx) => {
   if (v === '' || v === 'false') return null;
-  if (!TOKEN.test(v)) {
+  if (!TOKEN_RE.test(v)) {
     ctx.addIssue({ code: 'custom', message: `must be a W3C baggage key (an HTTP token) or "false", got "${v}"` });
     return z.NEVER;
   }
@@ -231,9 +228,9 @@ const schema = z
   .object({
     command,
     config: path,
-    namespace: matching(DNS_LABEL, 'a Kubernetes namespace name (lowercase DNS label)', 63),
-    deployment: matching(DNS_SUBDOMAIN, 'a Kubernetes Deployment name (lowercase DNS subdomain)', 253),
-    container: matching(DNS_LABEL, 'a container name (lowercase DNS label)', 63),
+    namespace: matching(DNS_LABEL_RE, 'a Kubernetes namespace name (lowercase DNS label)', 63),
+    deployment: matching(DNS_SUBDOMAIN_RE, 'a Kubernetes Deployment name (lowercase DNS subdomain)', 253),
+    container: matching(DNS_LABEL_RE, 'a container name (lowercase DNS label)', 63),
     image: matching(/^[^\s]+$/, 'a container image reference without whitespace', 4096),
     'env-name': envName,
     header,
@@ -250,7 +247,7 @@ const schema = z
     'skip-drafts': bool(false),
     ttl: duration('dhms'),
     'dry-run': bool(false),
-    'lock-namespace': matching(DNS_LABEL, 'a Kubernetes namespace name (lowercase DNS label)', 63),
+    'lock-namespace': matching(DNS_LABEL_RE, 'a Kubernetes namespace name (lowercase DNS label)', 63),
   })
   .strict()
   .superRefine((v, ctx) => {

@@ -5,18 +5,15 @@ import { z } from 'zod';
 import { BASELINE_SUBSET, KEY_PREFIX, MANAGED_BY_LABEL, MAX_ENV_NAME } from '../plan/names.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './inputs.js';
+import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, TOKEN_RE } from './names.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kubernetes / HTTP name rules
 
-const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Qualified name: optional DNS-subdomain prefix and `/`, then a name of [A-Za-z0-9._-], alphanumeric at both ends. */
 const LABEL_KEY_RE =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-/** RFC 9110 token: header field names and W3C baggage keys. */
-const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Kubernetes' classic env var name rule (C identifier plus `.` and `-`). */
 const ENV_VAR_NAME_RE = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
