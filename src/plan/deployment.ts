@@ -158,7 +158,7 @@ export function buildClone(
           kind: 'config',
           subject: `${subject} container override #${i + 1}`,
           message: `the pod has ${containers.length} containers (${names.join(', ')}), so the override must name one`,
-          fix: `add "name: <one of ${names.join(', ')}>" to the container override`,
+          fix: `name it: "name: <one of ${names.join(', ')}>" in the container override, --container with the CLI's shorthand, or the action's container input`,
         });
       }
     } else {
