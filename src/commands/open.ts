@@ -15,7 +15,7 @@ import { readOpenSnapshot } from '../kube/snapshot.js';
 import { createVirtualService, editVirtualService, ensure, remove } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
 import { withLease } from './lock.js';
-import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION, reportFromPlan, type RoutingKeys } from './report.js';
+import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION, URL_ANNOTATION, reportFromPlan, type RoutingKeys } from './report.js';
 import { closeEdit } from './close.js';
 import { clusterError } from '../errors.js';
 
@@ -64,6 +64,7 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec): OpenPlan
       [HEADER_ANNOTATION]: spec.routing.header,
       [BAGGAGE_KEY_ANNOTATION]: spec.routing.baggageKey ?? '',
       ...(w && w.hosts.length ? { [HOSTS_ANNOTATION]: w.hosts.join(',') } : {}),
+      ...(w?.url ? { [URL_ANNOTATION]: w.url } : {}),
       ...(retried ? { [RETRY_ANNOTATION]: retried } : {}),
     };
   }

@@ -8,6 +8,7 @@ import { assessRollout, type Observed, type RolloutAssessment } from '../kube/ro
 
 /** Annotations that let status, list and sweep describe an env without its config. */
 export const HOSTS_ANNOTATION = 'dynamic-env.io/hosts';
+export const URL_ANNOTATION = 'dynamic-env.io/url';
 export const HEADER_ANNOTATION = 'dynamic-env.io/header';
 export const BAGGAGE_KEY_ANNOTATION = 'dynamic-env.io/baggage-key';
 
@@ -40,7 +41,7 @@ export function reportFromPlan(plan: OpenPlan, keys: RoutingKeys, assess: (ns: s
     return {
       role: w.role, namespace: w.namespace, deployment: w.deployment, clone: w.clone, images: w.images,
       replicas: { ready: a.ready, desired: a.desired || w.replicas }, state: a.state, reason: a.reason,
-      hosts: w.hosts, destinationRules: w.destinationRules, virtualServices: w.virtualServices,
+      hosts: w.hosts, ...(w.url ? { url: w.url } : {}), destinationRules: w.destinationRules, virtualServices: w.virtualServices,
     };
   });
   return finish(plan.env, keys, workloads, plan.warnings);
@@ -61,6 +62,7 @@ export function reportFromCluster(env: string, snapshot: Snapshot, observed: Obs
     const live = observed.deployments.find((d) => d.metadata.namespace === ns && d.metadata.name === clone.metadata.name) ?? clone;
     const a = assessRollout(live, observed.pods, observed.events);
     const source = clone.metadata.annotations?.[SOURCE_ANNOTATION] ?? '';
+    const url = clone.metadata.annotations?.[URL_ANNOTATION];
     return {
       role: clone.metadata.labels?.[ROLE_LABEL] === 'worker' ? 'worker' : 'service',
       namespace: ns,
@@ -71,6 +73,7 @@ export function reportFromCluster(env: string, snapshot: Snapshot, observed: Obs
       state: a.state,
       reason: a.reason,
       hosts,
+      ...(url ? { url } : {}),
       // In the order of the hosts, like the plan's.
       destinationRules: hosts.flatMap((h) => snapshot.destinationRules
         .filter((dr) => dr.metadata.labels?.[ENV_LABEL] === env && dr.spec.host === h)

@@ -30,6 +30,22 @@ export function hostCovers(vsHost: string, fqdn: string): boolean {
   return vsHost === fqdn;
 }
 
+/**
+ * A URL that reaches the Service at `fqdn` from inside the mesh, for the curl example: its HTTP port (by Istio's
+ * protocol selection: appProtocol, then a port name of `http`, `http-*`, `http2`, `grpc`…; else the first port),
+ * left out when it is 80.
+ */
+export function serviceUrl(fqdn: string, service: Service): string {
+  const ports = service.spec.ports ?? [];
+  const protocol = (p: (typeof ports)[number]) => String(p.appProtocol ?? p.name ?? '').toLowerCase().split('-')[0] ?? '';
+  const port = ports.find((p) => ['http', 'http2', 'grpc', 'grpc-web'].includes(protocol(p)))
+    ?? ports.find((p) => protocol(p) === 'https')
+    ?? ports[0];
+  const scheme = port && protocol(port) === 'https' ? 'https' : 'http';
+  const suffix = !port || port.port === (scheme === 'https' ? 443 : 80) ? '' : `:${port.port}`;
+  return `${scheme}://${fqdn}${suffix}/`;
+}
+
 /** Whether the label selector (equality only) selects pods with these labels. An empty selector selects nothing. */
 export function selectorMatches(selector: Labels | undefined, labels: Labels | undefined): boolean {
   const entries = Object.entries(selector ?? {});

@@ -3,7 +3,7 @@
 
 import { buildDestinationRule, findUserSubset, userDestinationRulesFor } from './destination-rule.js';
 import { buildClone, isManaged } from './deployment.js';
-import { hostCovers, normalizeHost, selectorMatches, serviceFqdn, servicesSelecting, subsetSelects } from './hosts.js';
+import { hostCovers, normalizeHost, selectorMatches, serviceFqdn, serviceUrl, servicesSelecting, subsetSelects } from './hosts.js';
 import { BASELINE_SUBSET, ENV_LABEL, cloneName, destinationRuleName, ownVirtualServiceName } from './names.js';
 import { throwIfProblems } from './problems.js';
 import type {
@@ -373,6 +373,7 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
       images: w.images,
       replicas: w.spec.replicas,
       hosts: w.hosts,
+      ...(w.role === 'service' && w.hosts[0] ? { url: serviceUrl(w.hosts[0], hosts.get(w.hosts[0])!.service) } : {}),
       destinationRules: w.hosts.map((h) => {
         const info = hosts.get(h)!;
         return { name: destinationRuleName(env, info.service.metadata.name), namespace: info.service.metadata.namespace ?? '' };

@@ -232,6 +232,8 @@ export interface WorkloadPlan {
   images: string[];
   replicas: number;
   hosts: string[];
+  /** Services only: how to reach the first host (its HTTP port), for the curl example. */
+  url?: string;
   destinationRules: ObjectRef[];
   virtualServices: ObjectRef[];
 }

@@ -17,6 +17,8 @@ export interface WorkloadReport {
   /** Why the state is not `ready`, from the Deployment's conditions, its Pods and events. */
   reason: string | null;
   hosts: string[];
+  /** Services only: a URL of the first host with its Service's HTTP port, e.g. http://reviews.shop.svc.cluster.local:9080/. */
+  url?: string;
   destinationRules: ObjectRef[];
   virtualServices: ObjectRef[];
 }

@@ -64,7 +64,7 @@ function facts(report: EnvReport): Facts {
   const headerLine = `${report.header}: ${report.headerValue}`;
   const workloads = [...report.services, ...report.workers];
   const firstHost = report.services.flatMap((s) => s.hosts)[0];
-  const url = report.context?.exampleUrl ?? (firstHost ? `http://${firstHost}/` : 'http://<service>/');
+  const url = report.context?.exampleUrl ?? report.services.find((s) => s.url)?.url ?? (firstHost ? `http://${firstHost}/` : 'http://<service>/');
   const curl = `curl -H ${shellQuote(headerLine)} ${url.startsWith('http://<') ? url : shellWord(url)}`;
   const problems = workloads
     .filter((w) => w.state !== 'ready')

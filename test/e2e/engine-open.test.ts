@@ -161,12 +161,12 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
       services: [
         {
           role: 'service', namespace: ns, deployment: 'ratings-v1', clone: `ratings-v1-${env}`, images: ['ghcr.io/acme/ratings:pr'],
-          replicas: { ready: 1, desired: 1 }, state: 'ready', reason: null, hosts: [fqdn('ratings')],
+          replicas: { ready: 1, desired: 1 }, state: 'ready', reason: null, hosts: [fqdn('ratings')], url: `http://${fqdn('ratings')}:9080/`,
           destinationRules: dr('ratings'), virtualServices: [{ name: 'ratings', namespace: ns }],
         },
         {
           role: 'service', namespace: ns, deployment: 'reviews-v3', clone: `reviews-v3-${env}`, images: ['ghcr.io/acme/reviews:pr-1'],
-          replicas: { ready: 2, desired: 2 }, state: 'ready', reason: null, hosts: [fqdn('reviews')],
+          replicas: { ready: 2, desired: 2 }, state: 'ready', reason: null, hosts: [fqdn('reviews')], url: `http://${fqdn('reviews')}:9080/`,
           destinationRules: dr('reviews'), virtualServices: [{ name: 'reviews', namespace: ns }],
         },
       ],

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { service } from '../../src/demo/builders.js';
-import { normalizeHost, serviceFqdn, servicesSelecting } from '../../src/plan/hosts.js';
+import { normalizeHost, serviceFqdn, serviceUrl, servicesSelecting } from '../../src/plan/hosts.js';
 import {
   BASELINE_SUBSET,
   cloneName,
@@ -131,5 +131,22 @@ describe('hosts', () => {
     const names = servicesSelecting({ app: 'reviews', version: 'v1', team: 'x' }, services).map((s) => s.metadata.name);
     expect(names).toEqual(['reviews', 'reviews-v1']);
     expect(servicesSelecting({}, services)).toEqual([]);
+  });
+});
+
+describe('serviceUrl (the curl example)', () => {
+  const H = 'api.shop.svc.cluster.local';
+  const svc = (ports: Record<string, unknown>[]) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'shop' }, spec: { ports } }) as any;
+  test.each([
+    ['port 80 is left out', [{ name: 'http', port: 80 }], `http://${H}/`],
+    ['another port is kept', [{ name: 'http', port: 9080 }], `http://${H}:9080/`],
+    ['the HTTP port wins over the first one', [{ name: 'metrics', port: 9090 }, { name: 'http-web', port: 8080 }], `http://${H}:8080/`],
+    ['appProtocol counts before the name', [{ name: 'tcp-a', port: 7000 }, { name: 'b', appProtocol: 'http', port: 7001 }], `http://${H}:7001/`],
+    ['grpc is HTTP too', [{ name: 'grpc', port: 50051 }], `http://${H}:50051/`],
+    ['https only: https, 443 left out', [{ name: 'https', port: 443 }], `https://${H}/`],
+    ['no name: the first port', [{ port: 3000 }, { port: 3001 }], `http://${H}:3000/`],
+    ['no ports', [], `http://${H}/`],
+  ])('%s', (_name, ports, url) => {
+    expect(serviceUrl(H, svc(ports))).toBe(url);
   });
 });

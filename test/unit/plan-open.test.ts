@@ -114,6 +114,7 @@ describe('planOpen: bookinfo', () => {
         images: ['ghcr.io/acme/reviews:pr-42'],
         replicas: 1,
         hosts: [REVIEWS],
+        url: `http://${REVIEWS}:9080/`,
         destinationRules: [{ name: 'dynamic-env-pr-42-reviews', namespace: NS }],
         virtualServices: [{ name: 'reviews', namespace: NS }],
       },
