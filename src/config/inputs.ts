@@ -4,7 +4,7 @@
 // so "" means "not given" everywhere except `baggage-key`, where the brief defines "" as "turned off" — action.yml
 // must therefore declare the baggage key's default value.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { usageError } from '../errors.js';
 import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, TOKEN_RE } from './names.js';
 

@@ -1,6 +1,6 @@
 // Turning zod issues into one line each: `<path like services[0].containers[1].image>: <message>`.
 
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 

@@ -1,7 +1,7 @@
 // The config file (`dynamic-env.yaml`) as zod 4 schemas. Strict everywhere: an unknown key is an error naming its
 // path. `schema/dynamic-env.schema.json` is generated from `configFileSchema` (`npm run schema`).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { BASELINE_SUBSET, KEY_PREFIX, MANAGED_BY_LABEL, MAX_ENV_NAME } from '../plan/names.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './inputs.js';

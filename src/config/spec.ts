@@ -1,6 +1,6 @@
 // Config file + overrides (CLI flags / action inputs) -> the EnvSpec the planner works from, and the run options.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { usageError } from '../errors.js';
 import type { ContainerOverride, EnvSpec, OwnerInfo, RoutingSpec, WorkloadSpec } from '../plan/types.js';
 import { DEFAULTS } from './defaults.js';
