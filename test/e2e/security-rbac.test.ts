@@ -1,11 +1,14 @@
 // deploy/rbac.yaml is the least privilege the product needs (the other e2e files run open/close/sweep as identities
 // bound to exactly it). Here the same identity tries what it must never do. Every probe is a server-side dry run,
 // so a wrongly granted permission fails the test (201/200) without changing the cluster.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, kindPath, request, useCluster } from '../harness/cluster.js';
 import type { Endpoint } from '../harness/http.js';
 import { deployment, virtualService } from './fixtures/engine.js';
+import { configFor, createMesh, envObjects, isEmpty, runCli } from '../harness/mesh.js';
 
 const cluster = useCluster();
 
@@ -106,4 +109,45 @@ describe('least privilege: what deploy/rbac.yaml does not grant is refused', () 
     expect(allowed.map((e) => `${e.verb} ${e.objectRef?.resource} ${e.objectRef?.namespace}`).sort())
       .toEqual([`create deployments ${home}`, `create virtualservices ${home}`]);
   });
+});
+
+describe('permission checks before the first write, with a Role limited by resourceNames', () => {
+  // open asks one access review per (verb, resource, namespace); where that is refused it asks per name, because
+  // a Role may allow updating only some VirtualServices. A refusal is then named, and nothing is written.
+  const role = (ns: string, vsNames: string[]) => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'narrow', namespace: ns },
+    rules: [
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'update', 'delete'] },
+      { apiGroups: ['networking.istio.io'], resources: ['destinationrules'], verbs: ['create', 'update', 'delete'] },
+      { apiGroups: ['networking.istio.io'], resources: ['virtualservices'], verbs: ['update'], resourceNames: vsNames },
+    ],
+  });
+
+  for (const [vsNames, outcome] of [[['mesh'], 'opens'], [['someone-else'], 'is refused']] as const) {
+    it(`update allowed on VirtualServices ${JSON.stringify(vsNames)} only: open ${outcome}`, async () => {
+      const app = await cluster.namespace('narrow');
+      await createMesh(cluster.admin, app, { shared: ['reviews'] });
+      const id = await cluster.identity([await cluster.namespace('narrow-lock')]);
+      const [, home, sa] = /^system:serviceaccount:([^:]+):(.+)$/.exec(id.username)!;
+      await cluster.apply(role(app, [...vsNames]));
+      await cluster.apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'narrow', namespace: app },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'narrow' },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: home }],
+      });
+      const file = join(cluster.tmp, `${app}.yaml`);
+      writeFileSync(file, configFor(app, ['reviews']));
+      const r = await runCli(['open', '--env', 'pr-1', '--config', file, '--no-wait', '--lock-namespace', home!], { kubeconfig: id.kubeconfig });
+      const inApp = cluster.writes(id.username).filter((e) => e.objectRef?.namespace === app);
+      if (outcome === 'opens') {
+        expect(r.code, r.stderr).toBe(0);
+        expect(inApp.map((e) => `${e.verb} ${e.objectRef?.resource}`).sort()).toEqual(['create deployments', 'create destinationrules', 'update virtualservices']);
+      } else {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`VirtualService ${app}/mesh: this identity may not update it \\(forbidden\\); grant it with deploy/rbac\\.yaml`));
+        expect(inApp).toEqual([]);
+        expect(isEmpty(await envObjects(cluster.admin, [app, home!], 'pr-1'))).toBe(true);
+      }
+    });
+  }
 });
