@@ -221,7 +221,7 @@ export class KubeClient {
     return agent;
   }
 
-  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string): Promise<ListResult<T>> {
+  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string, fieldSelector?: string): Promise<ListResult<T>> {
     // Paginate with limit/continue so a big cluster never comes back as one giant response.
     const items: T[] = [];
     let cont: string | undefined;
@@ -229,6 +229,7 @@ export class KubeClient {
     do {
       const q = new URLSearchParams({ limit: '500' });
       if (labelSelector) q.set('labelSelector', labelSelector);
+      if (fieldSelector) q.set('fieldSelector', fieldSelector);
       if (cont) q.set('continue', cont);
       const res = await this.request<{ items: T[]; metadata: { continue?: string; resourceVersion: string } }>(
         'GET', `${resourcePath(type, namespace)}?${q}`);

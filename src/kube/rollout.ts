@@ -112,7 +112,7 @@ export async function observeEnv(client: KubeClient, env: string, namespaces: st
     const [deployments, pods, events] = await Promise.all([
       client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
       client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`),
-      Promise.all(namespaces.map((ns) => client.list<KubeEvent>(EVENT, ns).catch(() => ({ items: [] as KubeEvent[] })))),
+      Promise.all(namespaces.map((ns) => client.list<KubeEvent>(EVENT, ns, undefined, 'type=Warning').catch(() => ({ items: [] as KubeEvent[] })))),
     ]);
     return { deployments: deployments.items, pods: pods.items, events: events.flatMap((e) => e.items) };
   } catch (e) {

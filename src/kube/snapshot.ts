@@ -19,7 +19,8 @@ const uniqueBy = <T extends { metadata: { namespace?: string; name: string } }>(
 export async function readOpenSnapshot(client: KubeClient, namespaces: string[], env: string): Promise<Snapshot> {
   try {
     const [deployments, services, clones, destinationRules, virtualServices] = await Promise.all([
-      Promise.all(namespaces.map((ns) => client.list<Deployment>(DEPLOYMENT, ns))),
+      // Other envs' clones are of no use to this plan and grow with the number of envs; this env's come below.
+      Promise.all(namespaces.map((ns) => client.list<Deployment>(DEPLOYMENT, ns, `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`))),
       Promise.all(namespaces.map((ns) => client.list<Service>(SERVICE, ns))),
       client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
       client.list<DestinationRule>(DESTINATION_RULE),
