@@ -57,6 +57,20 @@ interface Row {
   maxMs?: number;
 }
 
+/** Holds back the first GET under `pathPrefix` by 1.5 s and deletes Service `service` while it is held. */
+function deleteServiceWhileHeld(c: Ctx, pathPrefix: string, service: string): ReturnType<NonNullable<Row['proxy']>> {
+  let fired = false;
+  return {
+    delayMs: 1_500,
+    match: (method, path) => {
+      if (fired || method !== 'GET' || !path.startsWith(pathPrefix)) return false;
+      fired = true;
+      c.pending.push(cluster.delete('Service', c.ns, service));
+      return true;
+    },
+  };
+}
+
 /** A RegExp whose literal parts are regex source and whose `${}` values match themselves literally. */
 function re(strings: TemplateStringsArray, ...values: string[]): RegExp {
   const lit = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -510,18 +524,7 @@ const rows: Row[] = [
     name: 'a Service deleted as open starts reading', code: 1,
     args: (c) => open(c, `services:\n  - {namespace: ${c.ns}, deployment: doomed-v1, image: example.com/doomed:pr}\n`),
     // The first read of the namespace's Services is held back; while it is, the Service goes.
-    proxy: (c) => {
-      let fired = false;
-      return {
-        delayMs: 1_500,
-        match: (method, path) => {
-          if (fired || method !== 'GET' || !path.startsWith(`/api/v1/namespaces/${c.ns}/services`)) return false;
-          fired = true;
-          c.pending.push(cluster.delete('Service', c.ns, 'doomed'));
-          return true;
-        },
-      };
-    },
+    proxy: (c) => deleteServiceWhileHeld(c, `/api/v1/namespaces/${c.ns}/services`, 'doomed'),
     says: (c) => re`^dynamic-env open: Deployment ${c.ns}/doomed-v1: no Service in namespace ${c.ns} selects its pods`,
   },
   {
@@ -529,18 +532,7 @@ const rows: Row[] = [
     args: (c) => open(c, `services:\n  - {namespace: ${c.ns}, deployment: doomed2-v1, image: example.com/doomed:pr}\n`),
     // Validation read the Service; the Lease look-up is held back while the Service goes, so only the second plan
     // (under the Lease) can see it missing.
-    proxy: (c) => {
-      let fired = false;
-      return {
-        delayMs: 1_500,
-        match: (method, path) => {
-          if (fired || method !== 'GET' || !path.startsWith(`/apis/coordination.k8s.io/v1/namespaces/${c.ns}/leases/`)) return false;
-          fired = true;
-          c.pending.push(cluster.delete('Service', c.ns, 'doomed2'));
-          return true;
-        },
-      };
-    },
+    proxy: (c) => deleteServiceWhileHeld(c, `/apis/coordination.k8s.io/v1/namespaces/${c.ns}/leases/`, 'doomed2'),
     says: (c) => re`^dynamic-env open: Deployment ${c.ns}/doomed2-v1: no Service in namespace ${c.ns} selects its pods`,
   },
 ];

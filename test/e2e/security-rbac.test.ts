@@ -41,6 +41,12 @@ describe('least privilege: what deploy/rbac.yaml does not grant is refused', () 
     }
   };
 
+  type Probe = [what: string, method: string, path: string, body?: unknown];
+  const expectRefused = async (probes: Probe[]) => {
+    const got = await Promise.all(probes.map(async ([what, method, path, body]) => `${what}: ${await status(method, path, body)}`));
+    expect(got).toEqual(probes.map(([what]) => `${what}: 403`));
+  };
+
   it('may write the kinds it needs in its own namespace (the positive control)', async () => {
     expect(await status('POST', kindPath('Deployment', home), deployment(home, 'probe', { labels: { app: 'probe', version: 'v1' } }))).toBe(200);
     expect(await status('POST', kindPath('VirtualService', home), virtualService(home, 'probe', { hosts: ['probe'], http: [{ route: [{ destination: { host: 'probe' } }] }] }))).toBe(200);
@@ -49,7 +55,7 @@ describe('least privilege: what deploy/rbac.yaml does not grant is refused', () 
   });
 
   it('Secrets, ConfigMaps, Pods and RBAC in its own namespace: refused', async () => {
-    const probes: [string, string, string, unknown?][] = [
+    const probes: Probe[] = [
       ['list Secrets', 'GET', kindPath('Secret', home)],
       ['get a Secret', 'GET', kindPath('Secret', home, 'anything')],
       ['create a Secret', 'POST', kindPath('Secret', home), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' }, stringData: { a: 'b' } }],
@@ -64,14 +70,13 @@ describe('least privilege: what deploy/rbac.yaml does not grant is refused', () 
       ['patch a Deployment (it only ever replaces with a resourceVersion)', 'PATCH', kindPath('Deployment', home, 'web-v1')],
       ['edit Services', 'POST', kindPath('Service', home), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 80 }] } }],
     ];
-    const got = await Promise.all(probes.map(async ([what, method, path, body]) => `${what}: ${await status(method, path, body)}`));
-    expect(got).toEqual(probes.map(([what]) => `${what}: 403`));
+    await expectRefused(probes);
   });
 
   it('writes in a namespace without its RoleBinding: refused', async () => {
     const web = await cluster.get('Deployment', other, 'web-v1');
     const vs = await cluster.get('VirtualService', other, 'web');
-    const probes: [string, string, string, unknown?][] = [
+    const probes: Probe[] = [
       ['create a Deployment', 'POST', kindPath('Deployment', other), deployment(other, 'web-pr-1', { labels: { app: 'web', version: 'pr-1' } })],
       ['update the user Deployment', 'PUT', kindPath('Deployment', other, 'web-v1'), web],
       ['delete the user Deployment', 'DELETE', kindPath('Deployment', other, 'web-v1')],
@@ -81,12 +86,11 @@ describe('least privilege: what deploy/rbac.yaml does not grant is refused', () 
       }],
       ['take a Lease', 'POST', kindPath('Lease', other), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'x', namespace: other } }],
     ];
-    const got = await Promise.all(probes.map(async ([what, method, path, body]) => `${what}: ${await status(method, path, body)}`));
-    expect(got).toEqual(probes.map(([what]) => `${what}: 403`));
+    await expectRefused(probes);
   });
 
   it('anything cluster-scoped: refused', async () => {
-    const probes: [string, string, string, unknown?][] = [
+    const probes: Probe[] = [
       ['create a Namespace', 'POST', kindPath('Namespace'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'sec-x' } }],
       ['delete its own Namespace', 'DELETE', kindPath('Namespace', undefined, home)],
       ['create a ClusterRole', 'POST', kindPath('ClusterRole'), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' }, rules: [] }],
@@ -102,8 +106,7 @@ describe('least privilege: what deploy/rbac.yaml does not grant is refused', () 
         spec: { group: 'example.com', names: { plural: 'xs', kind: 'X' }, scope: 'Namespaced', versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }] },
       }],
     ];
-    const got = await Promise.all(probes.map(async ([what, method, path, body]) => `${what}: ${await status(method, path, body)}`));
-    expect(got).toEqual(probes.map(([what]) => `${what}: 403`));
+    await expectRefused(probes);
     // The audit log agrees: the only writes it let through were the positive control's, in its own namespace.
     const allowed = cluster.writes(username).filter((e) => (e.responseStatus?.code ?? 0) < 400);
     expect(allowed.map((e) => `${e.verb} ${e.objectRef?.resource} ${e.objectRef?.namespace}`).sort())
