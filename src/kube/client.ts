@@ -47,6 +47,7 @@ export const isConflict = (e: unknown): boolean => e instanceof ApiStatusError &
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof ApiStatusError && e.code === 409 && e.reason === 'AlreadyExists';
 export const isForbidden = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 403;
+const isRefusal = (e: unknown): boolean => e instanceof ApiStatusError && (e.code === 401 || e.code === 403);
 
 function isTransient(e: unknown): boolean {
   if (e instanceof ApiStatusError) return e.code >= 500 || e.code === 429;
@@ -133,7 +134,7 @@ export class KubeClient {
         // A restarting API server serves requests before its authenticator and authorizer caches are filled: a
         // 401/403 while it is not ready yet is a symptom of the restart, not an answer, and is retried likewise.
         // (Its /readyz is then failing, or itself refused.) Bounded to a few seconds, the time its caches take.
-        const refused = e instanceof ApiStatusError && (e.code === 401 || e.code === 403) && Date.now() - started < 10_000;
+        const refused = isRefusal(e) && Date.now() - started < 10_000;
         if (!isTransient(e) && !(refused && await this.starting())) throw e;
         // Exponential backoff, 100ms, 200ms, 400ms… capped at 2s, jittered over its upper half. At least `retries`
         // attempts; once the server has answered before, more until the retry window is used up.
@@ -154,7 +155,7 @@ export class KubeClient {
       await this.once('GET', '/readyz', undefined, true);
       return false;
     } catch (e) {
-      return isTransient(e) || (e instanceof ApiStatusError && (e.code === 401 || e.code === 403));
+      return isTransient(e) || isRefusal(e);
     }
   }
 
