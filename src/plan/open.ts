@@ -23,7 +23,9 @@ import type {
   WorkloadSpec,
 } from './types.js';
 import {
+  exportToProblems,
   isOwnVirtualService,
+  matchListsGateways,
   nonHttpWarnings,
   ownVirtualService,
   routeRef,
@@ -197,22 +199,26 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
   const envHosts = [...hosts.keys()].sort();
   const routing: EnvRouting = { env, routing: { ...spec.routing }, hosts: envHosts, clusterDomain: cd };
 
-  // 2. Active VirtualServices: roots (with hosts) and the delegates they reference.
+  // 2. Active VirtualServices: roots (with hosts) and the delegates they reference. A delegate referenced by a root
+  // route whose match blocks list gateways gets no sourceLabels block (see matchListsGateways).
   const roots = snapshot.virtualServices.filter((vs) => (vs.spec.hosts ?? []).length > 0);
   const delegateMesh = new Map<string, boolean>();
+  const delegateUnderGateways = new Set<string>();
   for (const root of roots) {
     for (const route of root.spec.http ?? []) {
       if (!route.delegate) continue;
       const k = key(route.delegate.namespace ?? root.metadata.namespace, route.delegate.name);
       delegateMesh.set(k, (delegateMesh.get(k) ?? false) || vsMeshApplies(root));
+      if (matchListsGateways(route)) delegateUnderGateways.add(k);
     }
   }
+  const delegateSourceLabels = (k: string): boolean => delegateMesh.get(k)! && !delegateUnderGateways.has(k);
   const active: ActiveVs[] = [
     ...roots.map((vs) => ({ vs, meshApplies: vsMeshApplies(vs) })),
     ...snapshot.virtualServices
       .filter((vs) => (vs.spec.hosts ?? []).length === 0)
       .filter((vs) => delegateMesh.has(key(vs.metadata.namespace, vs.metadata.name)))
-      .map((vs) => ({ vs, meshApplies: delegateMesh.get(key(vs.metadata.namespace, vs.metadata.name))! })),
+      .map((vs) => ({ vs, meshApplies: delegateSourceLabels(key(vs.metadata.namespace, vs.metadata.name)) })),
   ].sort((a, b) => byObjectRef(a.vs, b.vs));
 
   // 3. Route edits, subset safety, and which hosts need the baseline subset.
@@ -261,7 +267,9 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     }
   }
 
-  // 4. Hosts that no mesh VirtualService covers get ours (created here, or already there and edited above).
+  // 4. Hosts that no mesh VirtualService covers get ours (created here, or already there and edited above). One
+  // that covers a host but is not exported everywhere leaves other namespaces on the default route: refused.
+  problems.push(...exportToProblems(roots, envHosts, cd));
   const createVirtualServices: VirtualService[] = [];
   for (const fqdn of envHosts) {
     const info = hosts.get(fqdn)!;

@@ -9,11 +9,12 @@
 //   (our own VirtualServices excepted: their default route is always on the baseline subset).
 
 import { deepCopy, isManaged } from './deployment.js';
-import { normalizeHost, serviceFqdn } from './hosts.js';
+import { hostCovers, normalizeHost, serviceFqdn } from './hosts.js';
 import { baggageRegex, headerRegex } from './match.js';
 import { problemsError } from './problems.js';
 import {
   BASELINE_SUBSET,
+  ENV_LABEL,
   ISTIO_API_VERSION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -30,6 +31,7 @@ import type {
   HTTPMatchRequest,
   HTTPRoute,
   HTTPRouteDestination,
+  Labels,
   PlanProblem,
   RouteEdit,
   VirtualService,
@@ -47,10 +49,61 @@ export const vsRef = (vs: VirtualService): string => `VirtualService ${vs.metada
 export const routeRef = (vs: VirtualService, route: HTTPRoute, index: number): string =>
   `${vsRef(vs)} route "${route.name ?? `#${index}`}"`;
 
+/** istiod treats an empty `gateways` list like an absent one (`len(gateways) == 0`). */
+const listsGateways = (gateways: string[] | undefined): gateways is string[] =>
+  Array.isArray(gateways) && gateways.length > 0;
+
 /** Whether sidecar traffic uses this VirtualService (own `gateways` absent, empty, or including `mesh`). */
 export function vsMeshApplies(vs: VirtualService): boolean {
   const gateways = vs.spec.gateways;
-  return !gateways || gateways.length === 0 || gateways.includes(MESH_GATEWAY);
+  return !listsGateways(gateways) || gateways.includes(MESH_GATEWAY);
+}
+
+/**
+ * Whether a match block of the route lists `gateways`. For a root route with a `delegate` this matters: istiod's
+ * mergeHTTPMatchRequest gives a delegate block without `gateways` the root block's, and a block with `gateways`
+ * has its `sourceLabels` ignored (sourceMatchHTTP), so a sourceLabels block in the delegate would match everyone.
+ */
+export function matchListsGateways(route: HTTPRoute): boolean {
+  return (route.match ?? []).some((m) => listsGateways(m.gateways));
+}
+
+/**
+ * Whether every namespace's sidecars see this VirtualService. An absent (or empty) `exportTo` means the mesh's
+ * `defaultVirtualServiceExportTo`, which we assume is "*": istiod's default when the mesh config leaves it unset.
+ */
+export function exportedEverywhere(vs: VirtualService): boolean {
+  const exportTo = vs.spec.exportTo;
+  return !exportTo || exportTo.length === 0 || exportTo.includes('*');
+}
+
+/**
+ * One problem per VirtualService that serves mesh traffic for env hosts but is not exported to every namespace.
+ * Sidecars elsewhere do not see it and use the default route to all of the host's pods, the env's clones
+ * included, and nothing we write can change that. Gateway-only VirtualServices are fine: a gateway proxy that does
+ * not see one has no route for the host at all (istiod builds gateway routes only from visible VirtualServices),
+ * and a delegate's exportTo only decides which root namespaces may use it (the root's exportTo applies to both).
+ */
+export function exportToProblems(vss: VirtualService[], envHosts: string[], clusterDomain: string): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  for (const vs of vss) {
+    if (exportedEverywhere(vs) || !vsMeshApplies(vs)) continue;
+    const vsHosts = (vs.spec.hosts ?? []).map((h) => normalizeHost(h, vsNamespace(vs), clusterDomain));
+    const covered = envHosts.filter((fqdn) => vsHosts.some((h) => hostCovers(h, fqdn))).sort(byteOrder);
+    if (covered.length === 0) continue;
+    problems.push({
+      kind: 'cluster',
+      subject: vsRef(vs),
+      message:
+        `routes mesh traffic for ${covered.join(', ')} but has exportTo ${JSON.stringify(vs.spec.exportTo)}, so ` +
+        `sidecars in the namespaces it is not exported to do not see it and send requests to all of its pods, ` +
+        `the env's clones included`,
+      fix:
+        `export it to every namespace (exportTo: ["*"], or remove exportTo), or route ` +
+        `${covered.length === 1 ? 'that host' : 'those hosts'} through a VirtualService exported everywhere`,
+    });
+  }
+  return problems;
 }
 
 /** Our own VirtualService for a host that had none. */
@@ -179,55 +232,79 @@ function withHeaderMatch(m: HTTPMatchRequest, header: string, regex: string): HT
   return { ...copy, headers: { ...(copy.headers ?? {}), [header]: { regex } } };
 }
 
+/**
+ * Pod labels that only the env's own clones carry (src/plan/deployment.ts puts both on the clone's pod template):
+ * the version label alone could also be on a gateway pod, which a block without `gateways` is checked against too.
+ */
+function envSourceLabels(routing: EnvRouting): Labels {
+  return { [routing.routing.versionLabel]: routing.env, [ENV_LABEL]: routing.env };
+}
+
+/**
+ * M for calls from the env's clones. istiod (sourceMatchHTTP) checks a block's `gateways` when it lists any and
+ * only otherwise its `sourceLabels` and `sourceNamespace`, so this block must list no gateways; M's own
+ * sourceLabels and sourceNamespace are dropped with M's gateways, as istiod ignored them for M.
+ */
+function sourceLabelBlock(m: HTTPMatchRequest, routing: EnvRouting): HTTPMatchRequest {
+  const { gateways, sourceLabels, sourceNamespace, ...rest } = deepCopy(m);
+  if (listsGateways(gateways)) return { ...rest, sourceLabels: envSourceLabels(routing) };
+  return {
+    ...rest,
+    ...(sourceNamespace !== undefined ? { sourceNamespace } : {}),
+    sourceLabels: { ...(sourceLabels ?? {}), ...envSourceLabels(routing) },
+  };
+}
+
 /** The match blocks of an env's copy of a route, in DESIGN.md order, for every original match block. */
-function envMatches(
-  route: HTTPRoute,
-  routing: EnvRouting,
-  meshApplies: boolean,
-  vsListsGateways: boolean,
-): HTTPMatchRequest[] {
+function envMatches(route: HTTPRoute, routing: EnvRouting, meshApplies: boolean): HTTPMatchRequest[] {
   const { env } = routing;
-  const { header, baggageKey, versionLabel } = routing.routing;
+  const { header, baggageKey } = routing.routing;
   const originals: HTTPMatchRequest[] = route.match && route.match.length > 0 ? route.match : [{}];
   const blocks: HTTPMatchRequest[] = [];
   for (const m of originals) {
     blocks.push(withHeaderMatch(m, header, headerRegex(env)));
     if (baggageKey !== null) blocks.push(withHeaderMatch(m, 'baggage', baggageRegex(baggageKey, env)));
-    const blockGateways = m.gateways;
-    if (meshApplies && (!blockGateways || blockGateways.includes(MESH_GATEWAY))) {
-      const copy = deepCopy(m);
-      const block: HTTPMatchRequest = { ...copy, sourceLabels: { ...(copy.sourceLabels ?? {}), [versionLabel]: env } };
-      if (vsListsGateways || blockGateways) block.gateways = [MESH_GATEWAY];
-      blocks.push(block);
+    if (meshApplies && (!listsGateways(m.gateways) || m.gateways.includes(MESH_GATEWAY))) {
+      blocks.push(sourceLabelBlock(m, routing));
     }
   }
   return blocks;
 }
 
-/** The env's copy of a user route; `destination` is the first destination of the route on an env host. */
+/** The route's header operations with the env's response header added. */
+function withEnvResponseHeader(headers: HTTPRoute['headers'], env: string): NonNullable<HTTPRoute['headers']> {
+  return {
+    ...(headers ?? {}),
+    response: {
+      ...(headers?.response ?? {}),
+      set: { ...(headers?.response?.set ?? {}), [RESPONSE_ENV_HEADER]: env },
+    },
+  };
+}
+
+/**
+ * The env's copy of a user route; `destination` is the first destination of the route on an env host. In a
+ * delegate, istiod's mergeHTTPRoute fills only the fields a delegate route leaves unset from the root route, so
+ * the copy sets `headers` only where the original does: otherwise it would drop the root's header operations.
+ */
 function envRoute(
   route: HTTPRoute,
   destination: HTTPRouteDestination,
   routing: EnvRouting,
   meshApplies: boolean,
-  vsListsGateways: boolean,
+  inDelegate: boolean,
 ): HTTPRoute {
   const { env } = routing;
   const { name, match: _match, route: _route, headers, ...rest } = deepCopy(route);
   const { weight: _weight, ...dest } = deepCopy(destination);
   const origin = name ?? destination.destination.host;
+  const keepsRootHeaders = inDelegate && headers == null;
   return {
     name: routeName(env, origin),
-    match: envMatches(route, routing, meshApplies, vsListsGateways),
+    match: envMatches(route, routing, meshApplies),
     route: [{ ...dest, destination: { ...dest.destination, subset: env } }],
     ...rest,
-    headers: {
-      ...(headers ?? {}),
-      response: {
-        ...(headers?.response ?? {}),
-        set: { ...(headers?.response?.set ?? {}), [RESPONSE_ENV_HEADER]: env },
-      },
-    },
+    ...(keepsRootHeaders ? {} : { headers: withEnvResponseHeader(headers, env) }),
   };
 }
 
@@ -290,8 +367,8 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
 
   const hosts = new Set(routing.hosts);
   const ns = vsNamespace(out, edit.namespace);
-  const meshApplies = out.spec.hosts && out.spec.hosts.length > 0 ? vsMeshApplies(out) : edit.meshApplies;
-  const vsListsGateways = Array.isArray(out.spec.gateways) && out.spec.gateways.length > 0;
+  const inDelegate = !out.spec.hosts || out.spec.hosts.length === 0;
+  const meshApplies = inDelegate ? edit.meshApplies : vsMeshApplies(out);
 
   const { kept, lost } = removeEnv(http, routing.env);
   const result: HTTPRoute[] = [];
@@ -305,7 +382,7 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
     if (destinations.length > 0) {
       // Pin before copying: the copy gets the env subset anyway.
       for (const d of destinations) if (!d.destination.subset) d.destination.subset = BASELINE_SUBSET;
-      block.push(envRoute(route, destinations[0]!, routing, meshApplies, vsListsGateways));
+      block.push(envRoute(route, destinations[0]!, routing, meshApplies, inDelegate));
       block = sortBlock(block);
     }
     result.push(...block, route);

@@ -220,6 +220,71 @@ describe('planOpen: routing shapes', () => {
     expect(edge.spec.http![0]!.match!.some((m) => m.sourceLabels)).toBe(false);
   });
 
+  test('delegates: no sourceLabels block when a referencing root route lists gateways in a match block', () => {
+    // istiod's mergeHTTPMatchRequest gives a delegate block without gateways the root block's gateways, and a block
+    // with gateways has its sourceLabels ignored (sourceMatchHTTP): the merged block would match every caller.
+    const delegateRoute = [{ name: 'd', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }];
+    const snap = reviewsCluster({
+      vss: [
+        virtualService('front', [
+          { match: [{ uri: { prefix: '/a' } }], delegate: { name: 'plain' } },
+          { match: [{ uri: { prefix: '/b' } }, { uri: { prefix: '/c' }, gateways: ['mesh'] }], delegate: { name: 'gated' } },
+        ], { namespace: NS, hosts: ['front'] }),
+        virtualService('edge', [{ match: [{ gateways: ['ingress'] }], delegate: { name: 'plain', namespace: NS } }], {
+          namespace: 'istio-system', hosts: ['*'], gateways: ['ingress'],
+        }),
+        virtualService('plain', delegateRoute, { namespace: NS, hosts: null }),
+        virtualService('gated', delegateRoute, { namespace: NS, hosts: null }),
+        virtualService('reviews', [{ name: 'r', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS }),
+      ],
+    });
+    const plan = planOpen(snap, reviewsSpec());
+    expect(plan.routeEdits).toEqual([
+      { name: 'gated', namespace: NS, meshApplies: false },
+      { name: 'plain', namespace: NS, meshApplies: false },
+      { name: 'reviews', namespace: NS, meshApplies: true },
+    ]);
+    for (const edit of plan.routeEdits.slice(0, 2)) {
+      const vs = snap.virtualServices.find((v) => v.metadata.name === edit.name)!;
+      expect(withEnvRoutes(vs, edit, plan.routing).spec.http![0]!.match!.some((m) => m.sourceLabels)).toBe(false);
+    }
+  });
+
+  describe('exportTo', () => {
+    const route = [{ name: 'r', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }];
+
+    test('a mesh VirtualService for an env host not exported to "*" is refused before any write, naming VS, host, exportTo and fix', () => {
+      const snap = reviewsCluster({ vss: [virtualService('reviews', route, { namespace: NS, extra: { exportTo: ['.'] } })] });
+      const e = problemsOf(() => planOpen(snap, reviewsSpec()));
+      expect(e.kind).toBe('cluster');
+      expect(e.problems).toHaveLength(1);
+      expect(e.problems[0]).toContain('VirtualService bookinfo/reviews');
+      expect(e.problems[0]).toContain(REVIEWS);
+      expect(e.problems[0]).toContain('["."]');
+      expect(e.problems[0]).toContain('exportTo');
+    });
+
+    test('exported to "*" (or the mesh default): planned as before', () => {
+      for (const extra of [{ exportTo: ['*'] }, {}]) {
+        const snap = reviewsCluster({ vss: [virtualService('reviews', route, { namespace: NS, extra })] });
+        expect(planOpen(snap, reviewsSpec()).routeEdits).toEqual([{ name: 'reviews', namespace: NS, meshApplies: true }]);
+      }
+    });
+
+    test('gateway-only VirtualServices and delegates may be exported narrowly (gateways do not fall back to all pods)', () => {
+      const snap = reviewsCluster({
+        vss: [
+          virtualService('public', [{ name: 'p', route: [{ destination: { host: REVIEWS, subset: 'v1' } }] }], {
+            namespace: 'edge', hosts: ['reviews.example.com'], gateways: ['edge/gw'], extra: { exportTo: ['.'] },
+          }),
+          virtualService('reviews', [{ name: 'r', delegate: { name: 'reviews-delegate' } }], { namespace: NS }),
+          virtualService('reviews-delegate', route, { namespace: NS, hosts: null, extra: { exportTo: ['.'] } }),
+        ],
+      });
+      expect(planOpen(snap, reviewsSpec()).routeEdits.map((e) => e.name)).toEqual(['reviews-delegate', 'public']);
+    });
+  });
+
   test('gateway-bound VirtualService: with mesh it covers the host; gateway-only does not, so ours is created too', () => {
     const route = [{ name: 'r', route: [{ destination: { host: 'reviews.bookinfo.svc.cluster.local', subset: 'v1' } }] }];
     const withMesh = reviewsCluster({
@@ -229,7 +294,7 @@ describe('planOpen: routing shapes', () => {
     expect(a.routeEdits).toEqual([{ name: 'public', namespace: 'edge', meshApplies: true }]);
     expect(a.createVirtualServices).toEqual([]);
     const m = withEnvRoutes(withMesh.virtualServices[0]!, a.routeEdits[0]!, a.routing).spec.http![0]!.match!;
-    expect(m[2]).toEqual({ sourceLabels: { version: 'pr-42' }, gateways: ['mesh'] });
+    expect(m[2]).toEqual({ sourceLabels: { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' } });
 
     const gatewayOnly = reviewsCluster({ vss: [virtualService('public', route, { namespace: 'edge', hosts: ['reviews.example.com'], gateways: ['edge/gw'] })] });
     const b = planOpen(gatewayOnly, reviewsSpec());

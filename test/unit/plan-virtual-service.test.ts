@@ -5,9 +5,11 @@ import { virtualService } from '../../src/demo/builders.js';
 import { DynamicEnvError } from '../../src/errors.js';
 import { baggageRegex, headerRegex } from '../../src/plan/match.js';
 import { BASELINE_SUBSET } from '../../src/plan/names.js';
-import type { EnvRouting, HTTPRoute, RouteEdit, VirtualService } from '../../src/plan/types.js';
+import type { EnvRouting, HTTPMatchRequest as HTTPRouteMatch, HTTPRoute, PlanProblem, RouteEdit, VirtualService } from '../../src/plan/types.js';
 import {
   envsOf,
+  exportToProblems,
+  matchListsGateways,
   isOwnVirtualService,
   nonHttpWarnings,
   ownVirtualService,
@@ -57,7 +59,7 @@ describe('withEnvRoutes', () => {
     expect(copy.match).toEqual([
       { headers: { 'end-user': { exact: 'jason' }, 'x-override': { regex: headerRegex('pr-42') } } },
       { headers: { 'end-user': { exact: 'jason' }, baggage: { regex: baggageRegex('override', 'pr-42') } } },
-      { headers: { 'end-user': { exact: 'jason' } }, sourceLabels: { version: 'pr-42' } },
+      { headers: { 'end-user': { exact: 'jason' } }, sourceLabels: { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' } },
     ]);
     expect(copy.route).toEqual([{ destination: { host: 'reviews', subset: 'pr-42' } }]);
     expect(copy.headers).toEqual({ response: { set: { 'x-dynamic-env': 'pr-42' } } });
@@ -65,7 +67,7 @@ describe('withEnvRoutes', () => {
     expect(out.spec.http![2]!.match).toEqual([
       { headers: { 'x-override': { regex: headerRegex('pr-42') } } },
       { headers: { baggage: { regex: baggageRegex('override', 'pr-42') } } },
-      { sourceLabels: { version: 'pr-42' } },
+      { sourceLabels: { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' } },
     ]);
     // The user's routes are untouched.
     expect(out.spec.http![1]).toEqual(base.spec.http![0]);
@@ -76,7 +78,7 @@ describe('withEnvRoutes', () => {
     const out = open(base, 'pr-42', { baggageKey: null });
     expect(out.spec.http![2]!.match).toEqual([
       { headers: { 'x-override': { regex: headerRegex('pr-42') } } },
-      { sourceLabels: { version: 'pr-42' } },
+      { sourceLabels: { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' } },
     ]);
   });
 
@@ -93,12 +95,12 @@ describe('withEnvRoutes', () => {
     expect(m.map((b) => Object.keys(b.headers ?? {}).concat(Object.keys(b.sourceLabels ?? {})))).toEqual([
       ['x-override'],
       ['baggage'],
-      ['version'],
+      ['version', 'dynamic-env.io/env'],
       ['x-override', 'app'],
       ['baggage', 'app'],
-      ['app', 'version'],
+      ['app', 'version', 'dynamic-env.io/env'],
     ]);
-    expect(m[5]).toEqual({ uri: { prefix: '/b' }, sourceLabels: { app: 'web', version: 'pr-1' } });
+    expect(m[5]).toEqual({ uri: { prefix: '/b' }, sourceLabels: { app: 'web', version: 'pr-1', 'dynamic-env.io/env': 'pr-1' } });
   });
 
   test('copies every other field, keeps port and destination headers, drops weight; weighted route gets the first env destination', () => {
@@ -231,12 +233,12 @@ describe('withEnvRoutes', () => {
       { name: 'pp', match: [{ uri: { prefix: '/' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
     ];
 
-    test('a VirtualService bound to gateways and the mesh: the sourceLabels block carries gateways: [mesh]', () => {
+    test('a VirtualService bound to gateways and the mesh: the sourceLabels block lists no gateways', () => {
       const vs = reviewsVs(http, { gateways: ['istio-system/ingress', 'mesh'], hosts: ['reviews', 'reviews.example.com'] });
       const m = open(vs, 'pr-42').spec.http![0]!.match!;
       expect(m).toHaveLength(3);
       expect(m[0]).not.toHaveProperty('gateways');
-      expect(m[2]).toEqual({ uri: { prefix: '/' }, sourceLabels: { version: 'pr-42' }, gateways: ['mesh'] });
+      expect(m[2]).toEqual({ uri: { prefix: '/' }, sourceLabels: { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' } });
     });
 
     test('a gateway-only VirtualService gets no sourceLabels block', () => {
@@ -246,7 +248,7 @@ describe('withEnvRoutes', () => {
       expect(m.some((b) => b.sourceLabels)).toBe(false);
     });
 
-    test("a match block bound to a gateway only gets no sourceLabels block; one naming mesh gets it with gateways: [mesh]", () => {
+    test('a match block bound to a gateway only gets no sourceLabels block; one naming mesh gets it without gateways', () => {
       const vs = reviewsVs(
         [
           {
@@ -259,7 +261,7 @@ describe('withEnvRoutes', () => {
       );
       const m = open(vs, 'pr-42').spec.http![0]!.match!;
       expect(m.filter((b) => b.sourceLabels)).toEqual([
-        { uri: { prefix: '/b' }, gateways: ['mesh'], sourceLabels: { version: 'pr-42' } },
+        { uri: { prefix: '/b' }, sourceLabels: { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' } },
       ]);
       expect(m).toHaveLength(5);
     });
@@ -268,6 +270,98 @@ describe('withEnvRoutes', () => {
       const delegate = reviewsVs(http, { hosts: null });
       expect(withEnvRoutes(delegate, edit(delegate, false), routing('pr-42')).spec.http![0]!.match).toHaveLength(2);
       expect(withEnvRoutes(delegate, edit(delegate, true), routing('pr-42')).spec.http![0]!.match).toHaveLength(3);
+    });
+  });
+
+  describe('the sourceLabels block never lists gateways (istiod sourceMatchHTTP ignores sourceLabels when it does)', () => {
+    const SOURCE = { version: 'pr-42', 'dynamic-env.io/env': 'pr-42' };
+    const catchAll: HTTPRoute[] = [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }];
+    const sourceBlocks = (vs: VirtualService, meshApplies = true): HTTPRouteMatch[] =>
+      withEnvRoutes(vs, edit(vs, meshApplies), routing('pr-42')).spec.http![0]!.match!.filter((m) => m.sourceLabels?.['dynamic-env.io/env']);
+
+    test.each([
+      ['gateways: [public-gw, mesh]', ['istio-system/public-gw', 'mesh']],
+      ['gateways: [mesh]', ['mesh']],
+      ['no gateways', undefined],
+    ])('a VirtualService with %s: a catch-all route gets a block selecting only the env clones', (_name, gateways) => {
+      const vs = reviewsVs(catchAll, gateways ? { gateways } : {});
+      expect(sourceBlocks(vs)).toEqual([{ sourceLabels: SOURCE }]);
+    });
+
+    test("a block listing gateways that include mesh: its gateways go, and so do the sourceLabels/sourceNamespace istiod ignored", () => {
+      const vs = reviewsVs(
+        [
+          {
+            name: 'pp',
+            match: [
+              { uri: { prefix: '/a' }, gateways: ['mesh'], sourceLabels: { app: 'web' }, sourceNamespace: 'web' },
+              { uri: { prefix: '/b' }, sourceLabels: { app: 'web' }, sourceNamespace: 'web' },
+              { uri: { prefix: '/c' }, gateways: [] },
+              { uri: { prefix: '/d' }, gateways: ['ingress'] },
+            ],
+            route: [{ destination: { host: 'reviews', subset: 'v1' } }],
+          },
+        ],
+        { gateways: ['ingress', 'mesh'] },
+      );
+      expect(sourceBlocks(vs)).toEqual([
+        { uri: { prefix: '/a' }, sourceLabels: SOURCE },
+        { uri: { prefix: '/b' }, sourceLabels: { app: 'web', ...SOURCE }, sourceNamespace: 'web' },
+        // An empty list is no list for istiod: the block applies wherever the VirtualService does.
+        { uri: { prefix: '/c' }, sourceLabels: SOURCE },
+      ]);
+      // The header blocks keep M as it is, gateways included: they select env traffic by header wherever M applies.
+      const m = withEnvRoutes(vs, edit(vs), routing('pr-42')).spec.http![0]!.match!;
+      expect(m[0]).toEqual({
+        uri: { prefix: '/a' },
+        gateways: ['mesh'],
+        sourceLabels: { app: 'web' },
+        sourceNamespace: 'web',
+        headers: { 'x-override': { regex: headerRegex('pr-42') } },
+      });
+    });
+
+    test('the env label follows the configured version label', () => {
+      const vs = reviewsVs(catchAll);
+      const out = withEnvRoutes(vs, edit(vs), routing('pr-42', { versionLabel: 'track' }));
+      expect(out.spec.http![0]!.match!.at(-1)).toEqual({ sourceLabels: { track: 'pr-42', 'dynamic-env.io/env': 'pr-42' } });
+    });
+  });
+
+  describe('delegate VirtualServices (no hosts): istiod fills the fields a delegate route leaves unset from the root route', () => {
+    const delegate = (http: HTTPRoute[]): VirtualService => reviewsVs(http, { hosts: null });
+
+    test('a route without headers gets a copy without headers (so the root route\'s header operations apply to it)', () => {
+      const vs = delegate([{ name: 'd', timeout: '2s', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }]);
+      const copy = withEnvRoutes(vs, edit(vs), routing('pr-42')).spec.http![0]!;
+      expect(copy).not.toHaveProperty('headers');
+      expect(copy.timeout).toBe('2s');
+    });
+
+    test('a route with headers gets them, plus the x-dynamic-env response header', () => {
+      const vs = delegate([
+        { name: 'd', headers: { request: { set: { a: '1' } } }, route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      ]);
+      const copy = withEnvRoutes(vs, edit(vs), routing('pr-42')).spec.http![0]!;
+      expect(copy.headers).toEqual({ request: { set: { a: '1' } }, response: { set: { 'x-dynamic-env': 'pr-42' } } });
+    });
+
+    test('the copy sets exactly the route fields the original sets (besides match, which it always has)', () => {
+      const routes: HTTPRoute[] = [
+        { route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+        { name: 'all', retries: { attempts: 2 }, rewrite: { uri: '/' }, corsPolicy: { allowOrigins: [{ exact: 'x' }] },
+          fault: { abort: { httpStatus: 500, percentage: { value: 1 } } }, mirror: { host: 'shadow' }, mirrorPercentage: { value: 5 },
+          route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      ];
+      const out = withEnvRoutes(delegate(routes), edit(delegate(routes)), routing('pr-42'));
+      const keys = (r: HTTPRoute): string[] => Object.keys(r).filter((k) => k !== 'match' && k !== 'name').sort();
+      expect(keys(out.spec.http![0]!)).toEqual(keys(routes[0]!));
+      expect(keys(out.spec.http![2]!)).toEqual(keys(routes[1]!));
+    });
+
+    test('a VirtualService with hosts still always gets the response header', () => {
+      const vs = reviewsVs([{ name: 'r', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }]);
+      expect(withEnvRoutes(vs, edit(vs), routing('pr-42')).spec.http![0]!.headers).toEqual({ response: { set: { 'x-dynamic-env': 'pr-42' } } });
     });
   });
 
@@ -300,6 +394,39 @@ describe('withEnvRoutes', () => {
     const warnings = nonHttpWarnings(vs, [REVIEWS], 'cluster.local');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('tcp route #0');
+  });
+});
+
+describe('exportToProblems', () => {
+  const route: HTTPRoute[] = [{ name: 'r', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }];
+  const problems = (vs: VirtualService): PlanProblem[] => exportToProblems([vs], [REVIEWS, RATINGS], 'cluster.local');
+
+  test.each([[undefined], [[]], [['*']], [['.', '*']]])('exportTo %j is every namespace: no problem', (exportTo) => {
+    expect(problems(reviewsVs(route, exportTo ? { extra: { exportTo } } : {}))).toEqual([]);
+  });
+
+  test.each([[['.']], [['bookinfo', 'frontend']], [['~']]])('exportTo %j on a mesh VirtualService for an env host is refused', (exportTo) => {
+    const found = problems(reviewsVs(route, { hosts: ['reviews', 'ratings', 'details'], gateways: ['ingress', 'mesh'], extra: { exportTo } }));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ kind: 'cluster', subject: 'VirtualService bookinfo/reviews' });
+    expect(found[0]!.message).toContain(`${RATINGS}, ${REVIEWS}`);
+    expect(found[0]!.message).toContain(JSON.stringify(exportTo));
+    expect(found[0]!.message).toContain('all of its pods');
+    expect(found[0]!.fix).toContain('exportTo');
+    expect(found[0]!.fix).toContain('"*"');
+  });
+
+  test('gateway-only VirtualServices and ones for other hosts are not refused', () => {
+    expect(problems(reviewsVs(route, { gateways: ['ingress'], extra: { exportTo: ['.'] } }))).toEqual([]);
+    expect(problems(reviewsVs(route, { hosts: ['front'], extra: { exportTo: ['.'] } }))).toEqual([]);
+  });
+});
+
+describe('matchListsGateways', () => {
+  test('is true when a match block lists gateways', () => {
+    expect(matchListsGateways({ match: [{ uri: { prefix: '/' } }, { gateways: ['mesh'] }] })).toBe(true);
+    expect(matchListsGateways({ match: [{ uri: { prefix: '/' } }, { gateways: [] }] })).toBe(false);
+    expect(matchListsGateways({})).toBe(false);
   });
 });
 
