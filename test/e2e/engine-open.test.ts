@@ -132,7 +132,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
       match: [
         { headers: header },
         { headers: { baggage: { regex: `(?:.*,)?[ \\t]*override[ \\t]*=[ \\t]*${env}[ \\t]*(?:;[^,]*)?(?:,.*)?` } } },
-        { sourceLabels: { version: env } },
+        { sourceLabels: { version: env, 'dynamic-env.io/env': env } },
       ],
       route: [{ destination: { host: 'reviews', subset: env } }],
       timeout: '10s',
@@ -143,7 +143,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
     expect(jasonCopy.match).toEqual([
       { headers: { 'end-user': { exact: 'jason' }, ...header } },
       { headers: { 'end-user': { exact: 'jason' }, baggage: defaultCopy.match[1].headers.baggage } },
-      { headers: { 'end-user': { exact: 'jason' } }, sourceLabels: { version: env } },
+      { headers: { 'end-user': { exact: 'jason' } }, sourceLabels: { version: env, 'dynamic-env.io/env': env } },
     ]);
     expect(jasonCopy.route).toEqual([{ destination: { host: 'reviews', subset: env } }]);
     // VirtualServices of hosts the env does not touch are not written.
