@@ -32,6 +32,7 @@ export const DEFAULT_STRIP_ANNOTATIONS: readonly string[] = [
 export const DEFAULTS = {
   lockNamespace: 'default',
   clusterDomain: 'cluster.local',
+  istioRootNamespace: 'istio-system',
   routing: {
     header: 'x-override',
     baggageKey: 'override' as string | false,

@@ -273,6 +273,9 @@ export const configFileSchema = z
     env: envNameSchema.optional(),
     lockNamespace: dnsLabel('lockNamespace').optional().meta({ description: "Namespace of the env's Lease (default: default)." }),
     clusterDomain: dnsSubdomain('clusterDomain').optional().meta({ description: 'Cluster DNS domain (default: cluster.local).' }),
+    istioRootNamespace: dnsLabel('istioRootNamespace')
+      .optional()
+      .meta({ description: "Istio's root namespace (MeshConfig rootNamespace), whose DestinationRules apply mesh-wide (default: istio-system)." }),
     routing: routingSchema.optional(),
     wait: z.boolean({ error: 'wait must be true or false' }).optional().meta({ description: 'Wait for the clones to be ready (default: true).' }),
     timeout: timeoutSchema.optional(),

@@ -153,6 +153,7 @@ export function resolveEnvSpec(config: ConfigFile, overrides: SpecOverrides = {}
     },
     owner,
     clusterDomain: config.clusterDomain ?? DEFAULTS.clusterDomain,
+    istioRootNamespace: config.istioRootNamespace ?? DEFAULTS.istioRootNamespace,
     now: overrides.now ?? new Date().toISOString(),
   };
 }

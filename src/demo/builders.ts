@@ -70,7 +70,7 @@ export function destinationRule(
   name: string,
   host: string,
   subsets: Record<string, Labels>,
-  o: { namespace?: string; trafficPolicy?: unknown; creationTimestamp?: string } = {},
+  o: { namespace?: string; trafficPolicy?: unknown; creationTimestamp?: string; exportTo?: string[]; workloadSelector?: Labels } = {},
 ): DestinationRule {
   return {
     apiVersion: 'networking.istio.io/v1',
@@ -78,6 +78,8 @@ export function destinationRule(
     metadata: { name, namespace: o.namespace ?? 'default', creationTimestamp: o.creationTimestamp ?? CREATED },
     spec: {
       host,
+      ...(o.exportTo !== undefined ? { exportTo: o.exportTo } : {}),
+      ...(o.workloadSelector !== undefined ? { workloadSelector: { matchLabels: o.workloadSelector } } : {}),
       ...(o.trafficPolicy !== undefined ? { trafficPolicy: o.trafficPolicy } : {}),
       subsets: Object.entries(subsets).map(([n, labels]) => ({ name: n, labels })),
     },
@@ -128,6 +130,7 @@ export function envSpec(name: string, o: Partial<Omit<EnvSpec, 'routing'>> & { r
     },
     owner: o.owner ?? {},
     clusterDomain: o.clusterDomain ?? DEFAULTS.clusterDomain,
+    istioRootNamespace: o.istioRootNamespace ?? DEFAULTS.istioRootNamespace,
     now: o.now ?? '2026-02-01T00:00:00.000Z',
     routing: {
       header: DEFAULTS.routing.header,

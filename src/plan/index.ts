@@ -5,6 +5,8 @@ export * from './match.js';
 export * from './hosts.js';
 export * from './deployment.js';
 export * from './destination-rule.js';
+export * from './destination-rule-scope.js';
+export * from './destination-rule-check.js';
 export * from './virtual-service.js';
 export * from './problems.js';
 export { planOpen } from './open.js';

@@ -69,6 +69,16 @@ export function destinationRuleName(env: string, service: string): string {
   return joinShortened(`dynamic-env-${env}`, service, MAX_DNS_SUBDOMAIN);
 }
 
+/**
+ * Our DestinationRule for (env, Service) in a namespace other than the Service's (a caller's, or the root
+ * namespace): `dynamic-env-<env>-<service>.<service namespace>`, hash-shortened to 253. The Service's namespace is
+ * part of it because one namespace may hold copies for same-named Services of several namespaces; the dot keeps it
+ * apart from the names `destinationRuleName` gives (Service names have none).
+ */
+export function destinationRuleCopyName(env: string, service: string, serviceNamespace: string): string {
+  return joinShortened(`dynamic-env-${env}`, `${service}.${serviceNamespace}`, MAX_DNS_SUBDOMAIN);
+}
+
 /** Our VirtualService for a host that has none: `dynamic-env-<service>`, shared by all envs. */
 export function ownVirtualServiceName(service: string): string {
   return `dynamic-env-${service}`;

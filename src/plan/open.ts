@@ -1,10 +1,10 @@
 // planOpen: Snapshot + EnvSpec -> OpenPlan. Pure. Every problem is collected before one error is thrown, so the
 // user fixes everything in one round (docs/DESIGN.md "Validation before the first write").
 
-import { buildDestinationRule, findUserSubset, userDestinationRulesFor } from './destination-rule.js';
+import { findUserSubset, planHostDestinationRules } from './destination-rule.js';
 import { buildClone, isManaged } from './deployment.js';
 import { hostCovers, normalizeHost, selectorMatches, serviceFqdn, serviceUrl, servicesSelecting, subsetSelects } from './hosts.js';
-import { BASELINE_SUBSET, ENV_LABEL, cloneName, destinationRuleName, ownVirtualServiceName } from './names.js';
+import { BASELINE_SUBSET, ENV_LABEL, cloneName, ownVirtualServiceName } from './names.js';
 import { throwIfProblems } from './problems.js';
 import type {
   Deployment,
@@ -328,43 +328,25 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     });
   }
 
-  // 6. Our DestinationRules, one per (env, host).
+  // 6. Our DestinationRules per (env, host): in the Service's namespace, and in every namespace whose own user rule
+  // for the host would keep its proxies from seeing that one (docs/DESIGN.md "DestinationRules").
   const destinationRules: DestinationRule[] = [];
+  const ruleRefs = new Map<string, ObjectRef[]>();
+  const callerNamespaces = [...new Set(entries.map(([, w]) => w.namespace))];
   for (const fqdn of envHosts) {
     const info = hosts.get(fqdn)!;
-    const svcNs = info.service.metadata.namespace ?? '';
-    const userRules = userDestinationRulesFor(fqdn, snapshot.destinationRules, cd);
-    for (const rule of userRules) {
-      for (const s of rule.spec.subsets ?? []) {
-        if (s.name === env) {
-          problems.push({
-            kind: 'cluster',
-            subject: `DestinationRule ${rule.metadata.namespace}/${rule.metadata.name} subset "${s.name}"`,
-            message: `has the env's name; Istio keeps the first definition of a subset, so env ${env}'s subset would be ignored`,
-            fix: 'rename the subset, or choose another env name',
-          });
-        }
-      }
-    }
-    const dr = buildDestinationRule(spec, {
+    const planned = planHostDestinationRules(spec, {
       host: fqdn,
       serviceName: info.service.metadata.name,
-      namespace: svcNs,
+      serviceNamespace: info.service.metadata.namespace ?? '',
       ...(baselineVersion.has(fqdn) ? { baselineVersion: baselineVersion.get(fqdn)! } : {}),
-      ...(userRules[0] ? { userRule: userRules[0] } : {}),
+      clusterRules: snapshot.destinationRules,
+      callerNamespaces,
     });
-    const existing = snapshot.destinationRules.find(
-      (d) => d.metadata.namespace === svcNs && d.metadata.name === dr.metadata.name,
-    );
-    if (existing && !(isManaged(existing.metadata.labels) && existing.metadata.labels?.[ENV_LABEL] === env)) {
-      problems.push({
-        kind: 'cluster',
-        subject: `DestinationRule ${svcNs}/${dr.metadata.name}`,
-        message: `already exists and is not env ${env}'s`,
-        fix: 'rename or remove it, or choose another env name',
-      });
-    }
-    destinationRules.push(dr);
+    problems.push(...planned.problems);
+    warnings.push(...planned.warnings);
+    destinationRules.push(...planned.rules);
+    ruleRefs.set(fqdn, planned.rules.map(refOf).sort(byRef));
   }
 
   throwIfProblems(problems);
@@ -382,10 +364,7 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
       replicas: w.spec.replicas,
       hosts: w.hosts,
       ...(w.role === 'service' && w.hosts[0] ? { url: serviceUrl(w.hosts[0], hosts.get(w.hosts[0])!.service) } : {}),
-      destinationRules: w.hosts.map((h) => {
-        const info = hosts.get(h)!;
-        return { name: destinationRuleName(env, info.service.metadata.name), namespace: info.service.metadata.namespace ?? '' };
-      }),
+      destinationRules: w.hosts.flatMap((h) => ruleRefs.get(h) ?? []),
       virtualServices: [...vsKeys].sort().map((k) => {
         const [namespace, name] = k.split('/') as [string, string];
         return { name, namespace };

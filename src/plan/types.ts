@@ -206,6 +206,8 @@ export interface EnvSpec {
   gitops: { stripLabels: string[]; stripAnnotations: string[] };
   owner: OwnerInfo;
   clusterDomain: string;
+  /** Istio's root namespace (MeshConfig rootNamespace): its DestinationRules apply mesh-wide as the last resort. */
+  istioRootNamespace: string;
   /** ISO timestamp, injected so the planner stays pure. */
   now: string;
 }

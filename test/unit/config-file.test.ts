@@ -74,7 +74,7 @@ gitops:
 describe('strict schema: unknown keys name their path', () => {
   test('at every level, with a likely correction', () => {
     const p = problems(`${MIN}routng: {}\nrouting: {hedaer: x}\ngitops: {labels: []}\nservices:\n  - namespace: a\n    deploymnet: b\n    deployment: c\n    containers: [{image: x, envs: []}]\n`.replace(MIN, ''));
-    expect(p).toContain(`${F}: routng: unknown key; did you mean "routing"? allowed keys here: env, lockNamespace, clusterDomain, routing, wait, timeout, services, workers, gitops`);
+    expect(p).toContain(`${F}: routng: unknown key; did you mean "routing"? allowed keys here: env, lockNamespace, clusterDomain, istioRootNamespace, routing, wait, timeout, services, workers, gitops`);
     expect(p).toContainEqual(expect.stringMatching(/^dynamic-env\.yaml: routing\.hedaer: unknown key; did you mean "header"\?/));
     expect(p).toContainEqual(expect.stringMatching(/^dynamic-env\.yaml: gitops\.labels: unknown key; allowed keys here: stripLabels, stripAnnotations$/));
     expect(p).toContainEqual(expect.stringMatching(/^dynamic-env\.yaml: services\[0\]\.deploymnet: unknown key; did you mean "deployment"\?/));
@@ -89,6 +89,7 @@ describe('field validation', () => {
     ['env name reserved', `env: dynamic-env-baseline\n${MIN}`, 'env', /reserved/],
     ['lockNamespace', `lockNamespace: Default\n${MIN}`, 'lockNamespace', /DNS label/],
     ['clusterDomain', `clusterDomain: "cluster..local"\n${MIN}`, 'clusterDomain', /DNS subdomain/],
+    ['istioRootNamespace', `istioRootNamespace: Istio_System\n${MIN}`, 'istioRootNamespace', /DNS label/],
     ['header baggage', `routing: {header: Baggage}\n${MIN}`, 'routing.header', /must not be "baggage"/],
     ['header pseudo', `routing: {header: ":authority"}\n${MIN}`, 'routing.header', /pseudo-header/],
     ['header not a token', `routing: {header: "x override"}\n${MIN}`, 'routing.header', /HTTP header name/],

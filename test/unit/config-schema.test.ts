@@ -15,7 +15,7 @@ describe('schema/dynamic-env.schema.json', () => {
       properties: Record<string, any>;
     };
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(schema.properties)).toEqual(['env', 'lockNamespace', 'clusterDomain', 'routing', 'wait', 'timeout', 'services', 'workers', 'gitops']);
+    expect(Object.keys(schema.properties)).toEqual(['env', 'lockNamespace', 'clusterDomain', 'istioRootNamespace', 'routing', 'wait', 'timeout', 'services', 'workers', 'gitops']);
     const routing = schema.properties.routing;
     expect(routing.additionalProperties).toBe(false);
     expect(routing.properties.baggageKey.default).toBe('override');

@@ -46,6 +46,7 @@ describe('resolveEnvSpec', () => {
       gitops: { stripLabels: [...DEFAULTS.gitops.stripLabels], stripAnnotations: [...DEFAULTS.gitops.stripAnnotations] },
       owner: { repo: 'acme/shop', pr: 42, commit: 'abc' },
       clusterDomain: 'cluster.local',
+      istioRootNamespace: 'istio-system',
       now: '2026-01-01T00:00:00Z',
     });
   });
@@ -53,6 +54,7 @@ describe('resolveEnvSpec', () => {
   test('the env name comes from the overrides, else the file, else it is a usage error', () => {
     expect(resolveEnvSpec(config(`env: from-file\nworkers: [{namespace: a, deployment: b}]`), {}).name).toBe('from-file');
     expect(resolveEnvSpec(config(`env: from-file\nworkers: [{namespace: a, deployment: b}]`), { env: 'pr-7' }).name).toBe('pr-7');
+    expect(resolveEnvSpec(config(`env: e\nistioRootNamespace: mesh-root\nworkers: [{namespace: a, deployment: b}]`), {}).istioRootNamespace).toBe('mesh-root');
     expect(usage(() => resolveEnvSpec(BASE, {}))).toEqual([expect.stringMatching(/^env: no env name given; set "env" in the config file or pass one/)]);
     expect(usage(() => resolveEnvSpec(BASE, { env: 'PR 7' }))).toEqual([expect.stringMatching(/^env: env name must be a lowercase DNS label/)]);
     expect(usage(() => resolveEnvSpec(BASE, { env: 'p'.repeat(41) }))).toEqual([expect.stringMatching(/at most 40/)]);

@@ -9,8 +9,12 @@ import { DynamicEnvError } from '../../src/errors.js';
 import { planClose } from '../../src/plan/close.js';
 import { BASELINE_SUBSET } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
-import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../../src/plan/types.js';
+import type { EnvSpec, KubeObject, OpenPlan, Snapshot, VirtualService } from '../../src/plan/types.js';
 import { envsOf, withEnvRoutes, withoutEnvRoutes } from '../../src/plan/virtual-service.js';
+import { openEnv } from '../../src/commands/open.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import type { ResourceType } from '../../src/kube/resources.js';
+import { hostRuleView } from '../../src/plan/destination-rule-scope.js';
 
 const NS = 'bookinfo';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
@@ -441,7 +445,7 @@ describe('planOpen: subsets keep baseline traffic off the PR pods', () => {
     expect(e.problems[0]).toContain('version');
   });
 
-  test('the oldest user DR for the host (any namespace) lends its top-level policy; ours has none at top level', () => {
+  test("each namespace's user DR lends its top-level policy to our subsets there (not the oldest anywhere); ours has none at top level", () => {
     const vs = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS });
     const snap = reviewsCluster({
       vss: [vs],
@@ -450,9 +454,11 @@ describe('planOpen: subsets keep baseline traffic off the PR pods', () => {
         destinationRule('older', 'reviews.bookinfo.svc.cluster.local', {}, { namespace: 'other', trafficPolicy: { connectionPool: { tcp: { maxConnections: 5 } } }, creationTimestamp: '2026-01-01T00:00:00Z' }),
       ],
     });
-    const dr = planOpen(snap, reviewsSpec()).destinationRules[0]!;
-    expect(dr.spec).not.toHaveProperty('trafficPolicy');
-    expect(dr.spec.subsets![0]!.trafficPolicy).toEqual({ connectionPool: { tcp: { maxConnections: 5 } } });
+    const drs = planOpen(snap, reviewsSpec()).destinationRules;
+    expect(drs.map((d) => [d.metadata.namespace, d.metadata.name])).toEqual([[NS, 'dynamic-env-pr-42-reviews'], ['other', 'dynamic-env-pr-42-reviews.bookinfo']]);
+    for (const dr of drs) expect(dr.spec).not.toHaveProperty('trafficPolicy');
+    expect(drs[0]!.spec.subsets![0]!.trafficPolicy).toEqual({ loadBalancer: { simple: 'RANDOM' } });
+    expect(drs[1]!.spec.subsets![0]!.trafficPolicy).toEqual({ connectionPool: { tcp: { maxConnections: 5 } } });
   });
 });
 
@@ -510,3 +516,152 @@ describe('planClose', () => {
     expect(planClose(after, 'pr-4')).toEqual({ env: 'pr-4', routeEdits: [], destinationRules: [], clones: [] });
   });
 });
+
+describe("planOpen: our DestinationRules as istiod merges them with the user's", () => {
+  const MESH = { clusterDomain: 'cluster.local', rootNamespace: 'istio-system' };
+  const TLS = { tls: { mode: 'ISTIO_MUTUAL' } };
+  const LIMITS = { connectionPool: { tcp: { maxConnections: 5 } }, outlierDetection: { consecutive5xxErrors: 3 } };
+  const toV1 = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS });
+  const v1v2 = { v1: { version: 'v1' }, v2: { version: 'v2' } };
+  /** The rule a proxy in `namespace` uses for reviews, by the model of istiod. */
+  const used = (snap: Snapshot, namespace: string) => hostRuleView(REVIEWS, snap.destinationRules, MESH).applied(NS, { namespace });
+  const refs = (plan: OpenPlan) => plan.destinationRules.map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+
+  test('a user DR with exportTo: ours takes the same exportTo, so istiod merges them and the user subsets and policy stay', () => {
+    const user = destinationRule('reviews', 'reviews', v1v2, { namespace: NS, exportTo: ['.', 'frontend'], trafficPolicy: TLS });
+    const snap = reviewsCluster({ vss: [toV1], drs: [user] });
+    const plan = planOpen(snap, reviewsSpec());
+    expect(refs(plan)).toEqual(['bookinfo/dynamic-env-pr-42-reviews']);
+    expect(plan.destinationRules[0]!.spec.exportTo).toEqual(['.', 'frontend']);
+    const opened = apply(snap, plan);
+    for (const ns of [NS, 'frontend']) {
+      expect(used(opened, ns)!.subsets.map((s) => s.name)).toEqual(['v1', 'v2', 'pr-42']);
+      expect(used(opened, ns)!.trafficPolicy).toEqual(TLS);
+    }
+    expect(plan.warnings).toEqual([expect.stringMatching(/^env pr-42: proxies in namespace istio-system and in other namespaces use no DestinationRule/)]);
+  });
+
+  test('user DRs for the host in one namespace with different exportTo are refused', () => {
+    const snap = reviewsCluster({
+      vss: [toV1],
+      drs: [
+        destinationRule('reviews', 'reviews', v1v2, { namespace: NS, exportTo: ['.'] }),
+        destinationRule('reviews-public', REVIEWS, {}, { namespace: NS, trafficPolicy: TLS }),
+      ],
+    });
+    const e = problemsOf(() => planOpen(snap, reviewsSpec()));
+    expect(e.problems).toEqual([
+      expect.stringMatching(/^DestinationRules bookinfo\/reviews, bookinfo\/reviews-public: are all for reviews\.bookinfo\.svc\.cluster\.local in namespace bookinfo but their exportTo differ .*; give them the same exportTo/),
+    ]);
+  });
+
+  test("a user DR in a caller's namespace: a copy there (its exportTo, its policy), in the report, found by close", () => {
+    const snap = reviewsCluster({
+      vss: [toV1],
+      drs: [
+        destinationRule('reviews', 'reviews', v1v2, { namespace: NS, trafficPolicy: TLS }),
+        destinationRule('reviews-for-frontend', REVIEWS, { v1: { version: 'v1' } }, { namespace: 'frontend', exportTo: ['.'], trafficPolicy: LIMITS }),
+      ],
+    });
+    const original = structuredClone(snap);
+    const plan = planOpen(snap, reviewsSpec());
+    expect(refs(plan)).toEqual(['bookinfo/dynamic-env-pr-42-reviews', 'frontend/dynamic-env-pr-42-reviews.bookinfo']);
+    const copy = plan.destinationRules[1]!;
+    expect(copy.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'dynamic-env', 'dynamic-env.io/env': 'pr-42' });
+    expect(copy.spec).toEqual({ host: REVIEWS, exportTo: ['.'], subsets: [{ name: 'pr-42', labels: { version: 'pr-42' }, trafficPolicy: LIMITS }] });
+    expect(plan.workloads[0]!.destinationRules).toEqual([
+      { name: 'dynamic-env-pr-42-reviews', namespace: NS },
+      { name: 'dynamic-env-pr-42-reviews.bookinfo', namespace: 'frontend' },
+    ]);
+    const opened = apply(snap, plan);
+    expect(used(opened, 'frontend')!.subsets.map((s) => s.name)).toEqual(['v1', 'pr-42']);
+    expect(used(opened, 'frontend')!.trafficPolicy).toEqual(LIMITS);
+    expect(used(opened, NS)!.trafficPolicy).toEqual(TLS);
+    expect(planClose(opened, 'pr-42').destinationRules).toEqual([
+      { name: 'dynamic-env-pr-42-reviews', namespace: NS },
+      { name: 'dynamic-env-pr-42-reviews.bookinfo', namespace: 'frontend' },
+    ]);
+    expect(close(opened, 'pr-42').destinationRules).toEqual(original.destinationRules);
+  });
+
+  test('a mesh-wide rule in the root namespace: ours carries its top-level policy, so every proxy keeps it for the baseline', () => {
+    const bare = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews' } }] }], { namespace: NS });
+    const snap = reviewsCluster({ vss: [bare], drs: [destinationRule('mesh-defaults', '*.local', {}, { namespace: 'istio-system', trafficPolicy: LIMITS })] });
+    const plan = planOpen(snap, reviewsSpec('pr-42', { pinUnsubsetRoutes: true }));
+    expect(refs(plan)).toEqual(['bookinfo/dynamic-env-pr-42-reviews']);
+    expect(plan.destinationRules[0]!.spec).toEqual({
+      host: REVIEWS,
+      trafficPolicy: LIMITS,
+      subsets: [
+        { name: 'pr-42', labels: { version: 'pr-42' }, trafficPolicy: LIMITS },
+        { name: BASELINE_SUBSET, labels: { version: 'v1' }, trafficPolicy: LIMITS },
+      ],
+    });
+    const opened = apply(snap, plan);
+    for (const ns of [NS, 'istio-system', 'elsewhere']) expect([ns, used(opened, ns)!.trafficPolicy]).toEqual([ns, LIMITS]);
+  });
+
+  test("a wildcard DR of the Service's namespace: its policy and the subsets routes name come along", () => {
+    const wildcard = destinationRule('all', '*.bookinfo.svc.cluster.local', v1v2, { namespace: NS, trafficPolicy: TLS });
+    const snap = reviewsCluster({ vss: [toV1], drs: [wildcard] });
+    const plan = planOpen(snap, reviewsSpec());
+    expect(plan.destinationRules[0]!.spec.trafficPolicy).toEqual(TLS);
+    expect(plan.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-42', 'v1', 'v2']);
+    const opened = apply(snap, plan);
+    expect(used(opened, 'elsewhere')!.subsets.find((s) => s.name === 'v1')).toEqual({ name: 'v1', labels: { version: 'v1' } });
+    expect(plan.warnings).toEqual([]);
+  });
+
+  test("the permission check asks for the copies' namespaces: one without the RoleBinding is refused before any write", async () => {
+    const snap = reviewsCluster({
+      vss: [toV1],
+      drs: [destinationRule('reviews', 'reviews', v1v2, { namespace: NS }), destinationRule('callers', REVIEWS, {}, { namespace: 'frontend' })],
+    });
+    const { client, writes } = fakeClient(snap, (namespace) => namespace === 'frontend');
+    const e = await openEnv({ client, spec: reviewsSpec(), run: { lockNamespace: 'default', wait: false, timeoutSeconds: 1 } }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(DynamicEnvError);
+    expect((e as DynamicEnvError).problems).toEqual([
+      'DestinationRule frontend/dynamic-env-pr-42-reviews.bookinfo: this identity may not create it (forbidden); grant it with ' +
+        'deploy/rbac.yaml (a RoleBinding to dynamic-env-write in namespace frontend)',
+    ]);
+    expect(writes).toEqual([]);
+  });
+});
+
+/** A KubeClient serving `snap`, answering access reviews with `refused`, and recording (not making) writes. */
+function fakeClient(snap: Snapshot, refused: (namespace: string, resource: string) => boolean): { client: KubeClient; writes: string[] } {
+  const writes: string[] = [];
+  const byKind: Record<string, KubeObject[]> = {
+    Deployment: snap.deployments,
+    Service: snap.services,
+    DestinationRule: snap.destinationRules,
+    VirtualService: snap.virtualServices,
+  };
+  const selects = (o: KubeObject, selector = ''): boolean =>
+    selector.split(',').filter(Boolean).every((term) => {
+      const [k, v] = term.split(/!?=/) as [string, string];
+      return (o.metadata.labels?.[k] === v) !== term.includes('!=');
+    });
+  const write = (verb: string) => async (type: ResourceType, obj: KubeObject): Promise<never> => {
+    writes.push(`${verb} ${type.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`);
+    throw new Error('no writes in this test');
+  };
+  const client = {
+    list: async (type: ResourceType, namespace?: string, labelSelector?: string) => ({
+      items: (byKind[type.kind] ?? []).filter((o) => !namespace || o.metadata.namespace === namespace).filter((o) => selects(o, labelSelector)),
+      resourceVersion: '1',
+    }),
+    get: async () => null,
+    create: async (type: ResourceType, obj: KubeObject) => {
+      if (type.kind !== 'SelfSubjectAccessReview') return write('create')(type, obj);
+      const { namespace, resource } = (obj as unknown as { spec: { resourceAttributes: { namespace: string; resource: string } } }).spec.resourceAttributes;
+      return { ...obj, status: { allowed: !refused(namespace, resource) } };
+    },
+    replace: write('update'),
+    delete: write('delete'),
+  };
+  return { client: client as unknown as KubeClient, writes };
+}
