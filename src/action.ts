@@ -333,6 +333,9 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   }
 }
 
+/** TEST-ONLY, with the pacing switch above: the runner-contract tests skip close's drain wait. Never set it in a workflow. */
+const testDrain = (): { drainMs?: number } => (process.env.DYNAMIC_ENV_TEST_UNPACED === '1' ? { drainMs: 0 } : {});
+
 /** The Lease namespace for close and sweep: the input, else the config file's, else `default` (as open does). */
 async function lockNamespace(ctx: Context): Promise<string> {
   if (ctx.runOverrides.lockNamespace) return ctx.runOverrides.lockNamespace;
@@ -341,7 +344,7 @@ async function lockNamespace(ctx: Context): Promise<string> {
 }
 
 async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<void> {
-  const r = await closeEnv({ client, env, run: { lockNamespace: await lockNamespace(ctx) }, dryRun: ctx.inputs.dryRun, reason, log: (l) => core.info(l) });
+  const r = await closeEnv({ client, env, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), dryRun: ctx.inputs.dryRun, reason, log: (l) => core.info(l) });
   if (ctx.inputs.githubDeployment && ctx.github && ctx.repo && !ctx.inputs.dryRun) {
     await deactivateEnvironment(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
   }
@@ -383,7 +386,7 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
     decided.set(s.env, { close: d.close, pr: s.pr });
     return d;
   };
-  const envs = await sweepEnvs({ client, run: { lockNamespace: await lockNamespace(ctx) }, decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
+  const envs = await sweepEnvs({ client, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
   const reclaimed = envs.filter((r) => r.closed);
   for (const r of reclaimed) {
     const pr = decided.get(r.env)?.pr ?? null;

@@ -40,6 +40,8 @@ Options:
   --lock-namespace NS    where the env's Lease lives (default: default)
   --wait / --no-wait     wait for the clones to become available before routing (default: wait)
   --timeout DURATION     rollout wait, e.g. 300s, 5m (default 5m)
+  --drain DURATION       close/sweep: wait between removing routes and removing subsets and clones, so proxies
+                         get the route removal first (default 3s; 0 turns it off)
   --repo OWNER/REPO --pr N --commit SHA   ownership recorded on the env's objects
   --dry-run              print the changes, write nothing
   --output text|json|yaml
@@ -59,6 +61,7 @@ const options = {
   wait: { type: 'boolean' },
   'no-wait': { type: 'boolean' },
   timeout: { type: 'string' },
+  drain: { type: 'string' },
   'dry-run': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   snapshot: { type: 'string' },
@@ -193,6 +196,17 @@ function runOptions(values: Values, config?: ConfigFile) {
   });
 }
 
+/** `--drain`: 0 or a duration in seconds or minutes. */
+function drainOption(values: Values): { drainMs?: number } {
+  const raw = values.drain?.trim();
+  if (raw === undefined || raw === '') return {};
+  if (/^0+[sm]?$/.test(raw)) return { drainMs: 0 };
+  const parsed = parseDuration(raw, 'ms');
+  if (typeof parsed === 'string') throw usageError(`--drain: ${parsed}`);
+  if (parsed > 600) throw usageError(`--drain: must be at most 10m, got "${raw}"`);
+  return { drainMs: parsed * 1000 };
+}
+
 function client(values: Values): KubeClient {
   return KubeClient.load({
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
@@ -236,7 +250,7 @@ async function close(values: Values, output: Output, io: CliIO): Promise<number>
   const run = runOptions(values);
   const kube = client(values);
   try {
-    const report = await closeEnv({ client: kube, env, run, dryRun: values['dry-run'], reason: 'manual', log: (l) => io.err(`${l}\n`) });
+    const report = await closeEnv({ client: kube, env, run, ...drainOption(values), dryRun: values['dry-run'], reason: 'manual', log: (l) => io.err(`${l}\n`) });
     print(io, output, report, () => renderText(report));
     return 0;
   } finally {
@@ -291,7 +305,7 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   const run = runOptions(values);
   const kube = client(values);
   try {
-    const results = await sweepEnvs({ client: kube, run, decide: ttlAndKeepList(ttl, keep), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    const results = await sweepEnvs({ client: kube, run, ...drainOption(values), decide: ttlAndKeepList(ttl, keep), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, results, () => results.length === 0 ? 'No environments.\n'
       : results.map((r) => `${r.env}: ${r.error ? `FAILED to close (${r.error})` : r.closed ? 'closed' : values['dry-run'] && r.reason !== 'kept' ? 'would close' : 'kept'} — ${r.reason}`).join('\n') + '\n');
     return results.some((r) => r.error) ? 1 : 0;

@@ -9,7 +9,7 @@ import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { checkWrites } from '../kube/access.js';
 import { readEnvSnapshot } from '../kube/snapshot.js';
-import { editVirtualService, remove } from '../kube/apply.js';
+import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
 import { withLease } from './lock.js';
 import { reportFromCluster } from './report.js';
 
@@ -21,10 +21,21 @@ export function closeEdit(env: string): (vs: VirtualService) => VirtualService |
   };
 }
 
+/**
+ * How long close waits between taking an env's routes out and removing its subsets and clones. istiod debounces
+ * config events (PILOT_DEBOUNCE_AFTER, 100 ms) and sends one push per batch with clusters before routes, so a route
+ * removal and the DestinationRule delete landing in one batch make proxies drop the env's cluster while their routes
+ * still name it: 503s until the routes arrive. Waiting puts them in separate pushes, routes first. Under constant
+ * config churn istiod keeps batching up to PILOT_DEBOUNCE_MAX (10 s); raise `--drain` above that for a hard bound.
+ */
+export const DEFAULT_DRAIN_MS = 3_000;
+
 export interface CloseOptions {
   client: KubeClient;
   env: string;
   run: Pick<RunOptions, 'lockNamespace'>;
+  /** Wait between route removal and subset removal (DEFAULT_DRAIN_MS); only when routes were changed. */
+  drainMs?: number;
   dryRun?: boolean;
   reason?: NonNullable<EnvReport['context']>['closeReason'];
   log?: (line: string) => void;
@@ -49,10 +60,13 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
         ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
       ]);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
-      await Promise.all(plan.routeEdits.map(async (e) => {
+      const outcomes = await Promise.all(plan.routeEdits.map(async (e) => {
         const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
-        if ((await editVirtualService(client, e, closeEdit(env), vs)) === 'deleted') removedVs.push(e);
+        const outcome = await editVirtualService(client, e, closeEdit(env), vs);
+        if (outcome === 'deleted') removedVs.push(e);
+        return outcome;
       }));
+      await drainRoutes(outcomes, plan.destinationRules.length + plan.clones.length, opts.drainMs ?? DEFAULT_DRAIN_MS, log);
       await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
       await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
     }
@@ -66,4 +80,12 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   };
   if (opts.dryRun) return go();
   return withLease(client, env, opts.run, log, () => go());
+}
+
+/** Make before break on the way out: proxies get the route removal in a push of its own before the subsets go. */
+async function drainRoutes(outcomes: WriteOutcome[], removals: number, drainMs: number, log: (line: string) => void): Promise<void> {
+  const routesChanged = outcomes.some((o) => o === 'updated' || o === 'deleted');
+  if (!routesChanged || removals === 0 || drainMs <= 0) return;
+  log(`waiting ${drainMs / 1000}s for proxies to drop the routes before removing the subsets and clones (--drain)`);
+  await new Promise((r) => setTimeout(r, drainMs));
 }

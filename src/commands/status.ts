@@ -85,6 +85,7 @@ export interface SweepResult {
 export async function sweepEnvs(opts: {
   client: KubeClient;
   run: Pick<RunOptions, 'lockNamespace'>;
+  drainMs?: number;
   decide: (env: EnvSummary) => Promise<SweepDecision> | SweepDecision;
   dryRun?: boolean;
   log?: (line: string) => void;
@@ -97,7 +98,7 @@ export async function sweepEnvs(opts: {
       continue;
     }
     try {
-      if (!opts.dryRun) await closeEnv({ client: opts.client, env: summary.env, run: opts.run, reason: 'swept', log: opts.log });
+      if (!opts.dryRun) await closeEnv({ client: opts.client, env: summary.env, run: opts.run, reason: 'swept', log: opts.log, ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}) });
       results.push({ env: summary.env, closed: !opts.dryRun, reason: decision.reason });
     } catch (e) {
       results.push({ env: summary.env, closed: false, reason: decision.reason, error: e instanceof Error ? e.message : String(e) });

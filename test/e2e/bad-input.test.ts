@@ -138,7 +138,7 @@ const rows: Row[] = [
   {
     name: 'config: unknown key at the top level', code: 2,
     args: (c) => open(c, `colour: blue\n${webImage(c)}`),
-    says: () => /\.yaml: colour: unknown key; allowed keys here: env, lockNamespace, clusterDomain, routing, wait, timeout, services, workers, gitops/,
+    says: () => /\.yaml: colour: unknown key; allowed keys here: env, lockNamespace, clusterDomain, istioRootNamespace, routing, wait, timeout, services, workers, gitops/,
   },
   {
     name: 'config: unknown key three levels down, with a likely correction', code: 2,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real test control plane from the Go module proxy: kube-apiserver, kube-controller-manager,
-# kube-scheduler (k8s.io/kubernetes), etcd (3.5.x) and kwok, plus Istio's CRDs from istio.io/api.
+# kube-scheduler (k8s.io/kubernetes), etcd (3.5.x) and kwok. istiod and Istio's CRDs come from build-istio.sh.
 # Output goes to a cache outside the repository, keyed by the versions; a finished build is reused.
 # Prints the bin directory on the last line of stdout. Progress goes to stderr.
 set -euo pipefail
@@ -8,9 +8,8 @@ set -euo pipefail
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"
-ISTIO_API_VERSION="${ISTIO_API_VERSION:-v1.31.1}"
 
-key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_istio-${ISTIO_API_VERSION}"
+key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 root="${DYNAMIC_ENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dynamic-env}/control-plane/$key"
 bin="$root/bin"
 log() { printf '[control-plane build] %s\n' "$*" >&2; }
@@ -90,14 +89,8 @@ if [ ! -x "$bin/kwok" ]; then
   (cd "$w" && go build -trimpath -ldflags "-s -w" -o "$bin/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok) && mv "$bin/kwok.tmp" "$bin/kwok"
 fi
 
-# --- Istio CRDs straight from the istio.io/api module.
-log "fetching Istio CRDs from istio.io/api $ISTIO_API_VERSION"
-dir=$(cd /tmp && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$root/istio-crds.yaml"
-chmod 0644 "$root/istio-crds.yaml"
-
 cat >"$root/versions.json" <<JSON
-{"kubernetes":"$K8S_VERSION","etcd":"$ETCD_VERSION","kwok":"$KWOK_VERSION","istioApi":"$ISTIO_API_VERSION"}
+{"kubernetes":"$K8S_VERSION","etcd":"$ETCD_VERSION","kwok":"$KWOK_VERSION"}
 JSON
 touch "$root/.complete"
 log "done in $(( $(date +%s) - start ))s: $(du -sh "$root" | cut -f1) in $root"

@@ -1,5 +1,6 @@
 // What the global setup hands to test files (serialisable).
 import { KubeConfig } from '@kubernetes/client-node';
+import type { IstiodInfo } from './istiod.js';
 
 export interface ClusterInfo {
   server: string;
@@ -18,6 +19,8 @@ export interface ClusterInfo {
   /** The API server's serving cert and key (valid for 127.0.0.1), for the fault proxy. */
   servingCert?: string;
   servingKey?: string;
+  /** istiod of the harness control plane (absent on an external cluster), and where the xds-probe binary is. */
+  istiod?: IstiodInfo;
   /** Set when the tier is skipped outside CI, with the reason. */
   skipped?: string;
 }

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { makeCerts, type ControlPlaneCerts } from './certs.js';
 import { applyObject, request, type Endpoint } from './http.js';
+import { startIstiod, type IstiodInfo } from './istiod.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
@@ -28,6 +29,7 @@ export interface ControlPlaneInfo {
   dir: string;
   versions: Record<string, string>;
   certs: ControlPlaneCerts;
+  istiod: IstiodInfo;
 }
 
 export interface ControlPlane extends ControlPlaneInfo {
@@ -43,8 +45,17 @@ export interface ControlPlane extends ControlPlaneInfo {
 const log = (msg: string) => process.stderr.write(`[control-plane] ${msg}\n`);
 
 /** Runs the build script (a no-op when cached) and returns the bin directory. */
-export async function buildControlPlane(): Promise<string> {
-  const script = join(here, 'build-control-plane.sh');
+export function buildControlPlane(): Promise<string> {
+  return runBuild('build-control-plane.sh', 'the control plane');
+}
+
+/** Builds istiod, the xDS probe and Istio's CRDs (build-istio.sh, a no-op when cached); returns the bin directory. */
+export function buildIstio(): Promise<string> {
+  return runBuild('build-istio.sh', 'istiod');
+}
+
+function runBuild(name: string, what: string): Promise<string> {
+  const script = join(here, name);
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -52,7 +63,7 @@ export async function buildControlPlane(): Promise<string> {
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve(out.trim().split('\n').pop()!);
-      else reject(new Error(`building the control plane failed (exit ${code}); see the output above`));
+      else reject(new Error(`building ${what} failed (exit ${code}); see the output above`));
     });
   });
 }
@@ -99,7 +110,7 @@ omitStages: [RequestReceived]
 rules:
   # The control plane's own components are not what tests count.
   - level: None
-    users: [system:kube-controller-manager, system:kube-scheduler, kwok, system:apiserver]
+    users: [system:kube-controller-manager, system:kube-scheduler, kwok, istiod, system:apiserver]
   - level: None
     nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
   - level: Metadata
@@ -118,7 +129,7 @@ function reapStale(cacheRoot: string): void {
     for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number)) {
       try {
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (/kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kwok/.test(cmd)) process.kill(pid, 'SIGKILL');
+        if (/kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kwok|pilot-discovery/.test(cmd)) process.kill(pid, 'SIGKILL');
       } catch { /* gone already */ }
     }
     rmSync(pidFile, { force: true });
@@ -137,6 +148,7 @@ function alive(pid: number): boolean {
 export async function startControlPlane(): Promise<ControlPlane> {
   const t0 = Date.now();
   const bin = await buildControlPlane();
+  const istioBin = await buildIstio();
   const cacheRoot = dirname(bin);
   reapStale(cacheRoot);
   const pidFile = join(cacheRoot, `running.${process.pid}.${randomBytes(3).toString('hex')}.pids`);
@@ -148,12 +160,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
     cm: randomBytes(24).toString('hex'),
     scheduler: randomBytes(24).toString('hex'),
     kwok: randomBytes(24).toString('hex'),
+    istiod: randomBytes(24).toString('hex'),
   };
   writeFileSync(join(dir, 'tokens.csv'), [
     `${tokens.admin},admin,admin,"system:masters"`,
     `${tokens.cm},system:kube-controller-manager,cm,"system:masters"`,
     `${tokens.scheduler},system:kube-scheduler,scheduler,"system:masters"`,
     `${tokens.kwok},kwok,kwok,"system:masters"`,
+    `${tokens.istiod},istiod,istiod,"system:masters"`,
   ].join('\n') + '\n', { mode: 0o600 });
   writeFileSync(join(dir, 'audit-policy.yaml'), auditPolicy);
   const auditLog = join(dir, 'audit.log');
@@ -161,15 +175,17 @@ export async function startControlPlane(): Promise<ControlPlane> {
   const [etcdPort, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiPort}`;
   const children: ChildProcess[] = [];
-  const start = (name: string, args: string[]) => {
-    const out = openSync(join(dir, `${name}.log`), 'a');
-    const child = spawn(join(bin, name), args, { stdio: ['ignore', out, out] });
+  const track = (name: string, child: ChildProcess) => {
     child.on('exit', (code, signal) => {
       if (!stopping && !restarting.has(child)) log(`${name} exited early (code ${code}, signal ${signal}); its log: ${join(dir, `${name}.log`)}`);
     });
     children.push(child);
     writeFileSync(pidFile, children.map((c) => c.pid).join('\n'));
     return child;
+  };
+  const start = (name: string, args: string[]) => {
+    const out = openSync(join(dir, `${name}.log`), 'a');
+    return track(name, spawn(join(bin, name), args, { stdio: ['ignore', out, out] }));
   };
   let stopping = false;
   const restarting = new Set<ChildProcess>();
@@ -251,8 +267,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--node-lease-duration-seconds=40', '--v=-4',
     ]);
 
-    // Istio's CRDs: real schemas, CEL rules included.
-    const crdText = readFileSync(join(cacheRoot, 'istio-crds.yaml'), 'utf8');
+    // Istio's CRDs from the same istio.io/istio version as istiod: real schemas, CEL rules included.
+    const istioRoot = dirname(istioBin);
+    const crdText = readFileSync(join(istioRoot, 'istio-crds.yaml'), 'utf8');
     const crds = parseAllDocuments(crdText).map((d) => d.toJSON()).filter((o) => o?.kind === 'CustomResourceDefinition');
     await Promise.all(crds.map((crd) => applyObject(admin, crd)));
     for (let i = 0; i < 3; i++) {
@@ -279,11 +296,18 @@ export async function startControlPlane(): Promise<ControlPlane> {
     });
 
     const serviceAccountKubeconfig = await installProductRbac(admin, dir, server, ca);
-    const versions = JSON.parse(readFileSync(join(cacheRoot, 'versions.json'), 'utf8'));
-    log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${server} (kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, istio api ${versions.istioApi})`);
+    const istioVersions = JSON.parse(readFileSync(join(istioRoot, 'versions.json'), 'utf8'));
+    const istiod = await startIstiod({
+      bin: istioBin, dir, admin, kubeconfig: kc('istiod', tokens.istiod), ca, caCert: certs.caCert,
+      servingCert: certs.servingCert, servingKey: certs.servingKey, version: istioVersions.istio,
+      ports: { http: await freePort(), https: await freePort(), grpc: await freePort(), secureGrpc: await freePort(), monitoring: await freePort() },
+      track: (child) => track('istiod', child),
+    });
+    const versions = { ...JSON.parse(readFileSync(join(cacheRoot, 'versions.json'), 'utf8')), istio: istioVersions.istio };
+    log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${server} (kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, istiod ${versions.istio})`);
     return {
       server, caFile: certs.caCert, ca, adminToken: tokens.admin, adminKubeconfig, serviceAccountKubeconfig,
-      auditLog, dir, versions, certs, stop, restartApiServer,
+      auditLog, dir, versions, certs, stop, restartApiServer, istiod: istiod.info,
     };
   } catch (e) {
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.log') && f !== 'audit.log')) {

@@ -39,6 +39,7 @@ export async function setup(project: TestProject): Promise<void> {
     auditLog: plane.auditLog,
     dir: plane.dir,
     versions: plane.versions,
+    istiod: plane.istiod,
     caKey: readFileSync(plane.certs.caKey, 'utf8'),
     servingCert: readFileSync(plane.certs.servingCert, 'utf8'),
     servingKey: readFileSync(plane.certs.servingKey, 'utf8'),

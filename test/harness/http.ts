@@ -70,6 +70,8 @@ const kinds: Record<string, { group: string; version: string; plural: string; na
   VirtualService: { group: 'networking.istio.io', version: 'v1', plural: 'virtualservices', namespaced: true },
   DestinationRule: { group: 'networking.istio.io', version: 'v1', plural: 'destinationrules', namespaced: true },
   Gateway: { group: 'networking.istio.io', version: 'v1', plural: 'gateways', namespaced: true },
+  ServiceEntry: { group: 'networking.istio.io', version: 'v1', plural: 'serviceentries', namespaced: true },
+  ValidatingWebhookConfiguration: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', namespaced: false },
 };
 
 export function kindPath(kind: string, namespace?: string, name?: string): string {

@@ -3,7 +3,7 @@
 import { startControlPlane } from './control-plane.js';
 
 const plane = await startControlPlane();
-process.stdout.write(`export KUBECONFIG=${plane.adminKubeconfig}\n# service account: ${plane.serviceAccountKubeconfig}\n# audit log: ${plane.auditLog}\n# logs: ${plane.dir}\n`);
+process.stdout.write(`export KUBECONFIG=${plane.adminKubeconfig}\n# service account: ${plane.serviceAccountKubeconfig}\n# audit log: ${plane.auditLog}\n# logs: ${plane.dir}\n# istiod: ADS ${plane.istiod.grpcAddr}, debug http://${plane.istiod.httpAddr}/debug; pose a proxy: ${plane.istiod.bin}/xds-probe --addr=${plane.istiod.grpcAddr} --namespace=<ns> --labels='{"app":"x"}'\n`);
 const stop = async () => { await plane.stop(); process.exit(0); };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
