@@ -4,6 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { useCluster } from '../harness/cluster.js';
 import {
+  baselineInvariantFailures, envPodIps, expectNoFailures, meshView, requestMatrix, restoredFailures, routingFailures, type Caller, type MeshView,
+} from '../harness/routing.js';
+import {
   actor, deployment, envName, expectRestored, install, ok, routeNames, service, userObjects, virtualService, writeConfig,
 } from './fixtures/engine.js';
 
@@ -31,6 +34,21 @@ describe.skipIf(skip)('routes without a subset', () => {
     ]);
     const who = await actor(cluster, [ns]);
     const before = await userObjects(cluster, [ns]);
+    const callers: Caller[] = [
+      { label: 'sidecar in the namespace', proxy: { namespace: ns, labels: { app: 'client' } } },
+      { label: 'sidecar in another namespace', proxy: { namespace: await cluster.namespace('caller'), labels: { app: 'client' } } },
+    ];
+    const meshBefore = await meshView(cluster, [ns], callers);
+    // Pinned routes keep every baseline request on the baseline pods; the env's requests reach only its clone.
+    const routedAsPromised = async (open: string[]): Promise<MeshView> => {
+      const now = await meshView(cluster, [ns], callers);
+      const failures = callers.flatMap((c) => baselineInvariantFailures(c.label, meshBefore.get(c.label)!, now.get(c.label)!));
+      for (const env of open) {
+        failures.push(...routingFailures(meshBefore, now, callers, { request: { authority: fqdn, port: 9080 }, envPodIps: await envPodIps(cluster, ns, env) }, requestMatrix(env), env));
+      }
+      expectNoFailures(failures);
+      return now;
+    };
     const base = envName();
     const [a, b] = [`${base}-a`, `${base}-b`];
     const config = (env: string, pin?: boolean) => writeConfig(cluster, {
@@ -49,6 +67,7 @@ describe.skipIf(skip)('routes without a subset', () => {
 
     // Pinned: b first, then a.
     ok(await who.open(config(b, true)));
+    await routedAsPromised([b]);
     let vs = await cluster.get('VirtualService', ns, 'web');
     expect(vs.spec.http.map((r: any) => r.name ?? '')).toEqual([`dynamic-env/${b}/canary`, 'canary', `dynamic-env/${b}/web`, '']);
     expect(vs.spec.http[1].route).toEqual([
@@ -63,6 +82,7 @@ describe.skipIf(skip)('routes without a subset', () => {
     });
 
     ok(await who.open(config(a, true)));
+    await routedAsPromised([a, b]);
     expect(await routeNames(cluster, ns, 'web')).toEqual([
       `dynamic-env/${a}/canary`, `dynamic-env/${b}/canary`, 'canary', `dynamic-env/${a}/web`, `dynamic-env/${b}/web`, '',
     ]);
@@ -70,6 +90,7 @@ describe.skipIf(skip)('routes without a subset', () => {
 
     // b leaves: still pinned for a.
     ok(await who.close(b));
+    await routedAsPromised([a]);
     vs = await cluster.get('VirtualService', ns, 'web');
     expect(vs.spec.http.map((r: any) => r.name ?? '')).toEqual([`dynamic-env/${a}/canary`, 'canary', `dynamic-env/${a}/web`, '']);
     expect(vs.spec.http[1].route[0].destination.subset).toBe('dynamic-env-baseline');
@@ -78,6 +99,7 @@ describe.skipIf(skip)('routes without a subset', () => {
 
     // The last env leaves: un-pinned, the VirtualService is the user's again.
     ok(await who.close(a));
+    expectNoFailures(restoredFailures(meshBefore, await meshView(cluster, [ns], callers)));
     await expectRestored(cluster, [ns], before, [`${ns}/web`]);
   });
 });
