@@ -24,7 +24,7 @@ export async function setup(project: TestProject): Promise<void> {
   } catch (e) {
     // Outside CI a machine without Go may skip the tier, saying why. In CI it must fail loudly.
     if (process.env.CI !== 'true' && /Go toolchain not found/.test(String(e))) {
-      process.stderr.write(`\n[e2e] SKIPPED: ${String(e)}\n[e2e] Install Go >= 1.24 or set DYNAMIC_ENV_TEST_KUBECONFIG to run the end-to-end tier.\n\n`);
+      process.stderr.write(`\n[e2e] SKIPPED: ${String(e)}\n[e2e] Install Go >= 1.26 or set DYNAMIC_ENV_TEST_KUBECONFIG to run the end-to-end tier.\n\n`);
       project.provide('cluster', { skipped: String(e) } as ClusterInfo);
       return;
     }
