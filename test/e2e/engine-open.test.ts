@@ -4,6 +4,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useCluster } from '../harness/cluster.js';
 import {
+  baselineInvariantFailures, envPodCases, envPodIps, expectNoFailures, meshView, requestMatrix, restoredFailures, routingFailures,
+  type Caller, type MeshView, type RequestCase,
+} from '../harness/routing.js';
+import {
   actor, bookinfo, cli, deployment, envName, expectRestored, install, ok, routeNames, service, userObjects, writeConfig,
 } from './fixtures/engine.js';
 
@@ -18,6 +22,8 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
   let config: (reviewsImage: string) => string;
   const fqdn = (svc: string) => `${svc}.${ns}.svc.cluster.local`;
   let openedAt: string;
+  let callers: Caller[];
+  let meshBefore: MeshView;
   const owner = (commit: string) => ['--repo', 'acme/bookinfo', '--pr', '42', '--commit', commit];
 
   beforeAll(async () => {
@@ -25,6 +31,11 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
     await install(cluster, bookinfo(ns));
     who = await actor(cluster, [ns]);
     before = await userObjects(cluster, [ns]);
+    callers = [
+      { label: 'productpage', proxy: { namespace: ns, labels: { app: 'productpage', version: 'v1' } } },
+      { label: 'a sidecar in another namespace', proxy: { namespace: await cluster.namespace('caller'), labels: { app: 'client' } } },
+    ];
+    meshBefore = await meshView(cluster, [ns], callers);
     config = (reviewsImage) => writeConfig(cluster, {
       env,
       services: [
@@ -75,6 +86,28 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
       `create leases ${ns}/dynamic-env-${env} 201`, `delete leases ${ns}/dynamic-env-${env} 200`,
     ]));
     expect(await cluster.getOrNull('Lease', ns, `dynamic-env-${env}`)).toBeNull();
+  });
+
+  it('routes as istiod generates them: env requests reach the clones, everything else the weighted and header-matched baseline', async () => {
+    const reviewsPod: Caller = { label: 'the env\'s reviews pod', proxy: { namespace: ns, labels: { app: 'reviews', version: env, 'dynamic-env.io/env': env } } };
+    const after = await meshView(cluster, [ns], [...callers, reviewsPod]);
+    // The jason route keeps its own header: with the env header too, jason reaches the env; alone, still v2.
+    const jason: RequestCase[] = [
+      { label: 'jason', headers: { 'end-user': 'jason' }, expect: 'baseline' },
+      { label: 'jason with the env header', headers: { 'end-user': 'jason', 'x-override': env }, expect: 'env' },
+    ];
+    const check = async (svc: string, deployment: string) => {
+      const target = { request: { authority: fqdn(svc), port: 9080 }, envPodIps: await envPodIps(cluster, ns, env, deployment) };
+      return [
+        ...routingFailures(meshBefore, after, callers, target, [...requestMatrix(env), ...jason], env),
+        ...routingFailures(new Map([[reviewsPod.label, meshBefore.get('productpage')!]]), after, [reviewsPod], target, envPodCases, env),
+      ];
+    };
+    expectNoFailures([
+      ...await check('reviews', 'reviews-v3'),
+      ...await check('ratings', 'ratings-v1'),
+      ...callers.flatMap((c) => baselineInvariantFailures(c.label, meshBefore.get(c.label)!, after.get(c.label)!)),
+    ]);
   });
 
   it('the clone: PR image on the named container, env overrides, replicas, labels, GitOps metadata stripped', async () => {
@@ -240,6 +273,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
     expect(order.lastIndexOf('virtualservices')).toBeLessThan(order.indexOf('destinationrules'));
     expect(order.lastIndexOf('destinationrules')).toBeLessThan(order.indexOf('deployments'));
     await expectRestored(cluster, [ns], before, [`${ns}/reviews`, `${ns}/ratings`]);
+    expectNoFailures(restoredFailures(meshBefore, await meshView(cluster, [ns], callers)));
   });
 
   it('close twice: exit 0, state absent, nothing written but the Lease', async () => {

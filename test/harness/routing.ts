@@ -208,8 +208,10 @@ export function expectNoFailures(failures: string[]): void {
   expect(failures.length, shown.join('\n')).toBe(0);
 }
 
-/** Pod IPs of the env's clone pods (label dynamic-env.io/env) in `ns`. */
-export async function envPodIps(cluster: TestCluster, ns: string, env: string): Promise<string[]> {
+/** Pod IPs of the env's clone pods (label dynamic-env.io/env) in `ns`; of one original's clone when `deployment` is given. */
+export async function envPodIps(cluster: TestCluster, ns: string, env: string, deployment?: string): Promise<string[]> {
   const pods = await cluster.list('Pod', ns, `dynamic-env.io/env=${env}`);
-  return pods.map((p: any) => p.status?.podIP).filter(Boolean).sort();
+  return pods
+    .filter((p: any) => !deployment || p.metadata.ownerReferences?.some((o: any) => o.name.startsWith(`${deployment}-${env}-`)))
+    .map((p: any) => p.status?.podIP).filter(Boolean).sort();
 }
