@@ -161,6 +161,28 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
     });
   });
 
+  it('a caller\'s namespace where the identity may not write its DestinationRule: open refuses before any write, naming the object and the RoleBinding', async () => {
+    const app = await cluster.namespace('drnorbac');
+    const other = await cluster.namespace('caller');
+    const env = envName();
+    const host = `reviews.${app}.svc.cluster.local`;
+    await install(cluster, [
+      ...reviewsApp(app),
+      destinationRule(app, 'reviews', 'reviews', ['v1']),
+      destinationRule(other, 'reviews-from-caller', host, ['v1']),
+      virtualService(app, 'reviews', { hosts: ['reviews'], http: [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] }),
+    ]);
+    const callers = [sidecar('sidecar in the namespace with its own rule', other), sidecar('sidecar in the Service\'s namespace', app)];
+    const who = await actor(cluster, [app]); // no RoleBinding in `other`
+    const before = await meshView(cluster, [app, other], callers);
+    const r = await who.open(writeConfig(cluster, { env, services: [{ namespace: app, deployment: 'reviews-v1', image: 'ghcr.io/acme/app:pr' }] }));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`DestinationRule ${other}/`);
+    expect(r.stderr).toMatch(/RoleBinding/);
+    expect(who.writes({ leases: true })).toEqual([]);
+    expectNoFailures(restoredFailures(before, await meshView(cluster, [app, other], callers)));
+  });
+
   it('a mesh-wide wildcard DestinationRule in the root namespace keeps applying to the baseline while an env is open', async () => {
     const app = await cluster.namespace('drwild');
     const other = await cluster.namespace('caller');
