@@ -83,19 +83,24 @@ function reviewsApp(app: string): any[] {
   ];
 }
 
+/** A fresh namespace for reviews, one for callers, an env name, and the reviews Service as the routed service. */
+async function reviewsSetting(prefix: string) {
+  const app = await cluster.namespace(prefix);
+  const other = await cluster.namespace('caller');
+  const host = `reviews.${app}.svc.cluster.local`;
+  return { app, other, env: envName(), host, service: { ns: app, deployment: 'reviews-v1', host } };
+}
+
 const sidecar = (label: string, namespace: string): Caller => ({ label, proxy: { namespace, labels: { app: 'client', version: 'v1' } } });
 
 describe.skipIf(skip)('routing as istiod generates it', () => {
   it('a VirtualService bound to a gateway and mesh: sidecars and the gateway keep the baseline without the header; a gateway pod labelled like the env is not captured', async () => {
-    const app = await cluster.namespace('gwmesh');
-    const other = await cluster.namespace('caller');
-    const host = `reviews.${app}.svc.cluster.local`;
+    const { app, other, env, service } = await reviewsSetting('gwmesh');
     const edge = { authority: 'reviews.example.com', port: 8080 };
-    const env = envName();
     await checkTopology({
       env,
       namespaces: [app],
-      service: { ns: app, deployment: 'reviews-v1', host },
+      service,
       objects: [
         ...reviewsApp(app),
         destinationRule(app, 'reviews', 'reviews', ['v1']),
@@ -115,13 +120,11 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
   });
 
   it('a user DestinationRule exported to a list of namespaces keeps its subsets and policy while an env is open', async () => {
-    const app = await cluster.namespace('drexp');
-    const other = await cluster.namespace('caller');
-    const env = envName();
+    const { app, other, env, service } = await reviewsSetting('drexp');
     await checkTopology({
       env,
       namespaces: [app],
-      service: { ns: app, deployment: 'reviews-v1', host: `reviews.${app}.svc.cluster.local` },
+      service,
       objects: [
         ...reviewsApp(app),
         destinationRule(app, 'reviews', 'reviews', ['v1'], {
@@ -135,14 +138,11 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
   });
 
   it('a user DestinationRule for the host in a caller\'s namespace: callers there reach the env and keep their own policy', async () => {
-    const app = await cluster.namespace('drcaller');
-    const other = await cluster.namespace('caller');
-    const env = envName();
-    const host = `reviews.${app}.svc.cluster.local`;
+    const { app, other, env, host, service } = await reviewsSetting('drcaller');
     await checkTopology({
       env,
       namespaces: [app, other],
-      service: { ns: app, deployment: 'reviews-v1', host },
+      service,
       objects: [
         ...reviewsApp(app),
         destinationRule(app, 'reviews', 'reviews', ['v1']),
@@ -162,10 +162,7 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
   });
 
   it('a caller\'s namespace where the identity may not write its DestinationRule: open refuses before any write, naming the object and the RoleBinding', async () => {
-    const app = await cluster.namespace('drnorbac');
-    const other = await cluster.namespace('caller');
-    const env = envName();
-    const host = `reviews.${app}.svc.cluster.local`;
+    const { app, other, env, host } = await reviewsSetting('drnorbac');
     await install(cluster, [
       ...reviewsApp(app),
       destinationRule(app, 'reviews', 'reviews', ['v1']),
@@ -184,9 +181,7 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
   });
 
   it('a mesh-wide wildcard DestinationRule in the root namespace keeps applying to the baseline while an env is open', async () => {
-    const app = await cluster.namespace('drwild');
-    const other = await cluster.namespace('caller');
-    const env = envName();
+    const { app, other, env, service } = await reviewsSetting('drwild');
     const wildcard = destinationRule('istio-system', `wildcard-${app}`, `*.${app}.svc.cluster.local`, [], {
       trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 5 } }, outlierDetection: { consecutive5xxErrors: 4 } },
     });
@@ -194,7 +189,7 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
       await checkTopology({
         env,
         namespaces: [app],
-        service: { ns: app, deployment: 'reviews-v1', host: `reviews.${app}.svc.cluster.local` },
+        service,
         // No VirtualService and no DestinationRule of the user's for reviews: dynamic-env makes its own of both.
         objects: [...reviewsApp(app), wildcard],
         callers: [sidecar('sidecar in the Service\'s namespace', app), sidecar('sidecar in another namespace', other)],
@@ -205,13 +200,11 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
   });
 
   it('a wildcard DestinationRule in the Service\'s namespace keeps applying to the baseline while an env is open', async () => {
-    const app = await cluster.namespace('drwildns');
-    const other = await cluster.namespace('caller');
-    const env = envName();
+    const { app, other, env, service } = await reviewsSetting('drwildns');
     await checkTopology({
       env,
       namespaces: [app],
-      service: { ns: app, deployment: 'reviews-v1', host: `reviews.${app}.svc.cluster.local` },
+      service,
       objects: [
         ...reviewsApp(app),
         destinationRule(app, 'all-in-namespace', `*.${app}.svc.cluster.local`, [], {
@@ -258,9 +251,7 @@ describe.skipIf(skip)('routing as istiod generates it', () => {
   });
 
   it('a VirtualService exported only to its own namespace: open refuses before any write (other namespaces would reach the PR without the header)', async () => {
-    const app = await cluster.namespace('vsexp');
-    const other = await cluster.namespace('caller');
-    const env = envName();
+    const { app, other, env } = await reviewsSetting('vsexp');
     await install(cluster, [
       ...reviewsApp(app),
       destinationRule(app, 'reviews', 'reviews', ['v1']),
