@@ -51,7 +51,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
 
     const eventName = env.GITHUB_EVENT_NAME ?? '';
     const payload = readEvent(env.GITHUB_EVENT_PATH);
-    const decision = decide(eventName, payload, inputs);
+    const decision = decide(eventName, payload, { ...inputs, ...(env.GITHUB_REPOSITORY ? { repository: env.GITHUB_REPOSITORY } : {}) });
     if (decision.command !== 'sweep') outputsEnv = decision.env ?? '';
     const ctx: Context = {
       inputs,
@@ -336,7 +336,11 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
 /** TEST-ONLY, with the pacing switch above: the runner-contract tests skip close's drain wait. Never set it in a workflow. */
 const testDrain = (): { drainMs?: number } => (process.env.DYNAMIC_ENV_TEST_UNPACED === '1' ? { drainMs: 0 } : {});
 
-/** The Lease namespace for close and sweep: the input, else the config file's, else `default` (as open does). */
+/**
+ * The lock namespace for close and sweep of an env that records none on its clones (an env from before the record,
+ * or with no clones left): the input, else the config file's, else `default` (as open does). An env that records one
+ * is always closed under that Lease (src/commands/lock.ts), whatever this says.
+ */
 async function lockNamespace(ctx: Context): Promise<string> {
   if (ctx.runOverrides.lockNamespace) return ctx.runOverrides.lockNamespace;
   const config = ctx.inputs.config ? await loadConfigFile(ctx.inputs.config) : {};
@@ -344,7 +348,9 @@ async function lockNamespace(ctx: Context): Promise<string> {
 }
 
 async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<void> {
-  const r = await closeEnv({ client, env, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), dryRun: ctx.inputs.dryRun, reason, log: (l) => core.info(l) });
+  // Only this repository's (and this PR's) env: an env of the same name opened by another repository is refused.
+  const owner = { ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}), ...(pull ? { pr: pull.number } : {}) };
+  const r = await closeEnv({ client, env, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), dryRun: ctx.inputs.dryRun, reason, owner, log: (l) => core.info(l) });
   if (ctx.inputs.githubDeployment && ctx.github && ctx.repo && !ctx.inputs.dryRun) {
     await deactivateEnvironment(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
   }
@@ -386,7 +392,11 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
     decided.set(s.env, { close: d.close, pr: s.pr });
     return d;
   };
-  const envs = await sweepEnvs({ client, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l) });
+  const envs = await sweepEnvs({
+    client, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l),
+    // The close checks again, under the Lease, that every object of the env is this repository's.
+    owner: (s) => ({ ...(mine ? { repo: mine } : {}), ...(s.pr !== null ? { pr: s.pr } : {}) }),
+  });
   const reclaimed = envs.filter((r) => r.closed);
   for (const r of reclaimed) {
     const pr = decided.get(r.env)?.pr ?? null;

@@ -37,12 +37,14 @@ Options:
   --namespace, --deployment, --container, --image   the one-Deployment shorthand
   --kubeconfig FILE      default: $KUBECONFIG, ~/.kube/config, in-cluster
   --context NAME         kubeconfig context
-  --lock-namespace NS    where the env's Lease lives (default: default)
+  --lock-namespace NS    where a new env's Lease lives (default: default); an existing env's clones record theirs,
+                         and every command uses that one
   --wait / --no-wait     wait for the clones to become available before routing (default: wait)
   --timeout DURATION     rollout wait, e.g. 300s, 5m (default 5m)
   --drain DURATION       close/sweep: wait between removing routes and removing subsets and clones, so proxies
                          get the route removal first (default 3s; 0 turns it off)
-  --repo OWNER/REPO --pr N --commit SHA   ownership recorded on the env's objects
+  --repo OWNER/REPO --pr N --commit SHA   open: ownership recorded on the env's objects; open and close refuse an
+                         env recorded for another repository or PR (close without --repo closes any env)
   --dry-run              print the changes, write nothing
   --output text|json|yaml
   -h, --help
@@ -153,6 +155,13 @@ function overrides(values: Values): SpecOverrides {
     checkShorthand(values);
     o.deployment = { namespace: values.namespace!, deployment: values.deployment!, image: values.image!, ...(values.container ? { container: values.container } : {}) };
   }
+  const owner = ownerFlags(values);
+  if (Object.keys(owner).length) o.owner = owner;
+  return o;
+}
+
+/** --repo, --pr, --commit. */
+function ownerFlags(values: Values): NonNullable<SpecOverrides['owner']> {
   const owner: NonNullable<SpecOverrides['owner']> = {};
   if (values.repo) owner.repo = values.repo;
   if (values.pr !== undefined) {
@@ -160,8 +169,7 @@ function overrides(values: Values): SpecOverrides {
     owner.pr = Number(values.pr);
   }
   if (values.commit) owner.commit = values.commit;
-  if (Object.keys(owner).length) o.owner = owner;
-  return o;
+  return owner;
 }
 
 const isEnvName = (v: string): boolean => v.length <= MAX_ENV_NAME && DNS_LABEL_RE.test(v);
@@ -250,7 +258,7 @@ async function close(values: Values, output: Output, io: CliIO): Promise<number>
   const run = runOptions(values);
   const kube = client(values);
   try {
-    const report = await closeEnv({ client: kube, env, run, ...drainOption(values), dryRun: values['dry-run'], reason: 'manual', log: (l) => io.err(`${l}\n`) });
+    const report = await closeEnv({ client: kube, env, run, ...drainOption(values), dryRun: values['dry-run'], reason: 'manual', owner: ownerFlags(values), log: (l) => io.err(`${l}\n`) });
     print(io, output, report, () => renderText(report));
     return 0;
   } finally {

@@ -2,7 +2,7 @@
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
 import { planClose } from '../plan/close.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
-import type { VirtualService } from '../plan/types.js';
+import type { OwnerInfo, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -39,6 +39,11 @@ export interface CloseOptions {
   dryRun?: boolean;
   reason?: NonNullable<EnvReport['context']>['closeReason'];
   log?: (line: string) => void;
+  /**
+   * Who is closing (the action: its repository and PR; the CLI: --repo/--pr). An env recorded for another
+   * repository or PR is refused before any write, the Lease included. Absent: a person closing an env by name.
+   */
+  owner?: OwnerInfo;
 }
 
 export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
@@ -46,7 +51,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   const log = opts.log ?? (() => {});
   const go = async (): Promise<EnvReport> => {
     const snapshot = await readEnvSnapshot(client, env);
-    const plan = planClose(snapshot, env);
+    const plan = planClose(snapshot, env, opts.owner); // refuses another owner's env
     const before = reportFromCluster(env, snapshot, { deployments: snapshot.deployments, pods: [], events: [] });
     const routes = snapshot.virtualServices.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0);
     const removedVs: { namespace: string; name: string }[] = [];
@@ -79,6 +84,9 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
     };
   };
   if (opts.dryRun) return go();
+  // Refused before the Lease too: a close of another repository's env writes nothing at all. Under the Lease the env
+  // is read and checked again. The Lease is the one the env's clones record (see withLease).
+  planClose(await readEnvSnapshot(client, env), env, opts.owner);
   return withLease(client, env, opts.run, log, () => go());
 }
 

@@ -1,24 +1,65 @@
 // Runs a command body while holding the env's Lease, and always lets go of it.
+//
+// Which Lease: the one the env's clones record (`dynamic-env.io/lock-namespace`, written by open), so every command
+// on an env takes the same Lease whatever its own flags or config say (close and sweep jobs have no config file).
+// The command's own setting (flag, input, config `lockNamespace`, default `default`) applies only to an env that
+// records none: a new env, or one without clones. Under the Lease the record is read again: an open with another
+// setting may have written the env's first clones meanwhile, and then that Lease is taken instead.
 import type { RunOptions } from '../config/spec.js';
 import type { KubeClient } from '../kube/client.js';
-import { acquireLease, type LeaseLock } from '../kube/lease.js';
+import { acquireLease, readLockNamespaces, type LeaseLock } from '../kube/lease.js';
+import { leaseName } from '../plan/names.js';
+import { LOCK_NAMESPACE_ANNOTATION } from '../plan/ownership.js';
+import { DynamicEnvError, clusterError } from '../errors.js';
+
+/**
+ * The Lease namespace of an env: the one its clones record, else `fallback`. Clones recording different ones (only
+ * by hand edits) are refused, naming them.
+ */
+export function pickLockNamespace(recorded: string[], fallback: string, env: string, log?: (line: string) => void): string {
+  if (recorded.length > 1) {
+    throw clusterError(`env ${env}: its clones record different Lease namespaces (${LOCK_NAMESPACE_ANNOTATION}: ${recorded.join(', ')}); ` +
+      `set the annotation on every clone of the env to one of them (the one holding Lease ${leaseName(env)}, if any)`);
+  }
+  const [one] = recorded;
+  if (one === undefined) return fallback;
+  if (one !== fallback) log?.(`env ${env}: its Lease lives in namespace ${one}, as its clones record (this run's lock namespace, ${fallback}, applies to new envs only)`);
+  return one;
+}
 
 export async function withLease<T>(
   client: KubeClient,
   env: string,
   run: Pick<RunOptions, 'lockNamespace'> & { lockTimeoutSeconds?: number },
   log: (line: string) => void,
-  body: (lock: LeaseLock) => Promise<T>,
+  body: (lock: LeaseLock, namespace: string) => Promise<T>,
 ): Promise<T> {
-  const lock = await acquireLease(client, {
-    namespace: run.lockNamespace,
-    env,
-    timeoutMs: (run.lockTimeoutSeconds ?? 300) * 1000,
-    onWait: (holder) => log(`env ${env}: waiting for the lock held by ${holder}`),
-  });
-  try {
-    return await body(lock);
-  } finally {
-    await lock.release();
+  let recorded = await readLockNamespaces(client, env);
+  for (let attempt = 0; ; attempt++) {
+    const namespace = pickLockNamespace(recorded, run.lockNamespace, env, attempt === 0 ? log : undefined);
+    const lock = await acquireLease(client, {
+      namespace,
+      env,
+      timeoutMs: (run.lockTimeoutSeconds ?? 300) * 1000,
+      onWait: (holder) => log(`env ${env}: waiting for the lock held by ${holder} (Lease ${namespace}/${leaseName(env)})`),
+    }).catch((e: unknown) => {
+      // A Lease refused in the fallback namespace: say where that namespace came from, not only that RBAC said no.
+      if (recorded.length === 0 && e instanceof DynamicEnvError && /forbidden/.test(e.message)) {
+        throw clusterError([...e.problems, `env ${env} has no clone recording its Lease namespace (${LOCK_NAMESPACE_ANNOTATION}), so this run ` +
+          `used its own lock namespace, ${namespace} (--lock-namespace / the lock-namespace input / the config file's lockNamespace / default); ` +
+          'pass the namespace the env was opened with'], e);
+      }
+      throw e;
+    });
+    let moved = false;
+    try {
+      recorded = await readLockNamespaces(client, env);
+      const now = pickLockNamespace(recorded, namespace, env);
+      moved = now !== namespace && attempt < 3;
+      if (!moved) return await body(lock, namespace);
+    } finally {
+      await lock.release();
+    }
+    log(`env ${env}: its clones now record the Lease in namespace ${recorded[0]}; taking that one instead`);
   }
 }

@@ -14,7 +14,9 @@ import { checkWrites, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { createVirtualService, editVirtualService, ensure, remove } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
-import { withLease } from './lock.js';
+import { pickLockNamespace, withLease } from './lock.js';
+import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
+import { throwIfProblems } from '../plan/problems.js';
 import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION, URL_ANNOTATION, reportFromPlan, type RoutingKeys } from './report.js';
 import { closeEdit } from './close.js';
 import { clusterError } from '../errors.js';
@@ -51,8 +53,13 @@ const namespacesOf = (spec: EnvSpec) => [...new Set([...spec.services, ...spec.w
 const ref = (o: { metadata: { namespace?: string; name: string } }) => ({ namespace: o.metadata.namespace ?? '', name: o.metadata.name });
 const keyOf = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
-/** The plan, with the annotations status/list need to describe the env later without its config. */
-export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
+/**
+ * The plan, with the annotations status/list need to describe the env later without its config, and the namespace
+ * of the env's Lease (`lockNamespace`) so that close and sweep find it without the config. Refused first when the
+ * env's objects belong to another repository or PR (docs/DESIGN.md "Objects we own").
+ */
+export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec, lockNamespace?: string): OpenPlan {
+  throwIfProblems(ownershipProblems([...snapshot.deployments, ...snapshot.destinationRules], spec.name, spec.owner, 'open'));
   const plan = planOpen(snapshot, spec);
   for (const clone of plan.clones) {
     const w = plan.workloads.find((x) => x.namespace === clone.metadata.namespace && x.clone === clone.metadata.name);
@@ -66,6 +73,7 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec): OpenPlan
       ...(w && w.hosts.length ? { [HOSTS_ANNOTATION]: w.hosts.join(',') } : {}),
       ...(w?.url ? { [URL_ANNOTATION]: w.url } : {}),
       ...(retried ? { [RETRY_ANNOTATION]: retried } : {}),
+      ...(lockNamespace ? { [LOCK_NAMESPACE_ANNOTATION]: lockNamespace } : {}),
     };
   }
   return plan;
@@ -140,9 +148,14 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const log = opts.log ?? (() => {});
   const keys: RoutingKeys = { header: spec.routing.header, baggageKey: spec.routing.baggageKey };
 
-  const go = async (): Promise<OpenResult> => {
+  /** The Lease namespace of the env: the one its clones record (an open follows it), else this run's. */
+  const lockNamespaceOf = (snapshot: Snapshot, say?: (line: string) => void) =>
+    pickLockNamespace(recordedLockNamespaces(snapshot.deployments, spec.name), run.lockNamespace, spec.name, say);
+
+  const go = async (held?: string): Promise<OpenResult> => {
     const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name);
-    const plan = planWithAnnotations(snapshot, spec); // throws, listing every problem, before any write
+    // throws, listing every problem, before any write
+    const plan = planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
     const changes = diffPlan(plan, snapshot);
     const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
     if (opts.dryRun) return { report: reportFromPlan(plan, keys, pending), plan, changes };
@@ -205,10 +218,11 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   // make, fail here with nothing written. Under the Lease the cluster is read and planned again, since another run
   // of this env may have changed it meanwhile.
   const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name);
-  const changes = diffPlan(planWithAnnotations(snapshot, spec), snapshot);
-  await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(run.lockNamespace, spec.name)]);
-  return withLease(client, spec.name, run, log, async (lock) => {
-    const result = await go();
+  const lockNamespace = lockNamespaceOf(snapshot);
+  const changes = diffPlan(planWithAnnotations(snapshot, spec, lockNamespace), snapshot);
+  await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)]);
+  return withLease(client, spec.name, run, log, async (lock, held) => {
+    const result = await go(held);
     if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
     return result;
   });

@@ -1,7 +1,7 @@
 // status, list and sweep: what the cluster says about environments, from labels and route names alone.
 import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
-import type { Deployment, DestinationRule, VirtualService } from '../plan/types.js';
+import type { Deployment, DestinationRule, OwnerInfo, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import { explainApiError, type KubeClient } from '../kube/client.js';
@@ -89,6 +89,11 @@ export async function sweepEnvs(opts: {
   decide: (env: EnvSummary) => Promise<SweepDecision> | SweepDecision;
   dryRun?: boolean;
   log?: (line: string) => void;
+  /**
+   * Who closes each env (the action: its repository and the env's PR). The close refuses an env whose objects
+   * record another owner (names collide). Absent: the CLI's sweep, which closes by TTL or keep-list alone.
+   */
+  owner?: (env: EnvSummary) => OwnerInfo;
 }): Promise<SweepResult[]> {
   const results: SweepResult[] = [];
   for (const summary of await listEnvs(opts.client)) {
@@ -98,7 +103,13 @@ export async function sweepEnvs(opts: {
       continue;
     }
     try {
-      if (!opts.dryRun) await closeEnv({ client: opts.client, env: summary.env, run: opts.run, reason: 'swept', log: opts.log, ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}) });
+      if (!opts.dryRun) {
+        await closeEnv({
+          client: opts.client, env: summary.env, run: opts.run, reason: 'swept', log: opts.log,
+          ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
+          ...(opts.owner ? { owner: opts.owner(summary) } : {}),
+        });
+      }
       results.push({ env: summary.env, closed: !opts.dryRun, reason: decision.reason });
     } catch (e) {
       results.push({ env: summary.env, closed: false, reason: decision.reason, error: e instanceof Error ? e.message : String(e) });

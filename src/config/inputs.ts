@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { usageError } from '../errors.js';
 import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, TOKEN_RE } from './names.js';
+import { MAX_ENV_NAME, shortHash } from '../plan/names.js';
 
 export const COMMANDS = ['auto', 'open', 'close', 'sweep', 'status'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -50,7 +51,10 @@ export interface ActionInputs {
   /** Path of the config file. */
   config?: string;
   shorthand?: ShorthandInputs;
-  /** Env name; may contain `{pr}`. Default (applied by the event decision): `pr-<number>`. */
+  /**
+   * Env name template with `{pr}` and `{repo}` (see expandEnvName). Default (applied by the event decision):
+   * `pr-{pr}`.
+   */
   envName?: string;
   /** Routing header, lower-cased. Absent: the config file's or the built-in default. */
   header?: string;
@@ -151,19 +155,56 @@ export function expandTemplate(template: string, values: { env?: string; pr?: nu
   });
 }
 
+/** The room `{repo}` needs at least: its hash-shortened form. */
+const MIN_REPO_ROOM = 8;
+
+/**
+ * An env name from its template: `{pr}` is the PR number, `{repo}` the repository's name (`owner/name` without the
+ * owner), lower-cased with every run of other characters than a-z and 0-9 as one "-". When the name would be longer
+ * than the env name limit (MAX_ENV_NAME, 40), `{repo}` is cut and suffixed with a hash of the full `owner/name`, so
+ * the result is deterministic and two repositories never shorten to the same name. A repository name with no
+ * letter or digit becomes its hash.
+ */
+export function expandEnvName(template: string, values: { pr?: number; repo?: string }): string {
+  const withPr = expandTemplate(template, { pr: values.pr });
+  const count = withPr.split('{repo}').length - 1;
+  if (count === 0 || values.repo === undefined) return withPr;
+  const name = values.repo.split('/').pop() ?? values.repo;
+  const safe = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const room = Math.floor((MAX_ENV_NAME - (withPr.length - count * '{repo}'.length)) / count);
+  const hash = shortHash(values.repo.toLowerCase());
+  let repo = safe;
+  if (!safe) repo = hash.slice(0, Math.max(room, 1));
+  else if (safe.length > room) {
+    const head = safe.slice(0, Math.max(room - hash.length - 1, 0)).replace(/-+$/, '');
+    repo = head ? `${head}-${hash}` : hash.slice(0, Math.max(room, 1));
+  }
+  return withPr.replaceAll('{repo}', repo);
+}
+
 const envName = optional.superRefine((v, ctx) => {
   if (v === undefined) return;
-  const unknown = [...v.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => k !== 'pr');
+  const unknown = [...v.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => k !== 'pr' && k !== 'repo');
   if (unknown.length > 0) {
-    ctx.addIssue({ code: 'custom', message: `only the placeholder {pr} is allowed, got {${unknown[0]}}` });
+    ctx.addIssue({ code: 'custom', message: `only the placeholders {pr} and {repo} are allowed, got {${unknown[0]}}` });
     return;
   }
-  // The name is a label value (<= 63) once {pr} is expanded; leave room for a 7-digit PR number.
-  const sample = expandTemplate(v, { pr: 1234567 });
-  if (!DNS_LABEL_RE.test(sample) || sample.length > 63) {
+  // An env name is a DNS label of at most MAX_ENV_NAME once expanded; leave room for a 7-digit PR number, and for
+  // {repo} at least its hash-shortened form.
+  const count = v.split('{repo}').length - 1;
+  const fixed = expandTemplate(v, { pr: 1234567 }).replaceAll('{repo}', '');
+  if (count > 0 && Math.floor((MAX_ENV_NAME - fixed.length) / count) < MIN_REPO_ROOM) {
     ctx.addIssue({
       code: 'custom',
-      message: `must be a lowercase DNS label of at most 63 characters (a-z, 0-9, "-"; {pr} allowed), got "${v}"`,
+      message: `leaves {repo} fewer than ${MIN_REPO_ROOM} characters of the ${MAX_ENV_NAME} an env name may have (with a 7-digit PR number); shorten the rest, e.g. "{repo}-pr-{pr}", got "${v}"`,
+    });
+    return;
+  }
+  const sample = expandEnvName(v, { pr: 1234567, repo: 'acme/a' });
+  if (!DNS_LABEL_RE.test(sample) || sample.length > MAX_ENV_NAME) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a lowercase DNS label of at most ${MAX_ENV_NAME} characters (a-z, 0-9, "-"; {pr} and {repo} allowed), got "${v}"`,
     });
   }
 });

@@ -24,8 +24,6 @@ export interface DeploymentOptions {
   annotations?: Record<string, string>;
   containers?: { name: string; image: string; env?: { name: string; value?: string; valueFrom?: unknown }[]; [k: string]: unknown }[];
   replicas?: number;
-  /** `spec.paused` (a `kubectl rollout pause`d Deployment). */
-  paused?: boolean;
 }
 
 export function deployment(name: string, o: DeploymentOptions = {}): Deployment {
@@ -47,7 +45,6 @@ export function deployment(name: string, o: DeploymentOptions = {}): Deployment 
     },
     spec: {
       replicas: o.replicas ?? 2,
-      ...(o.paused !== undefined ? { paused: o.paused } : {}),
       selector: { matchLabels: { ...labels } },
       template: {
         metadata: { labels: { ...labels } },

@@ -7,7 +7,7 @@
 
 import { usageError } from '../errors.js';
 import type { ActionInputs, Command } from '../config/inputs.js';
-import { expandTemplate } from '../config/inputs.js';
+import { expandEnvName } from '../config/inputs.js';
 import type { EnvReport } from '../report/model.js';
 
 export type CloseReason = NonNullable<NonNullable<EnvReport['context']>['closeReason']>;
@@ -38,7 +38,10 @@ export type Decision =
   | { command: 'sweep'; reason: string }
   | { command: 'skip'; env: string | null; pull: PullInfo | null; reason: string };
 
-export type DecisionInputs = Pick<ActionInputs, 'command' | 'envName' | 'label' | 'skipDrafts'>;
+export type DecisionInputs = Pick<ActionInputs, 'command' | 'envName' | 'label' | 'skipDrafts'> & {
+  /** `owner/repo` of the workflow (GITHUB_REPOSITORY), for `{repo}` when the payload names none. */
+  repository?: string;
+};
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 const OPEN_ACTIONS = new Set(['opened', 'reopened', 'synchronize', 'ready_for_review', 'labeled']);
@@ -77,8 +80,8 @@ export function pullFromPayload(payload: unknown): PullInfo | undefined {
   };
 }
 
-/** The env name for a PR: the `env-name` input with `{pr}` expanded, default `pr-<number>`. */
-export function envNameFor(inputs: Pick<ActionInputs, 'envName'>, pr: number | undefined): string {
+/** The env name for a PR: the `env-name` input with `{pr}` and `{repo}` expanded, default `pr-<number>`. */
+export function envNameFor(inputs: Pick<ActionInputs, 'envName'>, pr: number | undefined, repo?: string): string {
   if (inputs.envName === undefined) {
     if (pr === undefined) throw usageError('input "env-name": required when the event is not about a pull request');
     return `pr-${pr}`;
@@ -86,7 +89,10 @@ export function envNameFor(inputs: Pick<ActionInputs, 'envName'>, pr: number | u
   if (inputs.envName.includes('{pr}') && pr === undefined) {
     throw usageError(`input "env-name": "${inputs.envName}" uses {pr} but the event is not about a pull request`);
   }
-  return expandTemplate(inputs.envName, { pr });
+  if (inputs.envName.includes('{repo}') && !repo) {
+    throw usageError(`input "env-name": "${inputs.envName}" uses {repo} but neither the event nor GITHUB_REPOSITORY names the repository`);
+  }
+  return expandEnvName(inputs.envName, { pr, ...(repo ? { repo } : {}) });
 }
 
 /**
@@ -102,8 +108,9 @@ export function decide(eventName: string, payload: unknown, inputs: DecisionInpu
     return { command: 'skip', env: null, pull: null, reason: `the ${eventName} payload has no pull request` };
   }
   const eventLabel = str(obj(p.label)?.name);
+  const repo = pull?.baseRepo ?? str(obj(p.repository)?.full_name) ?? inputs.repository;
 
-  if (inputs.command !== 'auto') return explicit(inputs.command, eventName, action, pull, inputs);
+  if (inputs.command !== 'auto') return explicit(inputs.command, eventName, action, pull, inputs, repo);
 
   if (eventName === 'schedule' || eventName === 'workflow_dispatch') {
     return { command: 'sweep', reason: `${eventName} event: sweep stale environments` };
@@ -117,7 +124,7 @@ export function decide(eventName: string, payload: unknown, inputs: DecisionInpu
     };
   }
 
-  const env = envNameFor(inputs, pull.number);
+  const env = envNameFor(inputs, pull.number, repo);
   const skip = (reason: string): Decision => ({ command: 'skip', env, pull, reason });
   const what = `pull request #${pull.number}`;
 
@@ -164,10 +171,10 @@ function openRefusal(pull: PullInfo, inputs: DecisionInputs): string | undefined
   return undefined;
 }
 
-function explicit(command: Exclude<Command, 'auto'>, eventName: string, action: string, pull: PullInfo | null, inputs: DecisionInputs): Decision {
+function explicit(command: Exclude<Command, 'auto'>, eventName: string, action: string, pull: PullInfo | null, inputs: DecisionInputs, repo: string | undefined): Decision {
   const reason = `the "command" input is "${command}"`;
   if (command === 'sweep') return { command: 'sweep', reason };
-  const env = envNameFor(inputs, pull?.number);
+  const env = envNameFor(inputs, pull?.number, repo);
   if (command === 'status') return { command: 'status', env, pull, reason };
   if (command === 'close') {
     // On a PR's own close event the reason is known; anything else is a hand-made close.

@@ -7,7 +7,23 @@ import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, leaseName } from '../pla
 import type { KubeObject } from '../plan/types.js';
 import { clusterError } from '../errors.js';
 import { explainApiError, isAlreadyExists, isConflict, sleep, type KubeClient } from './client.js';
-import { LEASE } from './resources.js';
+import { DEPLOYMENT, LEASE } from './resources.js';
+import { recordedLockNamespaces } from '../plan/ownership.js';
+import { envSelector } from './snapshot.js';
+
+/**
+ * Where the env's Lease lives, as its clones record it (`dynamic-env.io/lock-namespace`, written by open): the
+ * Lease is found from the env itself, so close and sweep jobs without the config file take the Lease the open took.
+ * Empty for an env without clones (or with clones from before the annotation).
+ */
+export async function readLockNamespaces(client: KubeClient, env: string): Promise<string[]> {
+  try {
+    const clones = await client.list<KubeObject>(DEPLOYMENT, undefined, envSelector(env));
+    return recordedLockNamespaces(clones.items, env);
+  } catch (e) {
+    throw explainApiError(e, `reading env ${env}`);
+  }
+}
 
 interface Lease extends KubeObject {
   spec: {

@@ -2,7 +2,9 @@
 
 import { isManaged } from './deployment.js';
 import { ENV_LABEL } from './names.js';
-import type { ClosePlan, KubeObject, ObjectRef, Snapshot } from './types.js';
+import { ownershipProblems } from './ownership.js';
+import { throwIfProblems } from './problems.js';
+import type { ClosePlan, KubeObject, ObjectRef, OwnerInfo, Snapshot } from './types.js';
 import { envsOf } from './virtual-service.js';
 
 const refOf = (o: KubeObject): ObjectRef => ({ name: o.metadata.name, namespace: o.metadata.namespace ?? '' });
@@ -14,8 +16,13 @@ const byRef = (a: ObjectRef, b: ObjectRef): number => {
 const ownedBy = (o: KubeObject, env: string): boolean =>
   isManaged(o.metadata.labels) && o.metadata.labels?.[ENV_LABEL] === env;
 
-/** Plans closing `env`: its routes in any VirtualService (ours included), its DestinationRules and clones. */
-export function planClose(snapshot: Snapshot, env: string): ClosePlan {
+/**
+ * Plans closing `env`: its routes in any VirtualService (ours included), its DestinationRules and clones. With a
+ * `requester` (the action's repository and PR, the CLI's --repo/--pr), an env whose objects record another owner is
+ * refused (src/plan/ownership.ts); a requester naming no repository may close any env (a person, by name).
+ */
+export function planClose(snapshot: Snapshot, env: string, requester: OwnerInfo = {}): ClosePlan {
+  throwIfProblems(ownershipProblems([...snapshot.deployments, ...snapshot.destinationRules], env, requester, 'close'));
   return {
     env,
     routeEdits: snapshot.virtualServices.filter((vs) => envsOf(vs).includes(env)).map(refOf).sort(byRef),

@@ -142,8 +142,8 @@ describe('readInputs', () => {
     expect(read({ 'env-name': 'pr-{pr}' }).envName).toBe('pr-{pr}');
     expect(read({ 'env-name': 'review' }).envName).toBe('review');
     expect(problems({ 'env-name': 'PR_42' })).toEqual([expect.stringMatching(/^input "env-name": must be a lowercase DNS label/)]);
-    expect(problems({ 'env-name': 'pr-{number}' })).toEqual(['input "env-name": only the placeholder {pr} is allowed, got {number}']);
-    expect(problems({ 'env-name': 'x'.repeat(60) + '{pr}' })).toEqual([expect.stringMatching(/^input "env-name": must be a lowercase DNS label of at most 63/)]);
+    expect(problems({ 'env-name': 'pr-{number}' })).toEqual(['input "env-name": only the placeholders {pr} and {repo} are allowed, got {number}']);
+    expect(problems({ 'env-name': 'x'.repeat(60) + '{pr}' })).toEqual([expect.stringMatching(/^input "env-name": must be a lowercase DNS label of at most 40/)]);
   });
 
   test('header is an HTTP token, lower-cased, and not baggage', () => {
