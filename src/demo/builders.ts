@@ -24,6 +24,8 @@ export interface DeploymentOptions {
   annotations?: Record<string, string>;
   containers?: { name: string; image: string; env?: { name: string; value?: string; valueFrom?: unknown }[]; [k: string]: unknown }[];
   replicas?: number;
+  /** `spec.paused` (a `kubectl rollout pause`d Deployment). */
+  paused?: boolean;
 }
 
 export function deployment(name: string, o: DeploymentOptions = {}): Deployment {
@@ -45,6 +47,7 @@ export function deployment(name: string, o: DeploymentOptions = {}): Deployment 
     },
     spec: {
       replicas: o.replicas ?? 2,
+      ...(o.paused !== undefined ? { paused: o.paused } : {}),
       selector: { matchLabels: { ...labels } },
       template: {
         metadata: { labels: { ...labels } },

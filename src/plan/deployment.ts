@@ -182,6 +182,9 @@ export function buildClone(
     metadata: meta,
     spec: { ...src.spec, replicas: workload.replicas, selector, template },
   };
+  // A paused original (mid `kubectl rollout pause`) must not give a paused clone: the Deployment controller would
+  // never create its pods and open would wait out its timeout. Absent is the API server's default (false).
+  delete clone.spec.paused;
   delete clone.status;
   return { clone, images: containers.map((c) => c.image ?? ''), problems };
 }

@@ -195,6 +195,25 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     }
     workload.hosts.sort();
   }
+  // An env named like a version value pods already carry (`--env v2` beside `version: v2`): the env's subset
+  // `{<versionLabel>: <env>}` would select those pods too (header traffic would reach them) and the clone's
+  // selector would overlap their Deployment's. Checked in every namespace the env clones into: its hosts are
+  // Services there, so their endpoints and any selector a clone could overlap are there; pods elsewhere are no
+  // endpoint of an env host, and the env's sourceLabels also need the env label, which only its clones carry.
+  const cloneNamespaces = new Set(entries.map(([, w]) => w.namespace));
+  for (const d of snapshot.deployments
+    .filter((d) => cloneNamespaces.has(d.metadata.namespace ?? '') && !isManaged(d.metadata.labels))
+    .filter((d) => d.spec.template.metadata?.labels?.[versionLabel] === env)
+    .sort(byObjectRef)) {
+    problems.push({
+      kind: 'cluster',
+      subject: `Deployment ${d.metadata.namespace}/${d.metadata.name}`,
+      message:
+        `its pods carry "${versionLabel}: ${env}", the label env ${env} gives its own pods, so the env's subset (and ` +
+        `its clones' selectors) would select them too and header-routed requests could reach them`,
+      fix: `choose an env name that is not a "${versionLabel}" value in use (e.g. pr-<number>)`,
+    });
+  }
 
   const envHosts = [...hosts.keys()].sort();
   const routing: EnvRouting = { env, routing: { ...spec.routing }, hosts: envHosts, clusterDomain: cd };

@@ -164,6 +164,18 @@ describe('buildClone', () => {
     expect(problems[1]!.message).toContain('reviews, sidecar');
   });
 
+  test('a paused original gives a clone that is not paused (else its pods never come and open waits out its timeout)', () => {
+    const paused = deployment('reviews-v1', { namespace: 'bookinfo', labels: { app: 'reviews', version: 'v1' }, paused: true });
+    const { clone, problems } = buildClone(paused, workload('bookinfo', 'reviews-v1'), spec, 'service');
+    expect(problems).toEqual([]);
+    expect(clone.spec).not.toHaveProperty('paused');
+    expect(paused.spec.paused).toBe(true);
+    // An existing clone that an older version left paused is updated to an unpaused one.
+    const existing = structuredClone(clone);
+    existing.spec.paused = true;
+    expect(buildClone(paused, workload('bookinfo', 'reviews-v1'), spec, 'service', existing).clone.spec).not.toHaveProperty('paused');
+  });
+
   test('keeps opened-at from the existing clone; never mutates the original', () => {
     const o = original();
     const before = structuredClone(o);

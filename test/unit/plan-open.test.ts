@@ -631,6 +631,52 @@ describe("planOpen: our DestinationRules as istiod merges them with the user's",
   });
 });
 
+describe('planOpen: an env named like a version value in use', () => {
+  const toV1 = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS });
+
+  test('an env named like a version value pods carry (--env v2 beside version: v2) is refused, naming their Deployment and the fix', () => {
+    // No user subset is named v2 (that one is caught by the DestinationRule checks): only the pods carry it.
+    const drs = [destinationRule('reviews', 'reviews', { v1: { version: 'v1' } }, { namespace: NS })];
+    const snap = reviewsCluster({ vss: [toV1], v2: true, drs });
+    const e = problemsOf(() => planOpen(snap, reviewsSpec('v2')));
+    expect(e.exitCode).toBe(1);
+    expect(e.problems).toEqual([
+      'Deployment bookinfo/reviews-v2: its pods carry "version: v2", the label env v2 gives its own pods, so the ' +
+        "env's subset (and its clones' selectors) would select them too and header-routed requests could reach them; " +
+        'choose an env name that is not a "version" value in use (e.g. pr-<number>)',
+    ]);
+    // Another env name is fine on the same cluster.
+    expect(planOpen(snap, reviewsSpec('pr-42')).clones).toHaveLength(1);
+  });
+
+  test('the check covers every namespace the env clones into (workers too), the configured version label, and no other namespace', () => {
+    const snap = reviewsCluster({ vss: [toV1] });
+    snap.deployments.push(
+      deployment('cron', { namespace: 'jobs', labels: { app: 'cron' } }),
+      deployment('cron-track', { namespace: 'jobs', labels: { app: 'cron', track: 'canary' } }),
+      deployment('elsewhere', { namespace: 'other', labels: { app: 'x', track: 'canary' } }),
+      deployment('versioned', { namespace: 'jobs', labels: { app: 'y', version: 'canary' } }),
+    );
+    const spec = envSpec('canary', {
+      services: [workload(NS, 'reviews-v1')],
+      workers: [workload('jobs', 'cron')],
+      routing: { versionLabel: 'track' },
+    });
+    snap.deployments[0]!.spec.template.metadata!.labels!.track = 'v1';
+    snap.destinationRules = [destinationRule('reviews', 'reviews', { v1: { track: 'v1' } }, { namespace: NS })];
+    const e = problemsOf(() => planOpen(snap, spec));
+    expect(e.problems).toEqual([expect.stringMatching(/^Deployment jobs\/cron-track: its pods carry "track: canary"/)]);
+  });
+
+  test("re-opening an env does not trip over its own clones, which carry the env's version value", () => {
+    const snap = reviewsCluster({ vss: [toV1] });
+    const opened = apply(snap, planOpen(snap, reviewsSpec('pr-42')));
+    expect(opened.deployments.map((d) => d.spec.template.metadata!.labels!.version)).toContain('pr-42');
+    expect(() => planOpen(opened, reviewsSpec('pr-42'))).not.toThrow();
+  });
+
+});
+
 /** A KubeClient serving `snap`, answering access reviews with `refused`, and recording (not making) writes. */
 function fakeClient(snap: Snapshot, refused: (namespace: string, resource: string) => boolean): { client: KubeClient; writes: string[] } {
   const writes: string[] = [];
