@@ -153,7 +153,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     pickLockNamespace(recordedLockNamespaces(snapshot.deployments, spec.name), run.lockNamespace, spec.name, say);
 
   const go = async (held?: string): Promise<OpenResult> => {
-    const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name);
+    const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
     // throws, listing every problem, before any write
     const plan = planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
     const changes = diffPlan(plan, snapshot);
@@ -217,7 +217,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   // Validation before the first write, the Lease included: a plan with problems, or writes this identity may not
   // make, fail here with nothing written. Under the Lease the cluster is read and planned again, since another run
   // of this env may have changed it meanwhile.
-  const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name);
+  const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
   const lockNamespace = lockNamespaceOf(snapshot);
   const changes = diffPlan(planWithAnnotations(snapshot, spec, lockNamespace), snapshot);
   await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)]);

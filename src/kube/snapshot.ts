@@ -1,7 +1,7 @@
 // Reads what the planner needs in as few calls as possible: one list per kind per namespace for what is
 // namespaced by the config, one cluster-wide list for what may live anywhere (VirtualServices, DestinationRules),
 // and one label-selected list for the env's own clones wherever they are.
-import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
+import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, cloneName } from '../plan/names.js';
 import type { Deployment, DestinationRule, Service, Snapshot, VirtualService } from '../plan/types.js';
 import { explainApiError, type KubeClient } from './client.js';
 import { DEPLOYMENT, DESTINATION_RULE, SERVICE, VIRTUAL_SERVICE } from './resources.js';
@@ -15,10 +15,20 @@ const uniqueBy = <T extends { metadata: { namespace?: string; name: string } }>(
   return [...seen.values()];
 };
 
-/** For open/plan: the config's namespaces, plus the env's objects anywhere. */
-export async function readOpenSnapshot(client: KubeClient, namespaces: string[], env: string): Promise<Snapshot> {
+/**
+ * For open/plan: the config's namespaces, plus the env's objects anywhere, plus whatever holds the name each of
+ * `workloads` would give its clone (another env's clone: `web` in env `v2-pr-1` and `web-v2` in env `pr-1` both
+ * map to `web-v2-pr-1`), read by name so the plan refuses the collision before any write.
+ */
+export async function readOpenSnapshot(
+  client: KubeClient,
+  namespaces: string[],
+  env: string,
+  workloads: { namespace: string; deployment: string }[] = [],
+): Promise<Snapshot> {
   try {
-    const [deployments, services, clones, destinationRules, virtualServices] = await Promise.all([
+    const [named, deployments, services, clones, destinationRules, virtualServices] = await Promise.all([
+      Promise.all(workloads.map((w) => client.get<Deployment>(DEPLOYMENT, w.namespace, cloneName(w.deployment, env)))),
       // Other envs' clones are of no use to this plan and grow with the number of envs; this env's come below.
       Promise.all(namespaces.map((ns) => client.list<Deployment>(DEPLOYMENT, ns, `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`))),
       Promise.all(namespaces.map((ns) => client.list<Service>(SERVICE, ns))),
@@ -27,7 +37,8 @@ export async function readOpenSnapshot(client: KubeClient, namespaces: string[],
       client.list<VirtualService>(VIRTUAL_SERVICE),
     ]);
     return {
-      deployments: uniqueBy([...deployments.flatMap((l) => l.items), ...clones.items]),
+      // Listed objects last: they win over the same object read by name.
+      deployments: uniqueBy([...named.flatMap((d) => (d ? [d] : [])), ...deployments.flatMap((l) => l.items), ...clones.items]),
       services: services.flatMap((l) => l.items),
       destinationRules: destinationRules.items,
       virtualServices: virtualServices.items,

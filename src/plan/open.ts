@@ -4,7 +4,7 @@
 import { findUserSubset, planHostDestinationRules } from './destination-rule.js';
 import { buildClone, isManaged } from './deployment.js';
 import { hostCovers, normalizeHost, selectorMatches, serviceFqdn, serviceUrl, servicesSelecting, subsetSelects } from './hosts.js';
-import { BASELINE_SUBSET, ENV_LABEL, cloneName, ownVirtualServiceName } from './names.js';
+import { BASELINE_SUBSET, ENV_LABEL, SOURCE_ANNOTATION, cloneName, ownVirtualServiceName } from './names.js';
 import { throwIfProblems } from './problems.js';
 import type {
   Deployment,
@@ -129,7 +129,19 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     const name = cloneName(w.deployment, env);
     const existing = deploymentAt(w.namespace, name);
     const existingIsOurs = !!existing && isManaged(existing.metadata.labels) && existing.metadata.labels?.[ENV_LABEL] === env;
-    if (existing && !existingIsOurs) {
+    const existingEnv = existing && isManaged(existing.metadata.labels) ? existing.metadata.labels?.[ENV_LABEL] : undefined;
+    if (existing && !existingIsOurs && existingEnv !== undefined) {
+      // Clone names join Deployment and env with "-": `web` in env `v2-pr-1` and `web-v2` in env `pr-1` meet.
+      const source = existing.metadata.annotations?.[SOURCE_ANNOTATION] ?? '(unknown original)';
+      problems.push({
+        kind: 'cluster',
+        subject: `Deployment ${w.namespace}/${name}`,
+        message:
+          `is env ${existingEnv}'s clone of ${source}, and ${w.deployment}'s clone in env ${env} would get the same ` +
+          `name (clone names are <deployment>-<env>)`,
+        fix: `choose another env name for this env, or close env ${existingEnv} first (dynamic-env close --env ${existingEnv})`,
+      });
+    } else if (existing && !existingIsOurs) {
       problems.push({
         kind: 'cluster',
         subject: `Deployment ${w.namespace}/${name}`,

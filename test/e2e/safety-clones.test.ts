@@ -39,6 +39,37 @@ describe.skipIf(skip)('clones that would take what is not theirs are refused bef
     expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
   });
 
+  it("a clone name another env's clone has (web in env v2-<x>, web-v2 in env <x>): exit 1 naming that env and the fix, zero writes", async () => {
+    const envB = envName();
+    const envA = `v2-${envB}`;
+    const ns = await webApp('clone-clash', ['v1', 'v2'], [
+      (n) => deployment(n, 'web-v2', { labels: { app: 'web', version: 'v2' } }),
+      (n) => deployment(n, 'indexer', { labels: { app: 'indexer' } }),
+    ], 'web');
+    const a = await actor(cluster, [ns]);
+    ok(await a.open(writeConfig(cluster, { env: envA, services: [{ namespace: ns, deployment: 'web', image: 'ghcr.io/acme/web:pr-a' }] })));
+    const clone = await cluster.get('Deployment', ns, `web-v2-${envB}`);
+    expect(clone.metadata.labels['dynamic-env.io/env']).toBe(envA);
+
+    // Env <x> would clone web-v2 to the same name; its worker's clone (no clash) is not written either.
+    const b = await actor(cluster, [ns]);
+    const r = await b.open(writeConfig(cluster, {
+      env: envB,
+      services: [{ namespace: ns, deployment: 'web-v2', image: 'ghcr.io/acme/web:pr-b' }],
+      workers: [{ namespace: ns, deployment: 'indexer', image: 'ghcr.io/acme/indexer:pr-b' }],
+    }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `Deployment ${ns}/web-v2-${envB}: is env ${envA}'s clone of ${ns}/web, and web-v2's clone in env ${envB} would get the same name`,
+    );
+    expect(r.stderr).toContain(`choose another env name for this env, or close env ${envA} first (dynamic-env close --env ${envA})`);
+    expect(b.writes({ leases: true })).toEqual([]);
+    expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${envB}`)).toEqual([]);
+    // Env v2-<x>'s clone is as it was, and its env closes as usual.
+    expect((await cluster.get('Deployment', ns, `web-v2-${envB}`)).metadata.resourceVersion).toBe(clone.metadata.resourceVersion);
+    ok(await a.close(envA));
+    expect(await cluster.list('Deployment', ns, 'app.kubernetes.io/managed-by=dynamic-env')).toEqual([]);
+  });
 });
 
 describe.skipIf(skip)('a paused original', () => {

@@ -15,6 +15,7 @@ import { openEnv } from '../../src/commands/open.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import type { ResourceType } from '../../src/kube/resources.js';
 import { hostRuleView } from '../../src/plan/destination-rule-scope.js';
+import { buildClone } from '../../src/plan/deployment.js';
 
 const NS = 'bookinfo';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
@@ -677,6 +678,44 @@ describe('planOpen: an env named like a version value in use', () => {
 
 });
 
+describe("planOpen: a clone name another env's clone already has", () => {
+  /** `web` (in env v2-pr-1) and `web-v2` (in env pr-1) both give the clone name web-v2-pr-1. */
+  function collision(): { snap: Snapshot; spec: EnvSpec } {
+    const web = deployment('web', { namespace: NS, labels: { app: 'web', version: 'v1' } });
+    const webV2 = deployment('web-v2', { namespace: NS, labels: { app: 'web', version: 'v2' } });
+    const otherClone = buildClone(web, workload(NS, 'web'), envSpec('v2-pr-1'), 'service').clone;
+    expect(otherClone.metadata.name).toBe('web-v2-pr-1');
+    const snap = snapshot({
+      deployments: [web, webV2, otherClone],
+      services: [service('web', { app: 'web' }, NS)],
+      destinationRules: [destinationRule('web', 'web', { v1: { version: 'v1' }, v2: { version: 'v2' } }, { namespace: NS })],
+      virtualServices: [virtualService('web', [{ name: 'all', route: [{ destination: { host: 'web', subset: 'v1' } }] }], { namespace: NS })],
+    });
+    return { snap, spec: envSpec('pr-1', { services: [workload(NS, 'web-v2', { containers: [{ image: 'ghcr.io/acme/web:pr' }] })] }) };
+  }
+  const collisionProblem =
+    "Deployment bookinfo/web-v2-pr-1: is env v2-pr-1's clone of bookinfo/web, and web-v2's clone in env pr-1 would get the " +
+    'same name (clone names are <deployment>-<env>); choose another env name for this env, or close env v2-pr-1 ' +
+    'first (dynamic-env close --env v2-pr-1)';
+
+  test("a clone name another env's clone already has is refused, naming that env, its original and the fix", () => {
+    const { snap, spec } = collision();
+    expect(problemsOf(() => planOpen(snap, spec)).problems).toEqual([collisionProblem]);
+  });
+
+  test("open reads each planned clone name, so another env's clone (absent from the label-selected lists) is refused before any write", async () => {
+    const { snap, spec } = collision();
+    const { client, writes } = fakeClient(snap, () => false);
+    const e = await openEnv({ client, spec, run: { lockNamespace: 'default', wait: false, timeoutSeconds: 1 } }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(DynamicEnvError);
+    expect((e as DynamicEnvError).problems).toEqual([collisionProblem]);
+    expect(writes).toEqual([]);
+  });
+});
+
 /** A KubeClient serving `snap`, answering access reviews with `refused`, and recording (not making) writes. */
 function fakeClient(snap: Snapshot, refused: (namespace: string, resource: string) => boolean): { client: KubeClient; writes: string[] } {
   const writes: string[] = [];
@@ -700,7 +739,8 @@ function fakeClient(snap: Snapshot, refused: (namespace: string, resource: strin
       items: (byKind[type.kind] ?? []).filter((o) => !namespace || o.metadata.namespace === namespace).filter((o) => selects(o, labelSelector)),
       resourceVersion: '1',
     }),
-    get: async () => null,
+    get: async (type: ResourceType, namespace: string | undefined, name: string) =>
+      (byKind[type.kind] ?? []).find((o) => o.metadata.namespace === namespace && o.metadata.name === name) ?? null,
     create: async (type: ResourceType, obj: KubeObject) => {
       if (type.kind !== 'SelfSubjectAccessReview') return write('create')(type, obj);
       const { namespace, resource } = (obj as unknown as { spec: { resourceAttributes: { namespace: string; resource: string } } }).spec.resourceAttributes;
