@@ -23,15 +23,25 @@ export type MeshView = Map<string, XdsSnapshot>;
  */
 export async function meshView(cluster: TestCluster, namespaces: string[], callers: Caller[]): Promise<MeshView> {
   await settle(cluster.info, cluster.admin, [...new Set([...namespaces, 'istio-system'])]);
+  const served = new Set<string>();
+  for (const ns of namespaces) {
+    for (const svc of await cluster.list('Service', ns)) {
+      for (const p of svc.spec.ports ?? []) served.add(`${svc.metadata.name}.${ns}.svc.cluster.local:${p.port}`);
+    }
+  }
   const view: MeshView = new Map();
-  await Promise.all(callers.map(async (c) => view.set(c.label, scoped(await proxyConfig(cluster.info, c.proxy), namespaces))));
+  await Promise.all(callers.map(async (c) => view.set(c.label, scoped(await proxyConfig(cluster.info, c.proxy), namespaces, served))));
   return view;
 }
 
 const clusterHost = (name: string): string => name.split('|')[3] ?? '';
 
-/** The part of a proxy's configuration about the hosts of `namespaces` (a gateway's own routes are all kept). */
-export function scoped(s: XdsSnapshot, namespaces: string[]): XdsSnapshot {
+/**
+ * The part of a proxy's configuration about the hosts of `namespaces` (a gateway's own routes are all kept). Of a
+ * sidecar's virtual hosts only those for a port the Service serves (`served`, `host:port`) count: istiod may also
+ * list a VirtualService's host under port 80, where no traffic to that Service can arrive.
+ */
+export function scoped(s: XdsSnapshot, namespaces: string[], served: ReadonlySet<string>): XdsSnapshot {
   const ours = (host: string) => namespaces.some((ns) => host.endsWith(`.${ns}.svc.cluster.local`));
   const keepCluster = (name: string) => !name.startsWith('outbound|') || ours(clusterHost(name));
   const sidecarRoute = (rc: any) => /^\d+$/.test(rc.name);
@@ -41,7 +51,7 @@ export function scoped(s: XdsSnapshot, namespaces: string[]): XdsSnapshot {
     endpoints: s.endpoints.filter((e: any) => keepCluster(e.cluster_name)),
     routes: s.routes.map((rc: any) => !sidecarRoute(rc) ? rc : {
       ...rc,
-      virtual_hosts: (rc.virtual_hosts ?? []).filter((vh: any) => vh.name === 'allow_any' || (vh.domains ?? []).some(ours)),
+      virtual_hosts: (rc.virtual_hosts ?? []).filter((vh: any) => vh.name === 'allow_any' || ((vh.domains ?? []).some(ours) && served.has(vh.name))),
     }),
   };
 }
