@@ -269,11 +269,13 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     if (targets.length === 0) continue;
     routeEdits.push({ name: vs.metadata.name, namespace: ns, meshApplies });
     problems.push(...unsubsetRouteProblems(vs, routing));
-    for (const { index, route, destinations } of targets) {
-      for (const d of destinations) {
-        const fqdn = normalizeHost(d.destination.host, ns, cd);
+    for (const { index, route, destinations, mirrors } of targets) {
+      // Mirror destinations count like route destinations: pinned ones need the baseline subset, user subsets
+      // must not select the env's pods (docs/DESIGN.md "Routing").
+      for (const d of [...destinations.map((r) => r.destination), ...mirrors]) {
+        const fqdn = normalizeHost(d.host, ns, cd);
         touch(fqdn, refOf(vs));
-        const subset = d.destination.subset;
+        const subset = d.subset;
         if (subset === BASELINE_SUBSET || (!subset && spec.routing.pinUnsubsetRoutes)) {
           needsBaseline.add(fqdn);
           continue;

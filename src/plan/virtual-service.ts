@@ -27,6 +27,7 @@ import {
   routeName,
 } from './names.js';
 import type {
+  Destination,
   EnvRouting,
   HTTPMatchRequest,
   HTTPRoute,
@@ -161,23 +162,54 @@ export function envDestinations(
   return (route.route ?? []).filter((d) => hosts.has(normalizeHost(d.destination.host, namespace, clusterDomain)));
 }
 
-/** A user route (not an env route) of a VirtualService that sends traffic to at least one env host. */
+/**
+ * Every mirror destination of a route: Istio's HTTPRoute `mirror` (a Destination) and each `mirrors[].destination`
+ * (HTTPMirrorPolicy: `{destination, percentage}`). The objects themselves, so a caller working on a copy can pin them.
+ */
+export function mirrorDestinations(route: HTTPRoute): Destination[] {
+  const out: Destination[] = [];
+  const mirror = route.mirror as Destination | undefined;
+  if (mirror && typeof mirror === 'object' && typeof mirror.host === 'string') out.push(mirror);
+  if (Array.isArray(route.mirrors)) {
+    for (const m of route.mirrors as { destination?: Destination }[]) {
+      if (m?.destination && typeof m.destination.host === 'string') out.push(m.destination);
+    }
+  }
+  return out;
+}
+
+/** The mirror destinations of a route whose host, normalised relative to `namespace`, is one of `hosts`. */
+export function envMirrors(route: HTTPRoute, hosts: ReadonlySet<string>, namespace: string, clusterDomain: string): Destination[] {
+  return mirrorDestinations(route).filter((d) => hosts.has(normalizeHost(d.host, namespace, clusterDomain)));
+}
+
+/**
+ * A user route (not an env route) of a VirtualService that sends traffic to at least one env host, or mirrors
+ * traffic to one (docs/DESIGN.md "Routing": mirror destinations are treated like route destinations).
+ */
 export interface EnvTarget {
   /** Index in `spec.http` as given. */
   index: number;
   route: HTTPRoute;
   destinations: HTTPRouteDestination[];
+  /** Its mirror destinations (`mirror`, `mirrors[].destination`) on env hosts. */
+  mirrors: Destination[];
 }
 
-/** The user routes of `spec.http` that route to one of `hosts` (normalised), with the matching destinations. */
+/**
+ * The user routes of `spec.http` that route or mirror to one of `hosts` (normalised), with the matching
+ * destinations. A root route handing off to a delegate is never one (it has no destinations of its own; a mirror
+ * of it is checked by unsubsetRouteProblems).
+ */
 export function routesToHosts(vs: VirtualService, hosts: Iterable<string>, clusterDomain: string): EnvTarget[] {
   const set = new Set(hosts);
   const ns = vsNamespace(vs);
   const out: EnvTarget[] = [];
   (vs.spec.http ?? []).forEach((route, index) => {
-    if (isEnvRoute(route)) return;
+    if (isEnvRoute(route) || route.delegate) return;
     const destinations = envDestinations(route, set, ns, clusterDomain);
-    if (destinations.length > 0) out.push({ index, route, destinations });
+    const mirrors = envMirrors(route, set, ns, clusterDomain);
+    if (destinations.length > 0 || mirrors.length > 0) out.push({ index, route, destinations, mirrors });
   });
   return out;
 }
@@ -206,23 +238,55 @@ export function nonHttpWarnings(vs: VirtualService, hosts: Iterable<string>, clu
   return warnings;
 }
 
-/** Problems with routes to env hosts that have no subset (none when `pinUnsubsetRoutes` is set). */
+/**
+ * Problems with routes and mirrors to env hosts that have no subset (none when `pinUnsubsetRoutes` is set, except
+ * for a mirror on a root route that hands off to a delegate: such a route gets no env copy, so it cannot be pinned).
+ */
 export function unsubsetRouteProblems(vs: VirtualService, routing: EnvRouting): PlanProblem[] {
-  if (routing.routing.pinUnsubsetRoutes) return [];
   const problems: PlanProblem[] = [];
-  for (const { index, route, destinations } of routesToHosts(vs, routing.hosts, routing.clusterDomain)) {
-    const bare = destinations.filter((d) => !d.destination.subset);
-    if (bare.length === 0) continue;
+  const pin = routing.routing.pinUnsubsetRoutes;
+  const pinFix =
+    `, or set routing.pinUnsubsetRoutes: true to let dynamic-env pin it to the "${BASELINE_SUBSET}" subset while ` +
+    `envs are open`;
+  const hosts = new Set(routing.hosts);
+  const ns = vsNamespace(vs);
+  (vs.spec.http ?? []).forEach((route, index) => {
+    if (isEnvRoute(route) || !route.delegate) return;
+    const bare = envMirrors(route, hosts, ns, routing.clusterDomain).filter((d) => !d.subset);
+    if (bare.length === 0) return;
     problems.push({
       kind: 'cluster',
       subject: routeRef(vs, route, index),
       message:
-        `sends traffic to ${bare.map((d) => d.destination.host).join(', ')} without a subset, so baseline ` +
-        `requests would also reach the env's pods`,
-      fix:
-        `add a subset to the route's destination (one selecting the current version), or set ` +
-        `routing.pinUnsubsetRoutes: true to let dynamic-env pin it to the "${BASELINE_SUBSET}" subset while envs are open`,
+        `mirrors traffic to ${bare.map((d) => d.host).join(', ')} without a subset, so baseline requests would ` +
+        `also be mirrored onto the env's pods (a route with a delegate cannot be pinned)`,
+      fix: `add a subset to the mirror's destination (one selecting the current version)`,
     });
+  });
+  if (pin) return problems;
+  for (const { index, route, destinations, mirrors } of routesToHosts(vs, routing.hosts, routing.clusterDomain)) {
+    const bare = destinations.filter((d) => !d.destination.subset);
+    const bareMirrors = mirrors.filter((d) => !d.subset);
+    if (bare.length > 0) {
+      problems.push({
+        kind: 'cluster',
+        subject: routeRef(vs, route, index),
+        message:
+          `sends traffic to ${bare.map((d) => d.destination.host).join(', ')} without a subset, so baseline ` +
+          `requests would also reach the env's pods`,
+        fix: `add a subset to the route's destination (one selecting the current version)${pinFix}`,
+      });
+    }
+    if (bareMirrors.length > 0) {
+      problems.push({
+        kind: 'cluster',
+        subject: routeRef(vs, route, index),
+        message:
+          `mirrors traffic to ${bareMirrors.map((d) => d.host).join(', ')} without a subset, so baseline ` +
+          `requests would also be mirrored onto the env's pods`,
+        fix: `add a subset to the mirror's destination (one selecting the current version)${pinFix}`,
+      });
+    }
   }
   return problems;
 }
@@ -282,28 +346,57 @@ function withEnvResponseHeader(headers: HTTPRoute['headers'], env: string): NonN
   };
 }
 
+const MIRROR_PERCENT_FIELDS = ['mirrorPercentage', 'mirrorPercent', 'mirror_percent'] as const;
+
 /**
- * The env's copy of a user route; `destination` is the first destination of the route on an env host. In a
- * delegate, istiod's mergeHTTPRoute fills only the fields a delegate route leaves unset from the root route, so
- * the copy sets `headers` only where the original does: otherwise it would drop the root's header operations.
+ * The route fields without mirrors to env hosts: an env's requests are never mirrored onto a host the env changes
+ * (its baseline pods would process the PR's requests a second time: duplicate writes). Mirrors elsewhere stay.
+ */
+function withoutEnvMirrors(rest: Record<string, unknown>, isEnvHost: (d: Destination) => boolean): Record<string, unknown> {
+  const out = { ...rest };
+  const mirror = out.mirror as Destination | undefined;
+  if (mirror && typeof mirror === 'object' && typeof mirror.host === 'string' && isEnvHost(mirror)) {
+    delete out.mirror;
+    for (const f of MIRROR_PERCENT_FIELDS) delete out[f];
+  }
+  if (Array.isArray(out.mirrors)) {
+    const kept = (out.mirrors as { destination?: Destination }[]).filter((m) => !(m?.destination && isEnvHost(m.destination)));
+    if (kept.length > 0) out.mirrors = kept;
+    else delete out.mirrors;
+  }
+  return out;
+}
+
+/**
+ * The env's copy of a user route; `destination` is the first destination of the route on an env host (null when
+ * the route only mirrors to an env host: the copy then keeps the route's destinations). Mirrors to env hosts are
+ * dropped from the copy. In a delegate, istiod's mergeHTTPRoute fills only the fields a delegate route leaves
+ * unset from the root route, so the copy sets `headers` only where the original does: otherwise it would drop the
+ * root's header operations.
  */
 function envRoute(
   route: HTTPRoute,
-  destination: HTTPRouteDestination,
+  destination: HTTPRouteDestination | null,
   routing: EnvRouting,
   meshApplies: boolean,
   inDelegate: boolean,
+  isEnvHost: (d: Destination) => boolean,
 ): HTTPRoute {
   const { env } = routing;
-  const { name, match: _match, route: _route, headers, ...rest } = deepCopy(route);
-  const { weight: _weight, ...dest } = deepCopy(destination);
-  const origin = name ?? destination.destination.host;
+  const { name, match: _match, route: original, headers, ...rest } = deepCopy(route);
+  let routeTo: HTTPRouteDestination[] | undefined = original;
+  let origin = name ?? original?.[0]?.destination.host ?? 'route';
+  if (destination) {
+    const { weight: _weight, ...dest } = deepCopy(destination);
+    routeTo = [{ ...dest, destination: { ...dest.destination, subset: env } }];
+    origin = name ?? destination.destination.host;
+  }
   const keepsRootHeaders = inDelegate && headers == null;
   return {
     name: routeName(env, origin),
     match: envMatches(route, routing, meshApplies),
-    route: [{ ...dest, destination: { ...dest.destination, subset: env } }],
-    ...rest,
+    ...(routeTo !== undefined ? { route: routeTo } : {}),
+    ...withoutEnvMirrors(rest, isEnvHost),
     ...(keepsRootHeaders ? {} : { headers: withEnvResponseHeader(headers, env) }),
   };
 }
@@ -339,14 +432,17 @@ function removeEnv(http: HTTPRoute[], env: string): { kept: HTTPRoute[]; lost: S
   return { kept, lost, removed };
 }
 
-/** Un-pins every route in `candidates` that has no env route directly before it in `http` (mutates `http`'s routes). */
+/**
+ * Un-pins every route in `candidates` that has no env route directly before it in `http` (mutates `http`'s
+ * routes): its destinations and its mirror destinations.
+ */
 function unpinOrphans(http: HTTPRoute[], candidates: Set<HTTPRoute>): void {
   http.forEach((route, i) => {
     if (!candidates.has(route)) return;
     const before = i > 0 ? http[i - 1] : undefined;
     if (before && isEnvRoute(before)) return;
-    for (const d of route.route ?? []) {
-      if (d.destination.subset === BASELINE_SUBSET) delete d.destination.subset;
+    for (const d of [...(route.route ?? []).map((r) => r.destination), ...mirrorDestinations(route)]) {
+      if (d.subset === BASELINE_SUBSET) delete d.subset;
     }
   });
 }
@@ -369,6 +465,7 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
   const ns = vsNamespace(out, edit.namespace);
   const inDelegate = !out.spec.hosts || out.spec.hosts.length === 0;
   const meshApplies = inDelegate ? edit.meshApplies : vsMeshApplies(out);
+  const isEnvHost = (d: Destination): boolean => hosts.has(normalizeHost(d.host, ns, routing.clusterDomain));
 
   const { kept, lost } = removeEnv(http, routing.env);
   const result: HTTPRoute[] = [];
@@ -378,11 +475,13 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
       block.push(route);
       continue;
     }
-    const destinations = envDestinations(route, hosts, ns, routing.clusterDomain);
-    if (destinations.length > 0) {
-      // Pin before copying: the copy gets the env subset anyway.
+    const destinations = route.delegate ? [] : envDestinations(route, hosts, ns, routing.clusterDomain);
+    const mirrors = route.delegate ? [] : envMirrors(route, hosts, ns, routing.clusterDomain);
+    if (destinations.length > 0 || mirrors.length > 0) {
+      // Pin before copying: the copy gets the env subset anyway, and drops the mirrors to env hosts.
       for (const d of destinations) if (!d.destination.subset) d.destination.subset = BASELINE_SUBSET;
-      block.push(envRoute(route, destinations[0]!, routing, meshApplies, inDelegate));
+      for (const d of mirrors) if (!d.subset) d.subset = BASELINE_SUBSET;
+      block.push(envRoute(route, destinations[0] ?? null, routing, meshApplies, inDelegate, isEnvHost));
       block = sortBlock(block);
     }
     result.push(...block, route);

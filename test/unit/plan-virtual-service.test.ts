@@ -465,3 +465,72 @@ describe('our own VirtualService', () => {
     expect(envsOf(withoutEnvRoutes(opened, 'pr-42'))).toEqual([]);
   });
 });
+
+describe('mirror / mirrors to env hosts (treated like route destinations)', () => {
+  const mirrored = (mirror: Record<string, unknown>): VirtualService =>
+    reviewsVs([{ name: 'main', route: [{ destination: { host: 'reviews', subset: 'v1' } }], ...mirror }]);
+  const problemsOf = (fn: () => unknown): string[] => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof DynamicEnvError) return e.problems;
+      throw e;
+    }
+    throw new Error('expected a DynamicEnvError');
+  };
+
+  test('a `mirror` to an env host without a subset is refused, naming the route and the fix', () => {
+    const vs = mirrored({ mirror: { host: 'reviews' }, mirrorPercentage: { value: 10 } });
+    expect(problemsOf(() => open(vs, 'pr-42'))).toEqual([
+      expect.stringMatching(/VirtualService bookinfo\/reviews route "main": mirrors traffic to reviews without a subset.*add a subset to the mirror's destination.*pinUnsubsetRoutes/),
+    ]);
+  });
+
+  test('a `mirrors[]` entry to an env host without a subset is refused; one to another host is not', () => {
+    const vs = mirrored({ mirrors: [{ destination: { host: 'shadow' } }, { destination: { host: 'reviews.bookinfo' }, percentage: { value: 5 } }] });
+    expect(problemsOf(() => open(vs, 'pr-42'))).toEqual([expect.stringContaining('mirrors traffic to reviews.bookinfo without a subset')]);
+    expect(() => open(mirrored({ mirrors: [{ destination: { host: 'shadow' } }] }), 'pr-42')).not.toThrow();
+  });
+
+  test('with pinUnsubsetRoutes the mirror is pinned to the baseline subset and un-pinned when the last env goes', () => {
+    const vs = mirrored({ mirror: { host: 'reviews' }, mirrors: [{ destination: { host: 'reviews' }, percentage: { value: 5 } }] });
+    const one = open(vs, 'pr-42', { pinUnsubsetRoutes: true });
+    const user = one.spec.http![1]!;
+    expect(user.mirror).toEqual({ host: 'reviews', subset: BASELINE_SUBSET });
+    expect(user.mirrors).toEqual([{ destination: { host: 'reviews', subset: BASELINE_SUBSET }, percentage: { value: 5 } }]);
+    const two = open(one, 'pr-7');
+    expect(withoutEnvRoutes(two, 'pr-42').spec.http![1]!.mirror).toEqual({ host: 'reviews', subset: BASELINE_SUBSET });
+    expect(withoutEnvRoutes(withoutEnvRoutes(two, 'pr-42'), 'pr-7')).toEqual(vs);
+  });
+
+  test('the env copy drops mirrors to env hosts (and their percentage) and keeps mirrors elsewhere', () => {
+    const vs = mirrored({
+      mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 10 },
+      mirrors: [{ destination: { host: 'shadow' } }, { destination: { host: 'reviews', subset: 'v2' } }],
+    });
+    const copy = open(vs, 'pr-42').spec.http![0]!;
+    expect(copy.name).toBe('dynamic-env/pr-42/main');
+    expect(copy.mirror).toBeUndefined();
+    expect(copy.mirrorPercentage).toBeUndefined();
+    expect(copy.mirrors).toEqual([{ destination: { host: 'shadow' } }]);
+    const onlyEnv = open(mirrored({ mirrors: [{ destination: { host: 'reviews', subset: 'v2' } }] }), 'pr-42').spec.http![0]!;
+    expect('mirrors' in onlyEnv).toBe(false);
+  });
+
+  test('a route that only mirrors to an env host gets a copy keeping its destinations, pinned and un-pinned with it', () => {
+    const vs = reviewsVs([{ name: 'to-ratings', route: [{ destination: { host: 'ratings', subset: 'v1' }, weight: 100 }], mirror: { host: 'reviews' } }]);
+    const opened = open(vs, 'pr-42', { pinUnsubsetRoutes: true });
+    expect(names(opened)).toEqual(['dynamic-env/pr-42/to-ratings', 'to-ratings']);
+    expect(opened.spec.http![0]!.route).toEqual([{ destination: { host: 'ratings', subset: 'v1' }, weight: 100 }]);
+    expect(opened.spec.http![0]!.mirror).toBeUndefined();
+    expect(opened.spec.http![1]!.mirror).toEqual({ host: 'reviews', subset: BASELINE_SUBSET });
+    expect(withoutEnvRoutes(opened, 'pr-42')).toEqual(vs);
+  });
+
+  test('a root route handing off to a delegate with an unsubset mirror to an env host is refused even with pinning', () => {
+    const vs = reviewsVs([{ name: 'root', delegate: { name: 'reviews-delegate' }, mirror: { host: 'reviews' } }]);
+    expect(problemsOf(() => open(vs, 'pr-42', { pinUnsubsetRoutes: true }))).toEqual([
+      expect.stringContaining('route "root": mirrors traffic to reviews without a subset'),
+    ]);
+  });
+});

@@ -1,0 +1,136 @@
+// Limits and edges of route editing (issue 10), against the real control plane and istiod:
+// - a mirror to a changed host without a subset is refused like an unsubset route, or pinned to the baseline with
+//   routing.pinUnsubsetRoutes: then, on istiod's configuration, the baseline route's request mirror never names a
+//   cluster with the clone's pods, the env copy mirrors nothing onto the changed host, and close restores all.
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../harness/cluster.js';
+import { routeRequest, type XdsSnapshot } from '../harness/oracle/route-oracle.js';
+import {
+  baselineInvariantFailures, envPodIps, expectNoFailures, meshView, missingClusterFailures, requestMatrix, restoredFailures,
+  routingFailures, type Caller, type RouteTarget,
+} from '../harness/routing.js';
+import {
+  actor, deployment, destinationRule, envName, expectRestored, install, ok, service, userObjects, virtualService, writeConfig,
+} from './fixtures/engine.js';
+
+const cluster = useCluster();
+const skip = !!cluster.info.skipped;
+
+const sidecar = (label: string, namespace: string): Caller => ({ label, proxy: { namespace, labels: { app: 'client', version: 'v1' } } });
+
+/** reviews-v1 behind Service reviews, with a DestinationRule (subset v1), in a fresh namespace; a caller namespace. */
+async function reviewsSetting(prefix: string) {
+  const app = await cluster.namespace(prefix);
+  const other = await cluster.namespace('caller');
+  const host = `reviews.${app}.svc.cluster.local`;
+  const objects = [
+    deployment(app, 'reviews-v1', { labels: { app: 'reviews', version: 'v1' } }),
+    service(app, 'reviews', { app: 'reviews' }),
+    destinationRule(app, 'reviews', 'reviews', ['v1']),
+  ];
+  return { app, other, host, env: envName(), objects };
+}
+
+const openConfig = (app: string, env: string, routing: Record<string, unknown> = {}) =>
+  writeConfig(cluster, { env, routing, services: [{ namespace: app, deployment: 'reviews-v1', image: 'ghcr.io/acme/reviews:pr' }] });
+
+/** The RDS route a request took (from the oracle's outcome), as istiod served it. */
+function routeTaken(s: XdsSnapshot, o: { routeConfig: string | null; virtualHost: string | null; route: string | null }): any {
+  const rc = s.routes.find((r: any) => r.name === o.routeConfig);
+  const vh = (rc?.virtual_hosts ?? []).find((v: any) => v.name === o.virtualHost);
+  return (vh?.routes ?? []).find((r: any, i: number) => (r.name ?? `#${i}`) === o.route);
+}
+
+/** "ip:port" of every endpoint of a cluster in the snapshot's EDS. */
+function clusterEndpoints(s: XdsSnapshot, name: string): string[] {
+  const cla = s.endpoints.find((e: any) => e.cluster_name === name);
+  return (cla?.endpoints ?? []).flatMap((l: any) => l.lb_endpoints ?? []).map((e: any) => {
+    const a = e.endpoint?.address?.socket_address ?? {};
+    return `${a.address}:${a.port_value}`;
+  });
+}
+
+/**
+ * For a request `headers` from each caller: the clusters of the taken route's `request_mirror_policies`, and
+ * failures when one of them has an endpoint on one of `forbiddenIps` (or, with `none`, when any is there at all).
+ */
+function mirrorFailures(view: Map<string, XdsSnapshot>, callers: Caller[], host: string, headers: Record<string, string>,
+  o: { forbiddenIps?: string[]; none?: boolean; expectSome?: boolean }): string[] {
+  const failures: string[] = [];
+  for (const c of callers) {
+    const s = view.get(c.label)!;
+    const outcome = routeRequest(s, { authority: host, port: 9080, headers });
+    const route = routeTaken(s, outcome);
+    if (!route) { failures.push(`${c.label}: no route taken for ${JSON.stringify(headers)}`); continue; }
+    const mirrors: string[] = (route.route?.request_mirror_policies ?? []).map((m: any) => m.cluster);
+    if (o.none && mirrors.length > 0) failures.push(`${c.label}: route ${outcome.route} mirrors to ${mirrors.join(', ')}`);
+    if (o.expectSome && mirrors.length === 0) failures.push(`${c.label}: route ${outcome.route} mirrors nothing`);
+    for (const m of mirrors) {
+      const eps = clusterEndpoints(s, m);
+      if (o.expectSome && eps.length === 0) failures.push(`${c.label}: route ${outcome.route} mirrors to ${m}, which has no endpoints`);
+      const hit = eps.filter((ep) => (o.forbiddenIps ?? []).some((ip) => ep.startsWith(`${ip}:`)));
+      if (hit.length > 0) failures.push(`${c.label}: route ${outcome.route} mirrors to ${m}, whose endpoints include the clone's ${hit.join(', ')}`);
+    }
+  }
+  return failures;
+}
+
+describe.skipIf(skip)('mirrors to a changed host', () => {
+  const mirroredVs = (app: string) => virtualService(app, 'reviews', {
+    hosts: ['reviews'],
+    http: [{
+      name: 'all',
+      route: [{ destination: { host: 'reviews', subset: 'v1' } }],
+      mirrors: [{ destination: { host: 'reviews' }, percentage: { value: 100 } }],
+    }],
+  });
+
+  it('a mirror without a subset to the changed host is refused before any write: exit 1 naming the route and the fix; istiod unchanged', async () => {
+    const { app, other, env, objects } = await reviewsSetting('mirref');
+    await install(cluster, [...objects, mirroredVs(app)]);
+    const callers = [sidecar('sidecar in the Service\'s namespace', app), sidecar('sidecar in another namespace', other)];
+    const before = await meshView(cluster, [app], callers);
+    const who = await actor(cluster, [app]);
+    const r = await who.open(openConfig(app, env));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`VirtualService ${app}/reviews route "all": mirrors traffic to reviews without a subset, so baseline requests would also be mirrored onto the env's pods`);
+    expect(r.stderr).toContain('add a subset to the mirror\'s destination');
+    expect(r.stderr).toContain('routing.pinUnsubsetRoutes: true');
+    expect(who.writes({ leases: true })).toEqual([]);
+    expect(await cluster.list('Deployment', app, `dynamic-env.io/env=${env}`)).toEqual([]);
+    expectNoFailures(restoredFailures(before, await meshView(cluster, [app], callers)));
+  });
+
+  it('pinned with routing.pinUnsubsetRoutes: baseline requests are mirrored to baseline pods only, env requests are not mirrored onto the changed host; close restores istiod\'s configuration', async () => {
+    const { app, other, env, host, objects } = await reviewsSetting('mirpin');
+    await install(cluster, [...objects, mirroredVs(app)]);
+    const callers = [sidecar('sidecar in the Service\'s namespace', app), sidecar('sidecar in another namespace', other)];
+    const users = await userObjects(cluster, [app]);
+    const before = await meshView(cluster, [app], callers);
+    // Before the open the mirror goes to every reviews pod (no subset): it has endpoints.
+    expectNoFailures(mirrorFailures(before, callers, host, {}, { expectSome: true }));
+
+    const who = await actor(cluster, [app]);
+    ok(await who.open(openConfig(app, env, { pinUnsubsetRoutes: true })));
+    const after = await meshView(cluster, [app], callers);
+    const ips = await envPodIps(cluster, app, env);
+    expect(ips.length).toBeGreaterThan(0);
+    const target: RouteTarget = { request: { authority: host, port: 9080 }, envPodIps: ips };
+    expectNoFailures([
+      ...routingFailures(before, after, callers, target, requestMatrix(env), env),
+      ...callers.flatMap((c) => baselineInvariantFailures(c.label, before.get(c.label)!, after.get(c.label)!)),
+      ...callers.flatMap((c) => missingClusterFailures(c.label, after.get(c.label)!)),
+      // The baseline route still mirrors (to the baseline subset), never onto the clone's pods.
+      ...mirrorFailures(after, callers, host, {}, { forbiddenIps: ips, expectSome: true }),
+      // The env copy mirrors nothing onto reviews: the PR's requests are not duplicated onto baseline pods.
+      ...mirrorFailures(after, callers, host, { 'x-override': env }, { none: true }),
+    ]);
+    const vs = await cluster.get('VirtualService', app, 'reviews');
+    expect(vs.spec.http.map((r: any) => r.name)).toEqual([`dynamic-env/${env}/all`, 'all']);
+    expect(vs.spec.http[1].mirrors).toEqual([{ destination: { host: 'reviews', subset: 'dynamic-env-baseline' }, percentage: { value: 100 } }]);
+
+    ok(await who.close(env));
+    expectNoFailures(restoredFailures(before, await meshView(cluster, [app], callers)));
+    await expectRestored(cluster, [app], users, [`${app}/reviews`]);
+  });
+});
