@@ -3,7 +3,10 @@
 // (VirtualServices) are changed by read-modify-write with a pure edit, retried on 409.
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject, VirtualService } from '../plan/types.js';
-import { explainApiError, isAlreadyExists, isConflict, isNotFound, sleep, type KubeClient } from './client.js';
+import { clusterError } from '../errors.js';
+import { envsOf } from '../plan/virtual-service.js';
+import { objectBytes } from '../plan/vs-size.js';
+import { explainApiError, isAlreadyExists, isConflict, isNotFound, isTooLarge, sleep, type KubeClient } from './client.js';
 import type { ResourceType } from './resources.js';
 import { VIRTUAL_SERVICE } from './resources.js';
 
@@ -76,10 +79,11 @@ export async function editVirtualService(
   let vs = current ?? null;
   const what = `VirtualService ${ref.namespace}/${ref.name}`;
   for (let attempt = 0; ; attempt++) {
+    let next: VirtualService | null = null;
     try {
       if (!vs) vs = await client.get<VirtualService>(VIRTUAL_SERVICE, ref.namespace, ref.name);
       if (!vs) return 'absent';
-      const next = edit(vs);
+      next = edit(vs);
       if (next === null) {
         const gone = await client.delete(VIRTUAL_SERVICE, ref.namespace, ref.name, { resourceVersion: vs.metadata.resourceVersion! });
         return gone ? 'deleted' : 'absent';
@@ -96,9 +100,22 @@ export async function editVirtualService(
         continue;
       }
       if (e instanceof Error && 'kind' in e && 'problems' in e) throw e; // the edit refused (a DynamicEnvError)
+      if (isTooLarge(e) && next) throw tooLargeError(what, next, e);
       throw explainApiError(e, `updating ${what}`);
     }
   }
+}
+
+/** A VirtualService the cluster refused to store for its size: permanent, so named with its size, envs and fixes. */
+function tooLargeError(what: string, next: VirtualService, cause: unknown): Error {
+  const envs = envsOf(next);
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return clusterError(
+    `updating ${what}: the cluster refused to store it, ${objectBytes(next)} bytes with ${envs.length} envs' routes ` +
+      `(${envs.join(', ') || 'none'}), as too large (${detail}); this is permanent, re-running cannot help: close ` +
+      `stale envs, split the VirtualService, or route the changed hosts with fewer routes`,
+    cause,
+  );
 }
 
 /** Creates a VirtualService of ours; when one appeared meanwhile, edits that one instead. */

@@ -49,7 +49,17 @@ export const isAlreadyExists = (e: unknown): boolean =>
 export const isForbidden = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 403;
 const isRefusal = (e: unknown): boolean => e instanceof ApiStatusError && (e.code === 401 || e.code === 403);
 
+/**
+ * The object is too large to store: the API server's own body limit (413, 3 MiB), or etcd's request limit
+ * (`--max-request-bytes`, 1.5 MiB by default), which the API server passes on as a 500 "etcdserver: request is too
+ * large" (or its gRPC client's "trying to send message larger than max"). Permanent for that object: never retried.
+ */
+export const isTooLarge = (e: unknown): boolean =>
+  e instanceof ApiStatusError &&
+  (e.code === 413 || (e.code >= 500 && /request is too large|message larger than max|too large/i.test(e.apiMessage)));
+
 function isTransient(e: unknown): boolean {
+  if (isTooLarge(e)) return false;
   if (e instanceof ApiStatusError) return e.code >= 500 || e.code === 429;
   const code = (e as { code?: string }).code;
   return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code ?? '')
@@ -312,6 +322,9 @@ export function explainApiError(e: unknown, what: string): Error {
     }
     if (e.code === 401) return clusterError(`${what}: the cluster refused the credentials (401); check the kubeconfig's user`, e);
     if (e.code === 422 || e.code === 400) return clusterError(`${what}: the API server rejected it: ${e.apiMessage}`, e);
+    if (isTooLarge(e)) {
+      return clusterError(`${what}: the object is too large for the cluster to store (${detail}); this is permanent, re-running cannot help: make it smaller`, e);
+    }
     if (e.code === 409) return clusterError(`${what}: ${detail}; it changed while this run worked on it, re-run to converge`, e);
     if (isTransient(e)) return clusterError(`${what}: the API server kept failing (${detail}); re-run when it is healthy, the run converges`, e);
     return clusterError(`${what}: ${detail}`, e);

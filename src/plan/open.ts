@@ -34,6 +34,7 @@ import {
   vsMeshApplies,
   withEnvRoutes,
 } from './virtual-service.js';
+import { virtualServiceSizeProblems } from './vs-size.js';
 
 const key = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
 const refKey = (r: ObjectRef): string => key(r.namespace, r.name);
@@ -267,8 +268,12 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     warnings.push(...nonHttpWarnings(vs, envHosts, cd));
     const targets = routesToHosts(vs, envHosts, cd);
     if (targets.length === 0) continue;
-    routeEdits.push({ name: vs.metadata.name, namespace: ns, meshApplies });
-    problems.push(...unsubsetRouteProblems(vs, routing));
+    const edit: RouteEdit = { name: vs.metadata.name, namespace: ns, meshApplies };
+    routeEdits.push(edit);
+    const unsubset = unsubsetRouteProblems(vs, routing);
+    problems.push(...unsubset);
+    // The object as this open would write it must stay under the size limit (etcd refuses it for good otherwise).
+    if (unsubset.length === 0) problems.push(...virtualServiceSizeProblems(withEnvRoutes(vs, edit, routing), env));
     for (const { index, route, destinations, mirrors } of targets) {
       // Mirror destinations count like route destinations: pinned ones need the baseline subset, user subsets
       // must not select the env's pods (docs/DESIGN.md "Routing").

@@ -1,4 +1,6 @@
-// Limits and edges of route editing (issue 10), against the real control plane and istiod:
+// Limits and edges of route editing (issue 10, items 7 and 8), against the real control plane and istiod:
+// - a VirtualService that this open would take over the size limit is refused before any write, naming it, its
+//   size, the envs on it and the fixes;
 // - a mirror to a changed host without a subset is refused like an unsubset route, or pinned to the baseline with
 //   routing.pinUnsubsetRoutes: then, on istiod's configuration, the baseline route's request mirror never names a
 //   cluster with the clone's pods, the env copy mirrors nothing onto the changed host, and close restores all.
@@ -9,6 +11,8 @@ import {
   baselineInvariantFailures, envPodIps, expectNoFailures, meshView, missingClusterFailures, requestMatrix, restoredFailures,
   routingFailures, type Caller, type RouteTarget,
 } from '../harness/routing.js';
+import { withEnvRoutes } from '../../src/plan/virtual-service.js';
+import { MAX_VIRTUAL_SERVICE_BYTES, objectBytes } from '../../src/plan/vs-size.js';
 import {
   actor, deployment, destinationRule, envName, expectRestored, install, ok, service, userObjects, virtualService, writeConfig,
 } from './fixtures/engine.js';
@@ -132,5 +136,52 @@ describe.skipIf(skip)('mirrors to a changed host', () => {
     ok(await who.close(env));
     expectNoFailures(restoredFailures(before, await meshView(cluster, [app], callers)));
     await expectRestored(cluster, [app], users, [`${app}/reviews`]);
+  });
+});
+
+describe.skipIf(skip)('size of the shared VirtualService', () => {
+  it('an open that would take a VirtualService over 1 MiB is refused before any write, naming it, its size, the envs on it and the fixes', async () => {
+    const { app, env, host, objects } = await reviewsSetting('vssize');
+    // Gateway-only, so no sidecar of the shared istiod builds routes from this big object; it still gets env routes.
+    const gw = `${app}/edge`;
+    const userRoute = { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] };
+    // Other envs' copies, long (a long path prefix), written as admin: what many open envs leave behind.
+    const fill = (i: number, pad: number) => {
+      const other = `pr-fill-${String(i).padStart(2, '0')}`;
+      return {
+        name: `dynamic-env/${other}/all`,
+        match: [{ headers: { 'x-override': { exact: other } }, uri: { prefix: `/${'a'.repeat(pad)}` } }],
+        route: [{ destination: { host: 'reviews', subset: other } }],
+      };
+    };
+    const fills = 40;
+    const vsWith = (lastPad: number) => virtualService(app, 'reviews-edge', {
+      hosts: ['reviews.example.com'], gateways: [gw],
+      http: [...Array.from({ length: fills - 1 }, (_, i) => fill(i, 25_000)), fill(fills - 1, lastPad), userRoute],
+    });
+    await install(cluster, [...objects, vsWith(1_000)]);
+    // Top the last copy up so the VirtualService as stored sits just under the limit and this env's copy crosses it.
+    const measured = objectBytes(await cluster.get('VirtualService', app, 'reviews-edge'));
+    await cluster.apply(vsWith(1_000 + (MAX_VIRTUAL_SERVICE_BYTES - 200) - measured));
+    const stored = await cluster.get('VirtualService', app, 'reviews-edge');
+    const routing = {
+      env, hosts: [host], clusterDomain: 'cluster.local',
+      routing: { header: 'x-override', baggageKey: 'override', versionLabel: 'version', pinUnsubsetRoutes: false },
+    };
+    expect(objectBytes(stored)).toBeLessThanOrEqual(MAX_VIRTUAL_SERVICE_BYTES);
+    expect(objectBytes(withEnvRoutes(stored, { name: 'reviews-edge', namespace: app, meshApplies: false }, routing))).toBeGreaterThan(MAX_VIRTUAL_SERVICE_BYTES);
+
+    const who = await actor(cluster, [app]);
+    const r = await who.open(openConfig(app, env));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`VirtualService ${app}/reviews-edge: would be \\d+ bytes \\([\\d.]+ KiB\\) with env ${env}'s routes, above the 1024\\.0 KiB dynamic-env allows`));
+    const others = Array.from({ length: fills }, (_, i) => `pr-fill-${String(i).padStart(2, '0')}`);
+    expect(r.stderr).toContain(`${fills} other envs have routes in it: ${others.join(', ')}`);
+    expect(r.stderr).toMatch(/close stale envs .*split the VirtualService.*fewer routes/);
+    expect(r.stderr).not.toMatch(/converges/);
+    // Refused before the first write: not even the Lease, no clone, the VirtualService untouched.
+    expect(who.writes({ leases: true })).toEqual([]);
+    expect(await cluster.list('Deployment', app, `dynamic-env.io/env=${env}`)).toEqual([]);
+    expect((await cluster.get('VirtualService', app, 'reviews-edge')).metadata.resourceVersion).toBe(stored.metadata.resourceVersion);
   });
 });

@@ -9,6 +9,7 @@ import { DynamicEnvError } from '../../src/errors.js';
 import { planClose } from '../../src/plan/close.js';
 import { BASELINE_SUBSET } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
+import { MAX_VIRTUAL_SERVICE_BYTES, objectBytes } from '../../src/plan/vs-size.js';
 import type { EnvSpec, KubeObject, OpenPlan, Snapshot, VirtualService } from '../../src/plan/types.js';
 import { envsOf, withEnvRoutes, withoutEnvRoutes } from '../../src/plan/virtual-service.js';
 import { openEnv } from '../../src/commands/open.js';
@@ -462,6 +463,34 @@ describe('planOpen: subsets keep baseline traffic off the PR pods', () => {
     expect(e.problems).toEqual([expect.stringContaining('DestinationRule bookinfo/reviews subset "any": its labels {app: reviews} also select env pr-42\'s pods')]);
   });
 
+  test('a mirror to the env host without a subset is refused; pinned with the opt-in (DR gets the baseline subset); unpinned on close', () => {
+    const mirrored = virtualService('reviews', [
+      { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }], mirrors: [{ destination: { host: 'reviews' }, percentage: { value: 50 } }] },
+    ], { namespace: NS });
+    const snap = reviewsCluster({ vss: [mirrored] });
+    const e = problemsOf(() => planOpen(snap, reviewsSpec()));
+    expect(e.problems).toEqual([expect.stringContaining('VirtualService bookinfo/reviews route "all": mirrors traffic to reviews without a subset')]);
+
+    const plan = planOpen(snap, reviewsSpec('pr-42', { pinUnsubsetRoutes: true }));
+    expect(plan.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-42', BASELINE_SUBSET]);
+    const opened = apply(snap, plan);
+    const [copy, user] = opened.virtualServices[0]!.spec.http!;
+    expect(user!.mirrors).toEqual([{ destination: { host: 'reviews', subset: BASELINE_SUBSET }, percentage: { value: 50 } }]);
+    expect(copy!.mirrors).toBeUndefined();
+    const second = planOpen(opened, reviewsSpec('pr-7'));
+    expect(second.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-7', BASELINE_SUBSET]);
+    expect(close(close(apply(opened, second), 'pr-7'), 'pr-42').virtualServices).toEqual([mirrored]);
+  });
+
+  test('a mirror to a user subset that also selects the clone pods is refused like a route to it', () => {
+    const vs = virtualService('reviews', [
+      { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }], mirror: { host: 'reviews', subset: 'any' } },
+    ], { namespace: NS });
+    const drs = [destinationRule('reviews', 'reviews', { v1: { version: 'v1' }, any: { app: 'reviews' } }, { namespace: NS })];
+    const e = problemsOf(() => planOpen(reviewsCluster({ vss: [vs], drs }), reviewsSpec()));
+    expect(e.problems).toEqual([expect.stringContaining('DestinationRule bookinfo/reviews subset "any": its labels {app: reviews} also select env pr-42\'s pods')]);
+  });
+
   test('a user subset whose labels also select the clone pods is refused, naming DR and subset', () => {
     const vs = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'stable' } }] }], { namespace: NS });
     const snap = reviewsCluster({
@@ -527,6 +556,38 @@ describe('planOpen: problems are collected, then thrown once', () => {
     snap.deployments.push(deployment('reviews-v1-pr-42', { namespace: NS, labels: { app: 'other' } }));
     const e = problemsOf(() => planOpen(snap, reviewsSpec()));
     expect(e.problems).toEqual([expect.stringContaining('Deployment bookinfo/reviews-v1-pr-42: already exists')]);
+  });
+});
+
+describe('planOpen: size of the shared VirtualService', () => {
+  test('an open that would take the VirtualService over 1 MiB is refused, naming it, its size, the envs on it and the fixes', () => {
+    // 31 routes with long matches (about 3 KiB per copy), so a dozen envs fill the VirtualService.
+    const http = Array.from({ length: 31 }, (_, i) => ({
+      name: `route-${i}`,
+      match: [{ uri: { prefix: `/api/v1/section-${i}/${'x'.repeat(1_000)}` } }],
+      route: [{ destination: { host: 'reviews', subset: 'v1' } }],
+      timeout: '10s',
+    }));
+    const edit = { name: 'reviews', namespace: NS, meshApplies: true };
+    const routing = (env: string) => ({ env, hosts: [REVIEWS], clusterDomain: 'cluster.local', routing: reviewsSpec(env).routing });
+    let vs = virtualService('reviews', http, { namespace: NS });
+    const envs: string[] = [];
+    // Other envs' routes, until one more env (pr-42) would cross the limit.
+    for (let i = 0; ; i++) {
+      const next = withEnvRoutes(vs, edit, routing(`pr-${100 + i}`));
+      if (objectBytes(withEnvRoutes(next, edit, routing('pr-42'))) > MAX_VIRTUAL_SERVICE_BYTES) break;
+      vs = next;
+      envs.push(`pr-${100 + i}`);
+    }
+    // One env fewer: it fits.
+    expect(() => planOpen(reviewsCluster({ vss: [vs] }), reviewsSpec('pr-42'))).not.toThrow();
+    const full = withEnvRoutes(vs, edit, routing('pr-99'));
+    const e = problemsOf(() => planOpen(reviewsCluster({ vss: [full] }), reviewsSpec('pr-42')));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatch(/^VirtualService bookinfo\/reviews: would be \d+ bytes \([\d.]+ KiB\) with env pr-42's routes, above the 1024\.0 KiB/);
+    expect(e.problems[0]).toContain(`${envs.length + 1} other envs have routes in it: ${[...envs, 'pr-99'].sort().join(', ')}`);
+    expect(e.problems[0]).toMatch(/close stale envs.*split the VirtualService.*fewer routes/);
+    expect(e.kind).toBe('cluster');
   });
 });
 

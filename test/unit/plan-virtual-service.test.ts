@@ -16,6 +16,7 @@ import {
   withEnvRoutes,
   withoutEnvRoutes,
 } from '../../src/plan/virtual-service.js';
+import { MAX_VIRTUAL_SERVICE_BYTES, envsThatFit, objectBytes, virtualServiceSizeProblems, withoutAllEnvRoutes } from '../../src/plan/vs-size.js';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const RATINGS = 'ratings.bookinfo.svc.cluster.local';
@@ -532,5 +533,45 @@ describe('mirror / mirrors to env hosts (treated like route destinations)', () =
     expect(problemsOf(() => open(vs, 'pr-42', { pinUnsubsetRoutes: true }))).toEqual([
       expect.stringContaining('route "root": mirrors traffic to reviews without a subset'),
     ]);
+  });
+});
+
+describe('size of a shared VirtualService', () => {
+  test('envsThatFit: routes × bytes per route copy per env, under the 1 MiB limit (the 31-route example)', () => {
+    expect(MAX_VIRTUAL_SERVICE_BYTES).toBe(1024 * 1024);
+    // The issue's cluster: 46 envs of 31 routes fit under etcd's 1.5 MiB, the 47th did not: ~1,080 bytes per copy.
+    expect(envsThatFit(31, 1_080, 15_000, 1.5 * 1024 * 1024)).toBe(46);
+    expect(envsThatFit(31, 1_080, 15_000)).toBe(30);
+    expect(envsThatFit(31, 1_080, 2 * 1024 * 1024)).toBe(0);
+  });
+
+  test('a 31-route VirtualService: bytes per env measured from the real edit, and how many fit', () => {
+    const http: HTTPRoute[] = Array.from({ length: 31 }, (_, i) => ({
+      name: `orders-api-route-${i}`,
+      match: [{ uri: { prefix: `/api/v1/orders/section-${i}` }, headers: { 'x-tenant': { exact: 'acme' } } }],
+      route: [{ destination: { host: 'reviews', subset: 'v1', port: { number: 9080 } } }],
+      timeout: '10s',
+      retries: { attempts: 3, perTryTimeout: '2s', retryOn: 'gateway-error,connect-failure,refused-stream' },
+    }));
+    let vs = reviewsVs(http);
+    const base = objectBytes(vs);
+    for (let i = 0; i < 10; i++) vs = open(vs, `pr-${1000 + i}`);
+    const perEnv = (objectBytes(vs) - base) / 10;
+    expect(objectBytes(withoutAllEnvRoutes(vs))).toBe(base);
+    expect(envsThatFit(31, perEnv / 31, base)).toBe(Math.floor((MAX_VIRTUAL_SERVICE_BYTES - base) / perEnv));
+    expect(envsThatFit(31, perEnv / 31, base)).toBeGreaterThan(30);
+  });
+
+  test('virtualServiceSizeProblems: none under the limit; above it names the VirtualService, size, envs, fit and fixes', () => {
+    const vs = open(open(reviewsVs([{ name: 'default', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }]), 'pr-1'), 'pr-2');
+    expect(virtualServiceSizeProblems(vs, 'pr-2')).toEqual([]);
+    const size = objectBytes(vs);
+    const [p, ...rest] = virtualServiceSizeProblems(vs, 'pr-2', size - 1);
+    expect(rest).toEqual([]);
+    expect(p!.subject).toBe('VirtualService bookinfo/reviews');
+    expect(p!.message).toContain(`would be ${size} bytes`);
+    expect(p!.message).toContain("with env pr-2's routes");
+    expect(p!.message).toMatch(/about \d+ envs fit; 1 other env has routes in it: pr-1$/);
+    expect(p!.fix).toMatch(/close stale envs.*split the VirtualService.*fewer routes/);
   });
 });
