@@ -463,34 +463,6 @@ describe('planOpen: subsets keep baseline traffic off the PR pods', () => {
     expect(e.problems).toEqual([expect.stringContaining('DestinationRule bookinfo/reviews subset "any": its labels {app: reviews} also select env pr-42\'s pods')]);
   });
 
-  test('a mirror to the env host without a subset is refused; pinned with the opt-in (DR gets the baseline subset); unpinned on close', () => {
-    const mirrored = virtualService('reviews', [
-      { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }], mirrors: [{ destination: { host: 'reviews' }, percentage: { value: 50 } }] },
-    ], { namespace: NS });
-    const snap = reviewsCluster({ vss: [mirrored] });
-    const e = problemsOf(() => planOpen(snap, reviewsSpec()));
-    expect(e.problems).toEqual([expect.stringContaining('VirtualService bookinfo/reviews route "all": mirrors traffic to reviews without a subset')]);
-
-    const plan = planOpen(snap, reviewsSpec('pr-42', { pinUnsubsetRoutes: true }));
-    expect(plan.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-42', BASELINE_SUBSET]);
-    const opened = apply(snap, plan);
-    const [copy, user] = opened.virtualServices[0]!.spec.http!;
-    expect(user!.mirrors).toEqual([{ destination: { host: 'reviews', subset: BASELINE_SUBSET }, percentage: { value: 50 } }]);
-    expect(copy!.mirrors).toBeUndefined();
-    const second = planOpen(opened, reviewsSpec('pr-7'));
-    expect(second.destinationRules[0]!.spec.subsets!.map((s) => s.name)).toEqual(['pr-7', BASELINE_SUBSET]);
-    expect(close(close(apply(opened, second), 'pr-7'), 'pr-42').virtualServices).toEqual([mirrored]);
-  });
-
-  test('a mirror to a user subset that also selects the clone pods is refused like a route to it', () => {
-    const vs = virtualService('reviews', [
-      { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }], mirror: { host: 'reviews', subset: 'any' } },
-    ], { namespace: NS });
-    const drs = [destinationRule('reviews', 'reviews', { v1: { version: 'v1' }, any: { app: 'reviews' } }, { namespace: NS })];
-    const e = problemsOf(() => planOpen(reviewsCluster({ vss: [vs], drs }), reviewsSpec()));
-    expect(e.problems).toEqual([expect.stringContaining('DestinationRule bookinfo/reviews subset "any": its labels {app: reviews} also select env pr-42\'s pods')]);
-  });
-
   test('a user subset whose labels also select the clone pods is refused, naming DR and subset', () => {
     const vs = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'stable' } }] }], { namespace: NS });
     const snap = reviewsCluster({
