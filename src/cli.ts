@@ -14,6 +14,7 @@ import type { Snapshot } from './plan/types.js';
 import { KubeClient } from './kube/client.js';
 import { openEnv, planWithAnnotations, diffPlan, type Change } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
+import { healEnvs } from './commands/heal.js';
 import { envStatus, listEnvs, sweepEnvs, ttlAndKeepList } from './commands/status.js';
 import { reportFromPlan } from './commands/report.js';
 import { renderMarkdown, renderText } from './report/render.js';
@@ -27,7 +28,7 @@ Usage:
   dynamic-env close  --env NAME
   dynamic-env status --env NAME
   dynamic-env list
-  dynamic-env sweep  [--ttl 72h] [--keep pr-1,pr-2]
+  dynamic-env sweep  [--ttl 72h] [--keep pr-1,pr-2] [--heal]
   dynamic-env plan   --snapshot FILE (--config FILE | shorthand) [--env NAME]    offline, no cluster
   dynamic-env demo                                                            plan against a bundled bookinfo
 
@@ -45,6 +46,8 @@ Options:
                          get the route removal first (default 3s; 0 turns it off)
   --repo OWNER/REPO --pr N --commit SHA   open: ownership recorded on the env's objects; open and close refuse an
                          env recorded for another repository or PR (close without --repo closes any env)
+  --heal                 sweep: put back the routes of every open env that a GitOps sync or kubectl apply of a
+                         VirtualService removed (from what the env's clones record); alone, or after --ttl/--keep
   --dry-run              print the changes, write nothing
   --output text|json|yaml
   -h, --help
@@ -69,6 +72,7 @@ const options = {
   snapshot: { type: 'string' },
   ttl: { type: 'string' },
   keep: { type: 'string' },
+  heal: { type: 'boolean' },
   repo: { type: 'string' },
   pr: { type: 'string' },
   commit: { type: 'string' },
@@ -292,7 +296,10 @@ async function list(values: Values, output: Output, io: CliIO): Promise<number> 
 }
 
 async function sweep(values: Values, output: Output, io: CliIO): Promise<number> {
-  if (values.ttl === undefined && values.keep === undefined) throw usageError('sweep needs --ttl DURATION and/or --keep ENV,ENV (which envs to keep)');
+  if (values.ttl === undefined && values.keep === undefined) {
+    if (values.heal) return heal(values, output, io);
+    throw usageError('sweep needs --ttl DURATION and/or --keep ENV,ENV (which envs to keep), or --heal');
+  }
   let ttl: number | undefined;
   if (values.ttl !== undefined) {
     // An age, not a rollout wait: days are allowed and there is no 24h cap (`--ttl 72h`, `--ttl 7d`).
@@ -316,9 +323,24 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
     const results = await sweepEnvs({ client: kube, run, ...drainOption(values), decide: ttlAndKeepList(ttl, keep), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, results, () => results.length === 0 ? 'No environments.\n'
       : results.map((r) => `${r.env}: ${r.error ? `FAILED to close (${r.error})` : r.closed ? 'closed' : values['dry-run'] && r.reason !== 'kept' ? 'would close' : 'kept'} — ${r.reason}`).join('\n') + '\n');
-    return results.some((r) => r.error) ? 1 : 0;
+    const healed = values.heal ? await heal(values, output, io, kube) : 0;
+    return results.some((r) => r.error) ? 1 : healed;
   } finally {
     kube.close();
+  }
+}
+
+/** `sweep --heal`: every open env's routes written again where a re-apply of a VirtualService removed them. */
+async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClient): Promise<number> {
+  const run = runOptions(values);
+  const kube = shared ?? client(values);
+  try {
+    const results = await healEnvs({ client: kube, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    print(io, output, { healed: results }, () => results.length === 0 ? 'Heal: no open environments.\n'
+      : results.map((r) => `${r.env}: ${r.error ? `FAILED to heal (${r.error})` : r.healed.length ? 'healed' : 'ok'} — ${r.reason}`).join('\n') + '\n');
+    return results.some((r) => r.error) ? 1 : 0;
+  } finally {
+    if (!shared) kube.close();
   }
 }
 

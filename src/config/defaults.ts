@@ -38,6 +38,7 @@ export const DEFAULTS = {
     baggageKey: 'override' as string | false,
     versionLabel: 'version',
     pinUnsubsetRoutes: false,
+    allowPinningGitOpsManaged: false,
   },
   wait: true,
   timeoutSeconds: 300,

@@ -255,6 +255,13 @@ export const routingSchema = z.strictObject({
       description:
         'Pin routes to an env host that have no subset to the dynamic-env-baseline subset while envs are open (otherwise such routes are refused).',
     }),
+  allowPinningGitOpsManaged: z
+    .boolean({ error: 'allowPinningGitOpsManaged must be true or false' })
+    .default(DEFAULTS.routing.allowPinningGitOpsManaged)
+    .meta({
+      description:
+        'Allow pinUnsubsetRoutes on VirtualServices that Argo CD, Flux, Helm or kubectl apply re-apply from a manifest (a sync removes the pins: baseline traffic reaches the PR\'s pods until `dynamic-env sweep --heal` runs). Otherwise pinning on them is refused.',
+    }),
 });
 
 export const gitopsSchema = z.strictObject({

@@ -100,6 +100,7 @@ export function resolveEnvSpec(config: ConfigFile, overrides: SpecOverrides = {}
     baggageKey: null,
     versionLabel: config.routing?.versionLabel ?? DEFAULTS.routing.versionLabel,
     pinUnsubsetRoutes: config.routing?.pinUnsubsetRoutes ?? DEFAULTS.routing.pinUnsubsetRoutes,
+    allowPinningGitOpsManaged: config.routing?.allowPinningGitOpsManaged ?? DEFAULTS.routing.allowPinningGitOpsManaged,
   };
   let baggageKey: string | false = config.routing?.baggageKey ?? DEFAULTS.routing.baggageKey;
   if (overrides.routing?.header !== undefined) {

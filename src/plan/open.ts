@@ -35,6 +35,7 @@ import {
   withEnvRoutes,
 } from './virtual-service.js';
 import { virtualServiceSizeProblems } from './vs-size.js';
+import { gitOpsEvidence, gitOpsPinProblem, gitOpsWarning } from './gitops.js';
 
 const key = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
 const refKey = (r: ObjectRef): string => key(r.namespace, r.name);
@@ -270,6 +271,13 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     if (targets.length === 0) continue;
     const edit: RouteEdit = { name: vs.metadata.name, namespace: ns, meshApplies };
     routeEdits.push(edit);
+    // Re-applied by a GitOps tool, Helm or kubectl apply: a sync replaces spec.http, env routes and pins with it.
+    const managedBy = gitOpsEvidence(vs);
+    if (managedBy.length > 0) {
+      warnings.push(gitOpsWarning(vs, env, managedBy));
+      const pins = targets.some((t) => [...t.destinations.map((r) => r.destination), ...t.mirrors].some((d) => !d.subset));
+      if (pins && spec.routing.pinUnsubsetRoutes && !spec.routing.allowPinningGitOpsManaged) problems.push(gitOpsPinProblem(vs, managedBy));
+    }
     const unsubset = unsubsetRouteProblems(vs, routing);
     problems.push(...unsubset);
     // The object as this open would write it must stay under the size limit (etcd refuses it for good otherwise).

@@ -189,6 +189,8 @@ export interface RoutingSpec {
   baggageKey: string | null;
   versionLabel: string;
   pinUnsubsetRoutes: boolean;
+  /** Pinning allowed on VirtualServices a GitOps tool re-applies (src/plan/gitops.ts); absent: false. */
+  allowPinningGitOpsManaged?: boolean;
 }
 
 export interface OwnerInfo {

@@ -32,7 +32,7 @@ describe('resolveEnvSpec', () => {
     const spec = resolveEnvSpec(BASE, { env: 'pr-42', owner: { repo: 'acme/shop', pr: 42, commit: 'abc' }, now: '2026-01-01T00:00:00Z' });
     expect(spec).toEqual({
       name: 'pr-42',
-      routing: { header: 'x-override', baggageKey: 'override', versionLabel: 'version', pinUnsubsetRoutes: false },
+      routing: { header: 'x-override', baggageKey: 'override', versionLabel: 'version', pinUnsubsetRoutes: false, allowPinningGitOpsManaged: false },
       services: [
         {
           namespace: 'shop',
@@ -62,7 +62,7 @@ describe('resolveEnvSpec', () => {
 
   test('routing overrides: header (normalised), baggage key, baggage off', () => {
     const file = config(`routing: {header: x-env, baggageKey: env, pinUnsubsetRoutes: true, versionLabel: track}\nworkers: [{namespace: a, deployment: b}]`);
-    expect(resolveEnvSpec(file, { env: 'e' }).routing).toEqual({ header: 'x-env', baggageKey: 'env', versionLabel: 'track', pinUnsubsetRoutes: true });
+    expect(resolveEnvSpec(file, { env: 'e' }).routing).toEqual({ header: 'x-env', baggageKey: 'env', versionLabel: 'track', pinUnsubsetRoutes: true, allowPinningGitOpsManaged: false });
     expect(resolveEnvSpec(file, { env: 'e', routing: { header: 'X-PR', baggageKey: 'pr' } }).routing).toMatchObject({ header: 'x-pr', baggageKey: 'pr' });
     expect(resolveEnvSpec(file, { env: 'e', routing: { baggageKey: false } }).routing.baggageKey).toBeNull();
     expect(resolveEnvSpec(config(`routing: {baggageKey: false}\nworkers: [{namespace: a, deployment: b}]`), { env: 'e' }).routing.baggageKey).toBeNull();
