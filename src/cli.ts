@@ -15,7 +15,7 @@ import { KubeClient } from './kube/client.js';
 import { openEnv, planWithAnnotations, diffPlan, type Change } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
 import { healEnvs } from './commands/heal.js';
-import { envStatus, listEnvs, sweepEnvs, ttlAndKeepList } from './commands/status.js';
+import { envStatus, listEnvs, listOrphans, sweepEnvs, ttlAndKeepList } from './commands/status.js';
 import { reportFromPlan } from './commands/report.js';
 import { renderMarkdown, renderText } from './report/render.js';
 import type { EnvReport } from './report/model.js';
@@ -285,10 +285,15 @@ async function status(values: Values, output: Output, io: CliIO): Promise<number
 async function list(values: Values, output: Output, io: CliIO): Promise<number> {
   const kube = client(values);
   try {
-    const envs = await listEnvs(kube);
-    print(io, output, envs, () => envs.length === 0 ? 'No environments.\n'
+    const [envs, orphans] = await Promise.all([listEnvs(kube), listOrphans(kube)]);
+    // Orphans (pins no rule backs, our unused VirtualServices): after the table, or on stderr with --output json (the
+    // JSON stays the list of envs).
+    const orphanLines = orphans.map((o) => `orphan: ${o.message}`);
+    if (output !== 'text') for (const l of orphanLines) io.err(`${l}\n`);
+    print(io, output, envs, () => (envs.length === 0 ? 'No environments.\n'
       : ['ENV  STATE  SERVICES  WORKERS  PR  OPENED', ...envs.map((e) => `${e.env}  ${e.state}  ${e.services}  ${e.workers}  ${e.pr ?? '-'}  ${e.openedAt ?? '-'}`)]
-        .map((l) => l.split('  ')).map((cols, _i, all) => cols.map((c, j) => c.padEnd(Math.max(...all.map((r) => (r[j] ?? '').length)))).join('  ').trimEnd()).join('\n') + '\n');
+        .map((l) => l.split('  ')).map((cols, _i, all) => cols.map((c, j) => c.padEnd(Math.max(...all.map((r) => (r[j] ?? '').length)))).join('  ').trimEnd()).join('\n') + '\n')
+      + (orphanLines.length ? `\nOrphans (dynamic-env sweep removes them):\n${orphanLines.map((l) => `  ${l}`).join('\n')}\n` : ''));
     return 0;
   } finally {
     kube.close();

@@ -1,8 +1,9 @@
 // close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
-import { planClose } from '../plan/close.js';
+import { closeEditByState, planClose } from '../plan/close.js';
+import { ENV_LABEL } from '../plan/names.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
-import type { OwnerInfo, VirtualService } from '../plan/types.js';
+import type { DestinationRule, OwnerInfo, Snapshot, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -10,11 +11,17 @@ import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources
 import { checkWrites } from '../kube/access.js';
 import { readEnvSnapshot } from '../kube/snapshot.js';
 import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
+import { explainApiError } from '../kube/client.js';
 import { withLease } from './lock.js';
 import { reportFromCluster } from './report.js';
 
-/** The edit that takes an env out of a VirtualService; our own VirtualService goes once no env is left in it. */
-export function closeEdit(env: string): (vs: VirtualService) => VirtualService | null {
+/**
+ * The edit that takes an env out of a VirtualService; our own VirtualService goes once no env is left in it. With
+ * `state` (every DestinationRule of the cluster, read before the edits), pins are undone from the state of the
+ * objects (src/plan/close.ts closeEditByState), not from route adjacency.
+ */
+export function closeEdit(env: string, state?: CloseState): (vs: VirtualService) => VirtualService | null {
+  if (state) return closeEditByState(env, state.rules, state.clusterDomain, state.knownEnvs);
   return (vs) => {
     const next = withoutEnvRoutes(vs, env);
     return isOwnVirtualService(next) && envsOf(next).length === 0 ? null : next;
@@ -29,6 +36,29 @@ export function closeEdit(env: string): (vs: VirtualService) => VirtualService |
  * config churn istiod keeps batching up to PILOT_DEBOUNCE_MAX (10 s); raise `--drain` above that for a hard bound.
  */
 export const DEFAULT_DRAIN_MS = 3_000;
+
+export interface CloseState {
+  rules: DestinationRule[];
+  clusterDomain: string;
+  /** Envs seen when `rules` were read (an env not among them keeps its hosts' pins: it may be opening). */
+  knownEnvs: ReadonlySet<string>;
+}
+
+/** The cluster domain from the env's hosts (`<svc>.<ns>.svc.<domain>`), else cluster.local. */
+export function clusterDomainOf(snapshot: Snapshot): string {
+  const hosts = [...snapshot.destinationRules.map((d) => d.spec.host), ...snapshot.deployments.flatMap((d) => (d.metadata.annotations?.['dynamic-env.io/hosts'] ?? '').split(','))];
+  const m = hosts.map((h) => /^[^.]+\.[^.]+\.svc\.(.+)$/.exec(h)?.[1]).find(Boolean);
+  return m ?? 'cluster.local';
+}
+
+/** Every DestinationRule of the cluster and the envs known now: what close un-pins by. */
+export async function readCloseState(client: KubeClient, snapshot: Snapshot): Promise<CloseState> {
+  const rules = await client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items)
+    .catch((e) => { throw explainApiError(e, 'listing DestinationRules'); });
+  const knownEnvs = new Set<string>([...snapshot.virtualServices.flatMap(envsOf),
+    ...rules.map((r) => r.metadata.labels?.[ENV_LABEL]).filter((x): x is string => !!x)]);
+  return { rules, clusterDomain: clusterDomainOf(snapshot), knownEnvs };
+}
 
 export interface CloseOptions {
   client: KubeClient;
@@ -51,7 +81,11 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   const log = opts.log ?? (() => {});
   const go = async (): Promise<EnvReport> => {
     const snapshot = await readEnvSnapshot(client, env);
-    const plan = planClose(snapshot, env, opts.owner); // refuses another owner's env
+    planClose(snapshot, env, opts.owner); // refuses another owner's env before reading more
+    const state = await readCloseState(client, snapshot);
+    const plan = planClose(snapshot, env, opts.owner, { rules: state.rules, clusterDomain: state.clusterDomain });
+    const toDelete = new Set(snapshot.virtualServices.filter((vs) => isOwnVirtualService(vs) && closeEdit(env, state)(vs) === null)
+      .map((vs) => `${vs.metadata.namespace ?? ''}/${vs.metadata.name}`));
     const before = reportFromCluster(env, snapshot, { deployments: snapshot.deployments, pods: [], events: [] });
     const routes = snapshot.virtualServices.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0);
     const removedVs: { namespace: string; name: string }[] = [];
@@ -59,15 +93,15 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // Every write allowed, or none is made: a refused one would leave the env half closed.
       await checkWrites(client, [
         ...plan.routeEdits.map((r) => ({ verb: 'update' as const, type: VIRTUAL_SERVICE, ...r })),
-        ...snapshot.virtualServices.filter((vs) => isOwnVirtualService(vs) && envsOf(vs).includes(env))
-          .map((vs) => ({ verb: 'delete' as const, type: VIRTUAL_SERVICE, namespace: vs.metadata.namespace ?? '', name: vs.metadata.name })),
+        ...plan.routeEdits.filter((r) => toDelete.has(`${r.namespace}/${r.name}`))
+          .map((r) => ({ verb: 'delete' as const, type: VIRTUAL_SERVICE, ...r })),
         ...plan.destinationRules.map((r) => ({ verb: 'delete' as const, type: DESTINATION_RULE, ...r })),
         ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
       ]);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
       const outcomes = await Promise.all(plan.routeEdits.map(async (e) => {
         const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
-        const outcome = await editVirtualService(client, e, closeEdit(env), vs);
+        const outcome = await editVirtualService(client, e, closeEdit(env, state), vs);
         if (outcome === 'deleted') removedVs.push(e);
         return outcome;
       }));
@@ -75,7 +109,8 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
       await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
     }
-    const empty = plan.clones.length + plan.destinationRules.length + plan.routeEdits.length === 0;
+    // Orphans fixed on the way (another env's, or left by hand edits) do not make an absent env a closed one.
+    const empty = plan.clones.length + plan.destinationRules.length + routes === 0;
     return {
       ...before,
       state: opts.dryRun ? before.state : empty ? 'absent' : 'closed',

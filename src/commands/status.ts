@@ -1,6 +1,8 @@
 // status, list and sweep: what the cluster says about environments, from labels and route names alone.
 import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
+import { closeEditByState, findOrphans, type Orphan } from '../plan/close.js';
+import { editVirtualService } from '../kube/apply.js';
 import type { Deployment, DestinationRule, OwnerInfo, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
@@ -8,14 +10,56 @@ import { explainApiError, type KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { managedSelector, readEnvSnapshot } from '../kube/snapshot.js';
 import { assessRollout, observeEnv } from '../kube/rollout.js';
-import { closeEnv } from './close.js';
+import { closeEnv, clusterDomainOf } from './close.js';
 import { reportFromCluster } from './report.js';
 
 export async function envStatus(client: KubeClient, env: string): Promise<EnvReport> {
   const snapshot = await readEnvSnapshot(client, env);
   const namespaces = [...new Set(snapshot.deployments.map((d) => d.metadata.namespace ?? ''))];
   const observed = await observeEnv(client, env, namespaces).catch((e) => { throw explainApiError(e, `reading env ${env}`); });
-  return reportFromCluster(env, snapshot, observed);
+  const clusterDomain = clusterDomainOf(snapshot);
+  const report = reportFromCluster(env, snapshot, observed, clusterDomain);
+  // Orphans break baseline traffic whichever env left them: every one in the cluster is shown.
+  const rules = await client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items)
+    .catch((e) => { throw explainApiError(e, 'listing DestinationRules'); });
+  const orphans = findOrphans(snapshot.virtualServices, rules, clusterDomain).map((o) => o.message);
+  return orphans.length ? { ...report, warnings: [...(report.warnings ?? []), ...orphans] } : report;
+}
+
+/** Every DestinationRule and VirtualService, and the orphans among them (src/plan/close.ts findOrphans). */
+async function readOrphans(client: KubeClient): Promise<{ orphans: Orphan[]; rules: DestinationRule[]; services: VirtualService[]; clusterDomain: string }> {
+  try {
+    const [rules, services] = await Promise.all([
+      client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items),
+      client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items),
+    ]);
+    const clusterDomain = clusterDomainOf({ deployments: [], services: [], virtualServices: [], destinationRules: rules.filter((r) => r.metadata.labels?.[ENV_LABEL]) });
+    return { orphans: findOrphans(services, rules, clusterDomain), rules, services, clusterDomain };
+  } catch (e) {
+    throw explainApiError(e, 'looking for orphaned routes');
+  }
+}
+
+/** Routes pinned to a baseline subset nobody defines, and our own VirtualServices no env needs. */
+export async function listOrphans(client: KubeClient): Promise<Orphan[]> {
+  return (await readOrphans(client)).orphans;
+}
+
+/**
+ * Removes every orphan (un-pins, deletes our unused VirtualServices) with the same pure edit close uses; an env
+ * that appeared since the read keeps the pins of its hosts. Returns the orphans found (fixed unless `dryRun`).
+ */
+export async function sweepOrphans(client: KubeClient, o: { dryRun?: boolean; log?: (line: string) => void } = {}): Promise<Orphan[]> {
+  const { orphans, rules, services, clusterDomain } = await readOrphans(client);
+  const knownEnvs = new Set<string>([...services.flatMap(envsOf), ...rules.map((r) => r.metadata.labels?.[ENV_LABEL]).filter((x): x is string => !!x)]);
+  for (const orphan of orphans) {
+    o.log?.(`${o.dryRun ? 'would fix' : 'fixing'}: ${orphan.message}`);
+    if (o.dryRun) continue;
+    const vs = services.find((v) => (v.metadata.namespace ?? '') === orphan.namespace && v.metadata.name === orphan.name);
+    // No env is removed here: the edit only un-pins and deletes what no rule backs.
+    await editVirtualService(client, { namespace: orphan.namespace, name: orphan.name }, closeEditByState('', rules, clusterDomain, knownEnvs), vs);
+  }
+  return orphans;
 }
 
 export interface EnvSummary {
@@ -115,6 +159,9 @@ export async function sweepEnvs(opts: {
       results.push({ env: summary.env, closed: false, reason: decision.reason, error: e instanceof Error ? e.message : String(e) });
     }
   }
+  // Orphans (pins no rule backs, our unused VirtualServices) go too, whoever left them; logged, not in the results.
+  await sweepOrphans(opts.client, { dryRun: opts.dryRun, log: opts.log })
+    .catch((e) => opts.log?.(`could not remove orphaned routes: ${e instanceof Error ? e.message : String(e)}`));
   return results;
 }
 

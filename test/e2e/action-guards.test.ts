@@ -181,8 +181,9 @@ describe('secrets', () => {
 
     const runs = [
       succeeded(await run('pull_request.opened', { kubeconfig: b64, 'github-deployment': 'true' })),
-      // A failing run: the cluster refuses (the identity may not write in the lock namespace "default").
-      await run('pull_request.synchronize', { 'lock-namespace': 'default' }),
+      // A failing run on a cluster fact: the Deployment to clone does not exist. (A lock namespace the identity may not
+      // write no longer fails: the env's own recorded lock namespace wins.)
+      await run('pull_request.synchronize', { deployment: 'missing' }),
       await run('pull_request.opened', { context: 'nope' }),
     ];
     expect(runs.map((r) => r.code)).toEqual([0, 1, 2]);
