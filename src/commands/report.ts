@@ -5,6 +5,7 @@ import { ENV_LABEL, ROLE_LABEL, SOURCE_ANNOTATION, parseRouteName } from '../pla
 import type { Deployment, ObjectRef, OpenPlan, Snapshot, VirtualService } from '../plan/types.js';
 import { overallState, type EnvReport, type WorkloadReport } from '../report/model.js';
 import { assessRollout, type Observed, type RolloutAssessment } from '../kube/rollout.js';
+import { routingHealth } from '../plan/health.js';
 
 /** Annotations that let status, list and sweep describe an env without its config. */
 export const HOSTS_ANNOTATION = 'dynamic-env.io/hosts';
@@ -56,11 +57,20 @@ export function reportFromCluster(env: string, snapshot: Snapshot, observed: Obs
     baggageKey: first[BAGGAGE_KEY_ANNOTATION] === undefined ? 'override' : first[BAGGAGE_KEY_ANNOTATION] || null,
   };
   const routedHosts = vsHostsOf(env, snapshot.virtualServices, clusterDomain);
+  const envDrs = snapshot.destinationRules.filter((d) => d.metadata.labels?.[ENV_LABEL] === env);
+  const template = clones.map((c) => c.spec.template.metadata?.labels).find((l) => l !== undefined);
+  const versionLabel = Object.entries(template ?? {}).find(([k, v]) => v === env && k !== ENV_LABEL)?.[0] ?? 'version';
+  const allHosts = [...new Set(clones.flatMap((c) => (c.metadata.annotations?.[HOSTS_ANNOTATION] ?? '').split(',').filter(Boolean)))];
+  // What makes the env work besides its pods (docs/DESIGN.md "Status contract"): subsets and routes as open left them.
+  const routing = allHosts.length === 0 ? [] : routingHealth({
+    env, routing: { ...keys, versionLabel }, hosts: allHosts, clusterDomain, destinationRules: envDrs, virtualServices: snapshot.virtualServices,
+  });
   const workloads = clones.map((clone): WorkloadReport => {
     const ns = clone.metadata.namespace ?? '';
     const hosts = (clone.metadata.annotations?.[HOSTS_ANNOTATION] ?? '').split(',').filter(Boolean);
     const live = observed.deployments.find((d) => d.metadata.namespace === ns && d.metadata.name === clone.metadata.name) ?? clone;
-    const a = assessRollout(live, observed.pods, observed.events);
+    const a = withRouting(assessRollout(live, observed.pods, observed.events),
+      routing.filter((p) => p.hosts.some((h) => hosts.includes(h))).map((p) => p.message));
     const source = clone.metadata.annotations?.[SOURCE_ANNOTATION] ?? '';
     const url = clone.metadata.annotations?.[URL_ANNOTATION];
     return {
@@ -84,6 +94,19 @@ export function reportFromCluster(env: string, snapshot: Snapshot, observed: Obs
     };
   });
   return finish(env, keys, workloads, []);
+}
+
+/**
+ * A clone that rolled out is `degraded` when it serves nothing (scaled to 0) or its routing is broken; the reasons
+ * are listed. While it is still rolling out (or failed), its routes are not expected yet: the rollout state stands.
+ */
+function withRouting(a: RolloutAssessment, problems: string[]): RolloutAssessment {
+  if (a.state !== 'ready') return a;
+  const reasons = [
+    ...(a.desired === 0 ? ['the clone is scaled to 0 replicas: nothing serves the env (scale it up or re-run open)'] : []),
+    ...problems,
+  ];
+  return reasons.length === 0 ? a : { ...a, state: 'degraded', reason: reasons.join('; ') };
 }
 
 /** VirtualService "ns/name" -> hosts the env's routes in it lead to. */
