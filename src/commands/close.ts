@@ -3,15 +3,16 @@
 import { closeEditByState, planClose } from '../plan/close.js';
 import { ENV_LABEL } from '../plan/names.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
-import type { DestinationRule, OwnerInfo, Snapshot, VirtualService } from '../plan/types.js';
+import type { DestinationRule, OwnerInfo, Pod, Snapshot, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
-import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
+import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { checkWrites } from '../kube/access.js';
 import { readEnvSnapshot } from '../kube/snapshot.js';
 import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
 import { explainApiError } from '../kube/client.js';
+import { isDeepStrictEqual } from 'node:util';
 import { withLease } from './lock.js';
 import { reportFromCluster } from './report.js';
 
@@ -20,8 +21,8 @@ import { reportFromCluster } from './report.js';
  * `state` (every DestinationRule of the cluster, read before the edits), pins are undone from the state of the
  * objects (src/plan/close.ts closeEditByState), not from route adjacency.
  */
-export function closeEdit(env: string, state?: CloseState): (vs: VirtualService) => VirtualService | null {
-  if (state) return closeEditByState(env, state.rules, state.clusterDomain, state.knownEnvs);
+export function closeEdit(env: string, state?: CloseState, opts: { keepOwnPins?: boolean } = {}): (vs: VirtualService) => VirtualService | null {
+  if (state) return closeEditByState(env, state.rules, state.clusterDomain, state.knownEnvs, opts);
   return (vs) => {
     const next = withoutEnvRoutes(vs, env);
     return isOwnVirtualService(next) && envsOf(next).length === 0 ? null : next;
@@ -99,15 +100,24 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
         ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
       ]);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
-      const outcomes = await Promise.all(plan.routeEdits.map(async (e) => {
+      const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
+      const editAll = (edit: (vs: VirtualService) => VirtualService | null) => Promise.all(plan.routeEdits.map(async (e) => {
         const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
-        const outcome = await editVirtualService(client, e, closeEdit(env, state), vs);
+        const outcome = await editVirtualService(client, e, edit, vs);
         if (outcome === 'deleted') removedVs.push(e);
         return outcome;
       }));
-      await drainRoutes(outcomes, plan.destinationRules.length + plan.clones.length, opts.drainMs ?? DEFAULT_DRAIN_MS, log);
-      await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
+      // Make before break on the way out, in two phases. 1: the env's routes go, baseline pins stay (they keep
+      // baseline traffic off the clones' pods); drain; the clones go. 2: once no clone pod serves, the pins and our
+      // own VirtualService go; drain; the DestinationRules that defined the subsets go.
+      await drainRoutes(await editAll(closeEdit(env, state, { keepOwnPins: true })), plan.clones.length + plan.destinationRules.length, drainMs, log);
       await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
+      const unpin = closeEdit(env, state);
+      if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(unpin(vs), closeEdit(env, state, { keepOwnPins: true })(vs)))) {
+        await waitForClonePodsGone(client, env, log);
+      }
+      await drainRoutes(await editAll(unpin), plan.destinationRules.length, drainMs, log);
+      await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
     }
     // Orphans fixed on the way (another env's, or left by hand edits) do not make an absent env a closed one.
     const empty = plan.clones.length + plan.destinationRules.length + routes === 0;
@@ -123,6 +133,26 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   // is read and checked again. The Lease is the one the env's clones record (see withLease).
   planClose(await readEnvSnapshot(client, env), env, opts.owner);
   return withLease(client, env, opts.run, log, () => go());
+}
+
+/**
+ * Before a pin goes (its route then reaches every pod of the Service) the env's pods must be out of the Service's
+ * endpoints: gone, or terminating (istiod leaves terminating endpoints out). Bounded: a pod held by a finalizer
+ * must not keep the close from finishing.
+ */
+async function waitForClonePodsGone(client: KubeClient, env: string, log: (line: string) => void, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = await client.list<Pod>(POD, undefined, `${ENV_LABEL}=${env}`).then((r) => r.items)
+      .catch((e) => { throw explainApiError(e, 'listing the env\'s pods'); });
+    const serving = pods.filter((p) => !p.metadata.deletionTimestamp);
+    if (serving.length === 0) return;
+    if (Date.now() > deadline) {
+      log(`env ${env}: ${serving.length} clone pod(s) still not terminating after ${timeoutMs / 1000}s; un-pinning anyway`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Make before break on the way out: proxies get the route removal in a push of its own before the subsets go. */

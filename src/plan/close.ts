@@ -120,9 +120,10 @@ export function withoutOrphans(vs: VirtualService, keep: ReadonlySet<string>, cl
  * (`rules` and the VirtualServices were read before; an open of another env may have written since) keeps the pins
  * of the hosts its routes lead to. Pure: applied to a fresh read on every write attempt.
  */
-export function closeEditByState(env: string, rules: DestinationRule[], clusterDomain: string, knownEnvs?: ReadonlySet<string>):
-  (vs: VirtualService) => VirtualService | null {
-  const keep = baselineHosts(rules, clusterDomain, env);
+export function closeEditByState(env: string, rules: DestinationRule[], clusterDomain: string, knownEnvs?: ReadonlySet<string>,
+  opts: { keepOwnPins?: boolean } = {}): (vs: VirtualService) => VirtualService | null {
+  // keepOwnPins: the env's own rules still count (its routes go, its pins stay: close's first phase).
+  const keep = baselineHosts(rules, clusterDomain, opts.keepOwnPins ? undefined : env);
   return (vs) => {
     const out = deepCopy(vs);
     const ns = out.metadata.namespace ?? 'default';
