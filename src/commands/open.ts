@@ -5,7 +5,10 @@ import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.
 import { planOpen } from '../plan/open.js';
 import { isOwnVirtualService, ownVirtualService, withEnvRoutes } from '../plan/virtual-service.js';
 import { isManaged } from '../plan/deployment.js';
-import { ENV_LABEL, leaseName, ownVirtualServiceName } from '../plan/names.js';
+import { ENV_LABEL, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
+import { envsOf } from '../plan/virtual-service.js';
+import { envSelector } from '../kube/snapshot.js';
+import type { Deployment, KubeObject } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -76,7 +79,45 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec, lockNames
       ...(lockNamespace ? { [LOCK_NAMESPACE_ANNOTATION]: lockNamespace } : {}),
     };
   }
+  // Which open wrote the clones: a hash of what it writes, so a re-run with nothing new keeps it (and writes
+  // nothing), while an open with other content, or a close, shows in the clones when this open comes back from its
+  // rollout wait (see docs/DESIGN.md "Concurrency").
+  const id = shortHash(...plan.clones.map((c) => JSON.stringify([c.metadata.namespace, c.metadata.name, c.metadata.labels, c.metadata.annotations, c.spec])));
+  for (const clone of plan.clones) clone.metadata.annotations = { ...clone.metadata.annotations, [OPEN_ID_ANNOTATION]: id };
   return plan;
+}
+
+/** On every clone: the id of the open that wrote it (a hash of the clones it wrote). */
+export const OPEN_ID_ANNOTATION = 'dynamic-env.io/open-id';
+
+/**
+ * Under the Lease again after the rollout wait: are the env's clones still the ones this open wrote? A close (clones
+ * gone) or another open of the env (another open id) ran meanwhile: this open stops without routing, saying why.
+ * When a close ran, what this open alone left (its clones, and the env's DestinationRules when no clone and no
+ * route of the env is left) is removed, so nothing of the env remains.
+ */
+export async function checkStillOurs(client: KubeClient, plan: OpenPlan, log: (line: string) => void): Promise<void> {
+  const env = plan.env;
+  const mine = plan.clones[0]?.metadata.annotations?.[OPEN_ID_ANNOTATION];
+  const now = await client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((r) => r.items);
+  const found = plan.clones.map((c) => now.find((d) => keyOf(d) === keyOf(c)));
+  const other = found.find((d) => d && d.metadata.annotations?.[OPEN_ID_ANNOTATION] !== mine);
+  if (other) {
+    throw clusterError(`env ${env}: another open of the env changed clone ${keyOf(other)} while this open waited for its rollout ` +
+      `(open id ${other.metadata.annotations?.[OPEN_ID_ANNOTATION] ?? 'none'}, this open's ${mine}); this open stops without routing, the newer one routes the env`);
+  }
+  if (found.every(Boolean)) return;
+  // A close ran while we waited (or the clones were deleted): leave nothing of ours behind.
+  const ours = now.filter((d) => d.metadata.annotations?.[OPEN_ID_ANNOTATION] === mine);
+  await Promise.all(ours.map((d) => remove(client, DEPLOYMENT, ref(d))));
+  const routed = (await client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items)).some((vs) => envsOf(vs).includes(env));
+  if (now.length === ours.length && !routed) {
+    const rules = await client.list<KubeObject>(DESTINATION_RULE, undefined, envSelector(env)).then((r) => r.items);
+    await Promise.all(rules.map((d) => remove(client, DESTINATION_RULE, ref(d))));
+  }
+  log(`env ${env}: closed while this open waited for its rollout; removed ${ours.length} clone(s) of this open`);
+  throw clusterError(`env ${env} was closed while this open waited for its rollout (its clones are gone); this open stopped without ` +
+    'routing and left nothing behind. Re-run open to open the env again');
 }
 
 /**
@@ -152,47 +193,55 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const lockNamespaceOf = (snapshot: Snapshot, say?: (line: string) => void) =>
     pickLockNamespace(recordedLockNamespaces(snapshot.deployments, spec.name), run.lockNamespace, spec.name, say);
 
-  const go = async (held?: string): Promise<OpenResult> => {
+  /** Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). */
+  const writeWorkloads = async (held?: string): Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[] }> => {
     const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
     // throws, listing every problem, before any write
     const plan = planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
     const changes = diffPlan(plan, snapshot);
     const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
-    if (opts.dryRun) return { report: reportFromPlan(plan, keys, pending), plan, changes };
+    if (opts.dryRun) return { done: { report: reportFromPlan(plan, keys, pending), plan, changes } };
 
     const skip = await opts.beforeWrite?.();
-    if (skip) return { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip };
+    if (skip) return { done: { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip } };
 
     const current = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: T) => list.find((x) => keyOf(x) === keyOf(o)) ?? null;
     // 1. Clones, 2. their DestinationRules: make before break, the routes come last.
     log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
     await Promise.all(plan.clones.map((c) => ensure(client, DEPLOYMENT, c, current(snapshot.deployments, c))));
     await Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
+    return { snapshot, plan, changes };
+  };
 
-    // 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503.
+  /** 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. */
+  const rollout = async (plan: OpenPlan): Promise<Map<string, RolloutAssessment>> => {
     const clones = plan.clones.map(ref);
-    let assessments: Map<string, RolloutAssessment>;
     if (run.wait) {
       log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
-      assessments = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
-    } else {
-      const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
-      assessments = new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
-        seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)]));
+      return waitForRollout(client, spec.name, clones, run.timeoutSeconds);
     }
+    const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
+    return new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
+      seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)]));
+  };
+
+  /** 4. and 5. (under the Lease): routes, then what an earlier open left that this plan no longer wants. */
+  const writeRoutes = async (snapshot: Snapshot, plan: OpenPlan, changes: Change[], assessments: Map<string, RolloutAssessment>, fresh: boolean): Promise<OpenResult> => {
     const assess = (ns: string, name: string) => assessments.get(`${ns}/${name}`)!;
     const failed = [...assessments.values()].some((a) => a.state === 'failed');
     if (failed) {
       // Leave the routes as they were: a broken clone must not receive header traffic.
       return { report: reportFromPlan(plan, keys, assess), plan, changes };
     }
+    // After a wait without the Lease the snapshot's VirtualServices are stale: read each again.
+    const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
 
     // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none.
     await Promise.all([
       ...plan.routeEdits.map(async (e) => {
-        const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+        const vs = known(e);
         const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
-        if ((await editVirtualService(client, e, edit, vs)) !== 'absent') return;
+        if ((await editVirtualService(client, e, edit, fresh ? vs : undefined)) !== 'absent') return;
         // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
         if (vs && isOwnVirtualService(vs)) {
           const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
@@ -213,6 +262,12 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     return { report: reportFromPlan(plan, keys, assess), plan, changes };
   };
 
+  const go = async (held?: string): Promise<OpenResult> => {
+    const w = await writeWorkloads(held);
+    if ('done' in w) return w.done;
+    return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan), true);
+  };
+
   if (opts.dryRun) return go();
   // Validation before the first write, the Lease included: a plan with problems, or writes this identity may not
   // make, fail here with nothing written. Under the Lease the cluster is read and planned again, since another run
@@ -221,9 +276,30 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const lockNamespace = lockNamespaceOf(snapshot);
   const changes = diffPlan(planWithAnnotations(snapshot, spec, lockNamespace), snapshot);
   await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)]);
-  return withLease(client, spec.name, run, log, async (lock, held) => {
-    const result = await go(held);
+  const lost = (lock: { lost: boolean }) => {
     if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
+  };
+  if (!run.wait) {
+    return withLease(client, spec.name, run, log, async (lock, held) => {
+      const result = await go(held);
+      lost(lock);
+      return result;
+    });
+  }
+  // With a rollout wait (up to 24 h) the Lease is not held through it, so a close of the env never waits behind a
+  // rollout: clones and DestinationRules under the Lease, the wait without it, then under the Lease again a check
+  // that the clones are still this open's (a close or another open may have run meanwhile) before the routes.
+  const w = await withLease(client, spec.name, run, log, async (lock, held) => {
+    const written = await writeWorkloads(held);
+    lost(lock);
+    return written;
+  });
+  if ('done' in w) return w.done;
+  const assessments = await rollout(w.plan);
+  return withLease(client, spec.name, run, log, async (lock) => {
+    await checkStillOurs(client, w.plan, log);
+    const result = await writeRoutes(w.snapshot, w.plan, w.changes, assessments, false);
+    lost(lock);
     return result;
   });
 }

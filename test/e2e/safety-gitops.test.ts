@@ -106,3 +106,45 @@ describe.skipIf(skip)('GitOps-managed VirtualServices', () => {
     await expectRestored(cluster, [ns], before, [`${ns}/web`]);
   });
 });
+
+describe.skipIf(skip)('a close during an open\'s rollout wait', () => {
+  it('does not wait behind the rollout: the close completes in seconds, the open stops non-zero and nothing of the env is left', async () => {
+    const ns = await cluster.namespace('slow');
+    // kwok marks pods ready at once; minReadySeconds keeps the clone from becoming available for an hour.
+    const slow = deployment(ns, 'web-v1', { labels: { app: 'web', version: 'v1' } });
+    slow.spec.minReadySeconds = 3600;
+    slow.spec.progressDeadlineSeconds = 7200;
+    await cluster.apply(slow); // never settles: install() would wait for it
+    await install(cluster, [
+      service(ns, 'web', { app: 'web' }),
+      destinationRule(ns, 'web', 'web', ['v1']),
+      virtualService(ns, 'web', { hosts: ['web'], http: [{ name: 'default', route: [{ destination: { host: 'web', subset: 'v1' } }] }] }),
+    ]);
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const env = envName();
+    const config = writeConfig(cluster, { env, services: [{ namespace: ns, deployment: 'web-v1', image: 'ghcr.io/acme/web:pr' }] });
+    const opening = cli(['open', '--config', config, '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--timeout', '600s', '--output', 'json']);
+    // The open is waiting once its clone and DestinationRule are written.
+    const t0 = Date.now();
+    while (!(await cluster.getOrNull('DestinationRule', ns, `dynamic-env-${env}-web`)) || !(await cluster.getOrNull('Deployment', ns, `web-v1-${env}`))) {
+      if (Date.now() - t0 > 60_000) throw new Error('the open wrote no clone and DestinationRule within 60s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    const closed = ok(await who.close(env));
+    expect(closed.ms).toBeLessThan(15_000);
+    expect(closed.json.removed).toMatchObject({ clones: [{ namespace: ns, name: `web-v1-${env}` }], routes: 0 });
+
+    const opened = await opening;
+    expect(opened.code, opened.stderr).toBe(1);
+    expect(opened.ms).toBeLessThan(60_000);
+    expect(opened.stderr).toContain(`env ${env} was closed while this open waited for its rollout`);
+    expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+    expect(await cluster.list('DestinationRule', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+    expect(await cluster.list('Lease', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+    expect(await routeNames(cluster, ns, 'web')).toEqual(['default']);
+    await expectRestored(cluster, [ns], before);
+  });
+});
