@@ -79,15 +79,17 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec, lockNames
       ...(lockNamespace ? { [LOCK_NAMESPACE_ANNOTATION]: lockNamespace } : {}),
     };
   }
-  // Which open wrote the clones: a hash of what it writes, so a re-run with nothing new keeps it (and writes
-  // nothing), while an open with other content, or a close, shows in the clones when this open comes back from its
-  // rollout wait (see docs/DESIGN.md "Concurrency").
-  const id = shortHash(...plan.clones.map((c) => JSON.stringify([c.metadata.namespace, c.metadata.name, c.metadata.labels, c.metadata.annotations, c.spec])));
-  for (const clone of plan.clones) clone.metadata.annotations = { ...clone.metadata.annotations, [OPEN_ID_ANNOTATION]: id };
+  // Which open wrote each clone: a hash of what it writes there, so a re-run with nothing new for a clone keeps it
+  // (and writes nothing), while an open with other content, or a close, shows in the clones when this open comes
+  // back from its rollout wait (see docs/DESIGN.md "Concurrency").
+  for (const clone of plan.clones) {
+    const id = shortHash(JSON.stringify([clone.metadata.namespace, clone.metadata.name, clone.metadata.labels, clone.metadata.annotations, clone.spec]));
+    clone.metadata.annotations = { ...clone.metadata.annotations, [OPEN_ID_ANNOTATION]: id };
+  }
   return plan;
 }
 
-/** On every clone: the id of the open that wrote it (a hash of the clones it wrote). */
+/** On every clone: the id of the open that wrote it (a hash of the clone as that open wrote it). */
 export const OPEN_ID_ANNOTATION = 'dynamic-env.io/open-id';
 
 /**
@@ -98,17 +100,17 @@ export const OPEN_ID_ANNOTATION = 'dynamic-env.io/open-id';
  */
 export async function checkStillOurs(client: KubeClient, plan: OpenPlan, log: (line: string) => void): Promise<void> {
   const env = plan.env;
-  const mine = plan.clones[0]?.metadata.annotations?.[OPEN_ID_ANNOTATION];
+  const idOf = (o: { metadata: { annotations?: Record<string, string> } }) => o.metadata.annotations?.[OPEN_ID_ANNOTATION];
   const now = await client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((r) => r.items);
-  const found = plan.clones.map((c) => now.find((d) => keyOf(d) === keyOf(c)));
-  const other = found.find((d) => d && d.metadata.annotations?.[OPEN_ID_ANNOTATION] !== mine);
+  const pairs = plan.clones.map((c) => ({ want: c, found: now.find((d) => keyOf(d) === keyOf(c)) }));
+  const other = pairs.find((p) => p.found && idOf(p.found) !== idOf(p.want));
   if (other) {
-    throw clusterError(`env ${env}: another open of the env changed clone ${keyOf(other)} while this open waited for its rollout ` +
-      `(open id ${other.metadata.annotations?.[OPEN_ID_ANNOTATION] ?? 'none'}, this open's ${mine}); this open stops without routing, the newer one routes the env`);
+    throw clusterError(`env ${env}: another open of the env changed clone ${keyOf(other.want)} while this open waited for its rollout ` +
+      `(open id ${idOf(other.found!) ?? 'none'}, this open's ${idOf(other.want)}); this open stops without routing, the newer one routes the env`);
   }
-  if (found.every(Boolean)) return;
+  if (pairs.every((p) => p.found)) return;
   // A close ran while we waited (or the clones were deleted): leave nothing of ours behind.
-  const ours = now.filter((d) => d.metadata.annotations?.[OPEN_ID_ANNOTATION] === mine);
+  const ours = pairs.flatMap((p) => (p.found ? [p.found] : []));
   await Promise.all(ours.map((d) => remove(client, DEPLOYMENT, ref(d))));
   const routed = (await client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items)).some((vs) => envsOf(vs).includes(env));
   if (now.length === ours.length && !routed) {
