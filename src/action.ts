@@ -271,7 +271,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   let closedMeanwhile: { merged: boolean } | null = null;
   let deploymentId: number | undefined;
   const result = await openEnv({
-    client, spec, run: runOptions, dryRun: inputs.dryRun,
+    client, spec, run: runOptions, dryRun: inputs.dryRun, ...testDrain(),
     log: (l) => core.info(l),
     // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
     beforeWrite: async () => {

@@ -28,7 +28,7 @@ Usage:
   dynamic-env close  --env NAME
   dynamic-env status --env NAME
   dynamic-env list
-  dynamic-env sweep  [--ttl 72h] [--keep pr-1,pr-2] [--heal]
+  dynamic-env sweep  [--ttl 72h] [--keep pr-1,pr-2] [--heal [--env NAME]]
   dynamic-env plan   --snapshot FILE (--config FILE | shorthand) [--env NAME]    offline, no cluster
   dynamic-env demo                                                            plan against a bundled bookinfo
 
@@ -42,8 +42,9 @@ Options:
                          and every command uses that one
   --wait / --no-wait     wait for the clones to become available before routing (default: wait)
   --timeout DURATION     rollout wait, e.g. 300s, 5m (default 5m)
-  --drain DURATION       close/sweep: wait between removing routes and removing subsets and clones, so proxies
-                         get the route removal first (default 3s; 0 turns it off)
+  --drain DURATION       wait between a change and what depends on it, so proxies get them in that order:
+                         close/sweep between routes and subsets/clones, open around baseline pins (default 3s;
+                         0 turns it off)
   --repo OWNER/REPO --pr N --commit SHA   open: ownership recorded on the env's objects; open and close refuse an
                          env recorded for another repository or PR (close without --repo closes any env)
   --heal                 sweep: put back the routes of every open env that a GitOps sync or kubectl apply of a
@@ -248,7 +249,7 @@ async function open(values: Values, output: Output, io: CliIO): Promise<number> 
   const run = runOptions(values, config);
   const kube = client(values);
   try {
-    const result = await openEnv({ client: kube, spec, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    const result = await openEnv({ client: kube, spec, run, ...drainOption(values), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, values['dry-run'] ? { changes: result.changes, report: result.report } : result.report, () =>
       (values['dry-run'] ? `Dry run: these changes would be made:\n${changesText(result.changes)}\n` : '') + renderText(result.report));
     return exitFor(result.report);
@@ -340,7 +341,9 @@ async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClie
   const run = runOptions(values);
   const kube = shared ?? client(values);
   try {
-    const results = await healEnvs({ client: kube, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
+    const only = values.env !== undefined ? requireEnv(values) : undefined;
+    const results = await healEnvs({ client: kube, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`), ...(only ? { only: (e: string) => e === only } : {}) });
     print(io, output, { healed: results }, () => results.length === 0 ? 'Heal: no open environments.\n'
       : results.map((r) => `${r.env}: ${r.error ? `FAILED to heal (${r.error})` : r.healed.length ? 'healed' : 'ok'} — ${r.reason}`).join('\n') + '\n');
     return results.some((r) => r.error) ? 1 : 0;

@@ -1,9 +1,9 @@
 // close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
 import { closeEditByState, planClose } from '../plan/close.js';
-import { ENV_LABEL } from '../plan/names.js';
+import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
-import type { DestinationRule, OwnerInfo, Pod, Snapshot, VirtualService } from '../plan/types.js';
+import type { Deployment, DestinationRule, OwnerInfo, Pod, Snapshot, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -42,7 +42,7 @@ export interface CloseState {
   rules: DestinationRule[];
   clusterDomain: string;
   /** Envs seen when `rules` were read (an env not among them keeps its hosts' pins: it may be opening). */
-  knownEnvs: ReadonlySet<string>;
+  knownEnvs?: ReadonlySet<string>;
 }
 
 /** The cluster domain from the env's hosts (`<svc>.<ns>.svc.<domain>`), else cluster.local. */
@@ -50,6 +50,20 @@ export function clusterDomainOf(snapshot: Snapshot): string {
   const hosts = [...snapshot.destinationRules.map((d) => d.spec.host), ...snapshot.deployments.flatMap((d) => (d.metadata.annotations?.['dynamic-env.io/hosts'] ?? '').split(','))];
   const m = hosts.map((h) => /^[^.]+\.[^.]+\.svc\.(.+)$/.exec(h)?.[1]).find(Boolean);
   return m ?? 'cluster.local';
+}
+
+/**
+ * The DestinationRules that still back a pin: the users', and those of envs that still have clones. An env whose
+ * clones are gone is closing (its rules go last) and no longer needs baseline traffic kept off its pods; counting its
+ * rules would make two concurrent closes each keep the pins for the other, and leave them backed by nothing.
+ */
+async function liveRules(client: KubeClient): Promise<DestinationRule[]> {
+  const [rules, clones] = await Promise.all([
+    client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items),
+    client.list<Deployment>(DEPLOYMENT, undefined, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).then((r) => r.items),
+  ]).catch((e) => { throw explainApiError(e, 'reading the DestinationRules and clones'); });
+  const live = new Set(clones.map((d) => d.metadata.labels?.[ENV_LABEL]).filter((e): e is string => !!e));
+  return rules.filter((d) => d.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || live.has(d.metadata.labels?.[ENV_LABEL] ?? ''));
 }
 
 /** Every DestinationRule of the cluster and the envs known now: what close un-pins by. */
@@ -101,8 +115,9 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       ]);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
       const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
-      const editAll = (edit: (vs: VirtualService) => VirtualService | null) => Promise.all(plan.routeEdits.map(async (e) => {
-        const vs = snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+      // The first phase edits what was read; the second re-reads (the first changed those objects).
+      const editAll = (edit: (vs: VirtualService) => VirtualService | null, fresh = false) => Promise.all(plan.routeEdits.map(async (e) => {
+        const vs = fresh ? undefined : snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
         const outcome = await editVirtualService(client, e, edit, vs);
         if (outcome === 'deleted') removedVs.push(e);
         return outcome;
@@ -112,11 +127,12 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // own VirtualService go; drain; the DestinationRules that defined the subsets go.
       await drainRoutes(await editAll(closeEdit(env, state, { keepOwnPins: true })), plan.clones.length + plan.destinationRules.length, drainMs, log);
       await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
-      const unpin = closeEdit(env, state);
-      if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(unpin(vs), closeEdit(env, state, { keepOwnPins: true })(vs)))) {
+      if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), closeEdit(env, state, { keepOwnPins: true })(vs)))) {
         await waitForClonePodsGone(client, env, log);
       }
-      await drainRoutes(await editAll(unpin), plan.destinationRules.length, drainMs, log);
+      // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
+      const unpin = closeEdit(env, { ...state, rules: await liveRules(client), knownEnvs: undefined });
+      await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
       await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
     }
     // Orphans fixed on the way (another env's, or left by hand edits) do not make an absent env a closed one.

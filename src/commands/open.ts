@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.js';
 import { planOpen } from '../plan/open.js';
-import { isOwnVirtualService, ownVirtualService, withEnvRoutes } from '../plan/virtual-service.js';
+import { isOwnVirtualService, ownVirtualService, withBaselinePins, withEnvRoutes, withoutEnvRoutes } from '../plan/virtual-service.js';
 import { isManaged } from '../plan/deployment.js';
 import { ENV_LABEL, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
@@ -21,7 +21,7 @@ import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
 import { throwIfProblems } from '../plan/problems.js';
 import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION, URL_ANNOTATION, reportFromPlan, type RoutingKeys } from './report.js';
-import { closeEdit } from './close.js';
+import { DEFAULT_DRAIN_MS, closeEdit } from './close.js';
 import { clusterError } from '../errors.js';
 
 export interface OpenOptions {
@@ -35,6 +35,8 @@ export interface OpenOptions {
    * closed or its head moved on while this run waited).
    */
   beforeWrite?: () => Promise<string | null>;
+  /** Wait after a change before what depends on it (close.ts DEFAULT_DRAIN_MS); only when pins are written. */
+  drainMs?: number;
 }
 
 export interface Change {
@@ -208,11 +210,42 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     if (skip) return { done: { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip } };
 
     const current = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: T) => list.find((x) => keyOf(x) === keyOf(o)) ?? null;
-    // 1. Clones, 2. their DestinationRules: make before break, the routes come last.
+    // Make before break: 1. the DestinationRules (their subsets select nothing yet); 2. where routes to the env's
+    // hosts have no subset, or a host has no VirtualService, the baseline pins and our own VirtualService (with its
+    // baseline route only), each a drain after what it names, so no baseline request can reach a clone pod;
+    // 3. the clones. The env's routes come last, after the rollout.
     log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
-    await Promise.all(plan.clones.map((c) => ensure(client, DEPLOYMENT, c, current(snapshot.deployments, c))));
     await Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
+    await writeBaselinePins(snapshot, plan);
+    await Promise.all(plan.clones.map((c) => ensure(client, DEPLOYMENT, c, current(snapshot.deployments, c))));
     return { snapshot, plan, changes };
+  };
+
+  /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
+  const ownMadeEarly = new Set<string>();
+  const drain = async (why: string) => {
+    const ms = opts.drainMs ?? DEFAULT_DRAIN_MS;
+    if (ms <= 0) return;
+    log(`env ${spec.name}: waiting ${ms / 1000}s for proxies to get ${why} (--drain)`);
+    await new Promise((r) => setTimeout(r, ms));
+  };
+
+  /** Pins (and our own VirtualServices' baseline routes) before any clone pod exists; nothing when already there. */
+  const writeBaselinePins = async (snapshot: Snapshot, plan: OpenPlan): Promise<void> => {
+    const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+    const pins = plan.routeEdits.filter((e) => {
+      const vs = known(e);
+      return vs && !isDeepStrictEqual(withBaselinePins(vs, e, plan.routing), vs);
+    });
+    const own = plan.createVirtualServices.filter((v) => !known(ref(v))).map((v) => withoutEnvRoutes(v, spec.name));
+    for (const v of own) ownMadeEarly.add(keyOf(v));
+    if (pins.length + own.length === 0) return;
+    await drain('the baseline subset before routes name it');
+    await Promise.all([
+      ...pins.map((e) => editVirtualService(client, e, (vs) => withBaselinePins(vs, e, plan.routing))),
+      ...own.map((v) => createVirtualService(client, v, (cur) => cur)),
+    ]);
+    await drain('the baseline pins before the env\'s pods exist');
   };
 
   /** 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. */
@@ -252,8 +285,11 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
         }
         throw clusterError(`VirtualService ${e.namespace}/${e.name} was deleted while open ran; env ${spec.name} has no routes there. Re-run open to plan against the VirtualServices that exist now`);
       }),
-      ...plan.createVirtualServices.map((v) => createVirtualService(client, withEnvRoutes(v, { ...ref(v), meshApplies: true }, plan.routing),
-        (cur: VirtualService) => withEnvRoutes(cur, { ...ref(v), meshApplies: true }, plan.routing))),
+      ...plan.createVirtualServices.map(async (v) => {
+        const edit = (cur: VirtualService) => withEnvRoutes(cur, { ...ref(v), meshApplies: true }, plan.routing);
+        if (ownMadeEarly.has(keyOf(v)) && (await editVirtualService(client, ref(v), edit)) !== 'absent') return;
+        await createVirtualService(client, edit(v), edit);
+      }),
     ]);
 
     // 5. What an earlier open of this env left that the plan no longer wants: routes first, then DRs, clones.

@@ -495,6 +495,23 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
 }
 
 /**
+ * The VirtualService with every user route and mirror destination on an env host that has no subset pinned to the
+ * baseline subset, and nothing else changed: what open writes before the env's pods exist, so that baseline traffic
+ * never reaches them. Pure and idempotent.
+ */
+export function withBaselinePins(vs: VirtualService, edit: RouteEdit, routing: EnvRouting): VirtualService {
+  const out = deepCopy(vs);
+  const hosts = new Set(routing.hosts);
+  const ns = vsNamespace(out, edit.namespace);
+  for (const route of out.spec.http ?? []) {
+    if (isEnvRoute(route) || route.delegate) continue;
+    for (const d of envDestinations(route, hosts, ns, routing.clusterDomain)) if (!d.destination.subset) d.destination.subset = BASELINE_SUBSET;
+    for (const d of envMirrors(route, hosts, ns, routing.clusterDomain)) if (!d.subset) d.subset = BASELINE_SUBSET;
+  }
+  return out;
+}
+
+/**
  * The VirtualService without `env`'s routes; every route pinned to the baseline subset that no longer has an env
  * route directly before it is un-pinned. Removing an env that has no routes returns an equal object.
  */

@@ -4,7 +4,7 @@
 // every proxy's configuration identical again after close.
 import { describe, expect, it } from 'vitest';
 import { useCluster } from '../harness/cluster.js';
-import { routeRequest, type XdsSnapshot } from '../harness/oracle/route-oracle.js';
+import { describeOutcome, routeRequest, type XdsSnapshot } from '../harness/oracle/route-oracle.js';
 import { watchProxy } from '../harness/proxy.js';
 import {
   baselineInvariantFailures, envPodCases, envPodIps, expectNoFailures, meshView, missingClusterFailures, requestMatrix,
@@ -308,6 +308,45 @@ describe.skipIf(skip)('make before break, followed push by push', () => {
       const failures = watch.states.flatMap((s, i) => brokenRoutes(s, host).map((b) => `state ${i} (${i < opened ? 'open' : 'close'}, after ${s.type.split('.').pop()}): ${b}`));
       // The env was routed at some point, so the watch saw the change happen.
       expect(watch.states.some((s) => s.clusters.some((c: any) => c.name === `outbound|9080|${env}|${host}`))).toBe(true);
+      expectNoFailures(failures);
+    } finally {
+      await watch.stop();
+    }
+  });
+});
+
+describe.skipIf(skip)('make before break with pinned routes', () => {
+  it('while an env opens and closes over a route without a subset, no state sends a baseline request to a clone pod or a missing cluster', async () => {
+    const app = await cluster.namespace('mbbpin');
+    const env = envName();
+    const host = `web.${app}.svc.cluster.local`;
+    await install(cluster, [
+      deployment(app, 'web-v1', { labels: { app: 'web', version: 'v1' } }),
+      service(app, 'web', { app: 'web' }),
+      virtualService(app, 'web', { hosts: ['web'], http: [{ name: 'all', route: [{ destination: { host: 'web' } }] }] }),
+    ]);
+    const who = await actor(cluster, [app]);
+    await meshView(cluster, [app], []);
+    const watch = await watchProxy(cluster.info, { namespace: app, labels: { app: 'client' } });
+    try {
+      ok(await who.open(writeConfig(cluster, {
+        env, routing: { pinUnsubsetRoutes: true }, services: [{ namespace: app, deployment: 'web-v1', image: 'ghcr.io/acme/web:pr' }],
+      }), '--drain', '3s'));
+      await meshView(cluster, [app], []);
+      const clonePods = new Set(await envPodIps(cluster, app, env));
+      expect(clonePods.size).toBeGreaterThan(0);
+      const opened = watch.states.length;
+      ok(await who.close(env, '--drain', '3s'));
+      await meshView(cluster, [app], []);
+      const phase = (i: number) => (i < opened ? 'open' : 'close');
+      const failures = watch.states.flatMap((s, i) => {
+        const o = routeRequest(s, { authority: host, port: 9080 });
+        const leaked = o.clusters.flatMap((c) => c.endpoints).filter((e) => clonePods.has(e.replace(/:\d+$/, '')));
+        return [
+          ...brokenRoutes(s, host).map((b) => `state ${i} (${phase(i)}): ${b}`),
+          ...(leaked.length > 0 ? [`state ${i} (${phase(i)}, after ${s.type.split('.').pop()}): a baseline request reaches clone pod(s) ${leaked.join(', ')} via ${describeOutcome(o)}`] : []),
+        ];
+      });
       expectNoFailures(failures);
     } finally {
       await watch.stop();

@@ -88,7 +88,8 @@ describe.skipIf(skip)('GitOps-managed VirtualServices', () => {
     expect(await routeNames(cluster, ns, 'web')).toEqual(['default']);
     expect((await routed()).length).toBeGreaterThan(0); // the env header no longer reaches the clone
 
-    const heal = ['sweep', '--heal', '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--output', 'json'];
+    // Narrowed to this test's env: other files' envs on the shared control plane are not this identity's to write.
+    const heal = ['sweep', '--heal', '--env', env, '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--output', 'json'];
     const dry = ok(await cli([...heal, '--dry-run']));
     expect(dry.json.healed.find((r: any) => r.env === env)).toMatchObject({ healed: [{ namespace: ns, name: 'web' }] });
     expect(await routeNames(cluster, ns, 'web')).toEqual(['default']);

@@ -44,9 +44,10 @@ export interface RunOptions {
 
 /** Runs `node dist/cli.js ...args` with Node 24 (process.execPath inside vitest and the benchmark). */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  // close and sweep skip the drain wait unless a test asks for it: these suites measure other properties.
-  const drain = ['close', 'sweep'].includes(args[0] ?? '') && !args.includes('--drain') ? ['--drain', '0s'] : [];
-  const full = [...args, ...drain, ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : [])];
+  // open, close and sweep skip the drain wait unless a test asks for it: these suites measure other properties.
+  const drain = ['open', 'close', 'sweep'].includes(args[0] ?? '') && !args.includes('--drain') ? ['--drain', '0s'] : [];
+  // Right after the command, so a test's own last flag (e.g. a bare `--timeout`) stays last.
+  const full = [...args.slice(0, 1), ...drain, ...args.slice(1), ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : [])];
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...full], {

@@ -13,6 +13,7 @@ import {
   isOwnVirtualService,
   nonHttpWarnings,
   ownVirtualService,
+  withBaselinePins,
   withEnvRoutes,
   withoutEnvRoutes,
 } from '../../src/plan/virtual-service.js';
@@ -573,5 +574,26 @@ describe('size of a shared VirtualService', () => {
     expect(p!.message).toContain("with env pr-2's routes");
     expect(p!.message).toMatch(/about \d+ envs fit; 1 other env has routes in it: pr-1$/);
     expect(p!.fix).toMatch(/close stale envs.*split the VirtualService.*fewer routes/);
+  });
+});
+
+describe('withBaselinePins (what open writes before the clones exist)', () => {
+  const vs = reviewsVs([
+    { name: 'canary', match: [{ headers: { 'x-canary': { exact: '1' } } }], route: [{ destination: { host: 'reviews' }, weight: 80 }, { destination: { host: 'legacy.example.com' }, weight: 20 }] },
+    { name: 'v1', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+    { name: 'other', route: [{ destination: { host: 'ratings' } }] },
+  ]);
+  test('pins only subset-less destinations on env hosts, adds no env route, and is idempotent', () => {
+    const pinned = withBaselinePins(vs, edit(vs), routing('pr-9', { pinUnsubsetRoutes: true }));
+    expect(names(pinned)).toEqual(['canary', 'v1', 'other']);
+    expect(pinned.spec.http![0]!.route).toEqual([
+      { destination: { host: 'reviews', subset: BASELINE_SUBSET }, weight: 80 },
+      { destination: { host: 'legacy.example.com' }, weight: 20 },
+    ]);
+    expect(pinned.spec.http![1]).toEqual(vs.spec.http![1]);
+    expect(pinned.spec.http![2]).toEqual(vs.spec.http![2]);
+    expect(withBaselinePins(pinned, edit(vs), routing('pr-9', { pinUnsubsetRoutes: true }))).toEqual(pinned);
+    // The env's routes then go in front of the pinned route without changing the pin.
+    expect(withEnvRoutes(pinned, edit(vs), routing('pr-9', { pinUnsubsetRoutes: true })).spec.http![1]).toEqual(pinned.spec.http![0]);
   });
 });
