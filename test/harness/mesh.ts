@@ -69,7 +69,8 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       clearTimeout(limit);
-      resolve({ args: full, code, signal, stdout, stderr, ms: performance.now() - t0, endOrder: ++ended });
+      // The caller's own arguments (tests read the env name at a fixed index), without the drain flags.
+      resolve({ args: full.filter((_, i) => i === 0 || i > drain.length), code, signal, stdout, stderr, ms: performance.now() - t0, endOrder: ++ended });
     });
   });
 }

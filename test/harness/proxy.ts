@@ -117,12 +117,16 @@ export async function settle(info: ClusterInfo, admin: Endpoint, namespaces: str
   await new Promise((r) => setTimeout(r, 400));
 }
 
-/** Services whose ready endpoint IPs differ between the API server's EndpointSlices and istiod's endpoint index. */
+/**
+ * Services whose ready endpoint IPs differ between their ready Pods, the API server's EndpointSlices (the
+ * EndpointSlice controller may still catch up with a Pod that just became ready) and istiod's endpoint index.
+ */
 async function endpointLag(http: string, admin: Endpoint, namespaces: string[]): Promise<string[]> {
   const shardz = (await fetch(`${http}/debug/endpointShardz`).then((r) => r.json())) as Record<string, Record<string, any>>;
   const lag: string[] = [];
   for (const ns of namespaces) {
     const slices = await request(admin, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`);
+    lag.push(...await sliceLag(admin, ns, slices.items));
     const want = new Map<string, Set<string>>();
     for (const s of slices.items) {
       const svc = s.metadata.labels?.['kubernetes.io/service-name'];
@@ -148,4 +152,27 @@ function istiodEndpointIps(shards: any): string[] {
     for (const ep of list ?? []) for (const a of ep.Addresses ?? []) ips.push(a);
   }
   return ips;
+}
+
+/** Services of `ns` whose EndpointSlices do not list exactly the IPs of their ready, not terminating, Pods. */
+async function sliceLag(admin: Endpoint, ns: string, slices: any[]): Promise<string[]> {
+  const [services, pods] = await Promise.all([
+    request(admin, 'GET', `/api/v1/namespaces/${ns}/services`).then((r) => r.items as any[]),
+    request(admin, 'GET', `/api/v1/namespaces/${ns}/pods`).then((r) => r.items as any[]),
+  ]);
+  const lag: string[] = [];
+  for (const svc of services) {
+    const selector = Object.entries<string>(svc.spec.selector ?? {});
+    if (selector.length === 0) continue;
+    const ready = pods
+      .filter((p) => !p.metadata.deletionTimestamp && selector.every(([k, v]) => p.metadata.labels?.[k] === v))
+      .filter((p) => p.status?.podIP && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'))
+      .map((p) => p.status.podIP as string).sort();
+    const listed = slices.filter((sl) => sl.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name)
+      .flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).flatMap((e: any) => e.addresses as string[])).sort();
+    if (JSON.stringify(ready) !== JSON.stringify([...new Set(listed)].sort())) {
+      lag.push(`EndpointSlices of ${ns}/${svc.metadata.name} [${listed}] vs its ready pods [${ready}]`);
+    }
+  }
+  return lag;
 }

@@ -1,66 +1,12 @@
 // What status checks besides the pods: subsets and routes as open left them (issue 10 item 6).
 import { describe, expect, test } from 'vitest';
-import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
-import { closeEditByState, findOrphans, planClose, withoutOrphans, baselineHosts } from '../../src/plan/close.js';
+import { destinationRule, service, virtualService } from '../../src/demo/builders.js';
 import { routingHealth } from '../../src/plan/health.js';
 import { BASELINE_SUBSET } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
-import type { EnvSpec, HTTPRoute, OpenPlan, Snapshot, VirtualService } from '../../src/plan/types.js';
-import { withEnvRoutes } from '../../src/plan/virtual-service.js';
+import type { Snapshot, VirtualService } from '../../src/plan/types.js';
 import { reportFromCluster } from '../../src/commands/report.js';
-
-const NS = 'shop';
-const CD = 'cluster.local';
-const WEB = `web.${NS}.svc.${CD}`;
-
-function apply(snap: Snapshot, plan: OpenPlan): Snapshot {
-  const key = (o: { metadata: { name: string; namespace?: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
-  const replace = <T extends { metadata: { name: string; namespace?: string } }>(list: T[], next: T[]) => [...list.filter((o) => !next.some((n) => key(n) === key(o))), ...next];
-  return {
-    deployments: replace(snap.deployments, plan.clones),
-    services: snap.services,
-    destinationRules: replace(snap.destinationRules, plan.destinationRules),
-    virtualServices: [
-      ...snap.virtualServices.map((vs) => {
-        const e = plan.routeEdits.find((r) => r.name === vs.metadata.name && r.namespace === vs.metadata.namespace);
-        return e ? withEnvRoutes(vs, e, plan.routing) : vs;
-      }),
-      ...plan.createVirtualServices,
-    ],
-  };
-}
-
-const spec = (env: string, pin = true): EnvSpec =>
-  envSpec(env, { services: [workload(NS, 'web-v1', { containers: [{ image: `ghcr.io/acme/web:${env}` }] })], routing: { pinUnsubsetRoutes: pin } });
-
-/** web v1, and a user VirtualService with a route that has no subset (pinned by open). */
-function cluster(vss?: VirtualService[]): Snapshot {
-  return snapshot({
-    deployments: [deployment('web-v1', { namespace: NS, labels: { app: 'web', version: 'v1' } })],
-    services: [service('web', { app: 'web' }, NS)],
-    virtualServices: vss ?? [virtualService('web', [
-      { name: 'canary', match: [{ headers: { 'x-canary': { exact: '1' } } }], route: [{ destination: { host: 'web' } }] },
-      { name: 'main', route: [{ destination: { host: 'web' } }] },
-    ], { namespace: NS })],
-  });
-}
-
-const names = (vs: VirtualService) => (vs.spec.http ?? []).map((r) => r.name ?? '');
-const userVs = (s: Snapshot) => s.virtualServices.find((v) => v.metadata.name === 'web')!;
-const withHttp = (vs: VirtualService, http: HTTPRoute[]): VirtualService => ({ ...vs, spec: { ...vs.spec, http } });
-const X: HTTPRoute = { name: 'hand-added', match: [{ uri: { prefix: '/x' } }], route: [{ destination: { host: 'other' } }] };
-/** Close as the command does it: the env's DRs go, the edit runs on every VirtualService planClose names. */
-function closeState(s: Snapshot, env: string): Snapshot {
-  const plan = planClose(s, env, {}, { rules: s.destinationRules, clusterDomain: CD });
-  const edit = closeEditByState(env, s.destinationRules, CD);
-  const listed = (vs: VirtualService) => plan.routeEdits.some((r) => r.name === vs.metadata.name && r.namespace === vs.metadata.namespace);
-  return {
-    ...s,
-    deployments: s.deployments.filter((d) => !plan.clones.some((c) => c.name === d.metadata.name)),
-    destinationRules: s.destinationRules.filter((d) => !plan.destinationRules.some((c) => c.name === d.metadata.name)),
-    virtualServices: s.virtualServices.flatMap((vs) => (listed(vs) ? [edit(vs)].filter((v): v is VirtualService => v !== null) : [vs])),
-  };
-}
+import { NS, CD, WEB, apply, spec, cluster, userVs, withHttp, X } from './fixtures/pinned-web.js';
 
 describe('routing health (status)', () => {
   const open = (pin: boolean, vss?: VirtualService[]) => {
