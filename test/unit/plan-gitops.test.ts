@@ -3,12 +3,12 @@
 
 import { describe, expect, test } from 'vitest';
 import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
-import { DynamicEnvError } from '../../src/errors.js';
 import { gitOpsEvidence, healEdits, versionLabelOf } from '../../src/plan/gitops.js';
 import { BASELINE_SUBSET, ENV_LABEL } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
 import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../../src/plan/types.js';
 import { envsOf, withEnvRoutes } from '../../src/plan/virtual-service.js';
+import { thrownError } from './fixtures/errors.js';
 
 const NS = 'bookinfo';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
@@ -27,15 +27,7 @@ function cluster(vss: VirtualService[]): Snapshot {
 const spec = (name = 'pr-42', routing: Partial<EnvSpec['routing']> = {}): EnvSpec =>
   envSpec(name, { services: [workload(NS, 'reviews-v1', { containers: [{ image: 'ghcr.io/acme/reviews:pr' }] })], routing });
 
-function problemsOf(fn: () => unknown): DynamicEnvError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DynamicEnvError) return e;
-    throw e;
-  }
-  throw new Error('expected a DynamicEnvError');
-}
+const problemsOf = thrownError;
 
 const subsetted = virtualService('reviews', [{ name: 'v1', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS });
 const bare = virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews' } }] }], { namespace: NS });

@@ -17,6 +17,7 @@ import type { KubeClient } from '../../src/kube/client.js';
 import type { ResourceType } from '../../src/kube/resources.js';
 import { hostRuleView } from '../../src/plan/destination-rule-scope.js';
 import { buildClone } from '../../src/plan/deployment.js';
+import { thrownError } from './fixtures/errors.js';
 
 const NS = 'bookinfo';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
@@ -25,15 +26,7 @@ function demoSpec(overrides: Parameters<typeof resolveEnvSpec>[1] = {}): EnvSpec
   return resolveEnvSpec(parseConfigText(demoConfigText, 'demo.yaml'), { now: '2026-02-01T00:00:00Z', ...overrides });
 }
 
-function problemsOf(fn: () => unknown): DynamicEnvError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DynamicEnvError) return e;
-    throw e;
-  }
-  throw new Error('expected a DynamicEnvError');
-}
+const problemsOf = thrownError;
 
 /** What the cluster looks like after the plan is applied (clones, DRs, edited and created VirtualServices). */
 function apply(snap: Snapshot, plan: OpenPlan): Snapshot {

@@ -17,6 +17,7 @@ import { closeEnv } from '../../src/commands/close.js';
 import { sweepEnvs } from '../../src/commands/status.js';
 import { ApiStatusError, type KubeClient } from '../../src/kube/client.js';
 import type { ResourceType } from '../../src/kube/resources.js';
+import { thrownError } from './fixtures/errors.js';
 
 const NOW = '2026-02-01T00:00:00Z';
 const A = { repo: 'acme/a', pr: 42 };
@@ -33,15 +34,7 @@ function openedBy(owner: OwnerInfo, lockNamespace?: string): Snapshot {
   return { ...snap, deployments: [...snap.deployments, ...plan.clones], destinationRules: [...snap.destinationRules, ...plan.destinationRules] };
 }
 
-function refusal(fn: () => unknown): DynamicEnvError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DynamicEnvError) return e;
-    throw e;
-  }
-  throw new Error('expected a DynamicEnvError');
-}
+const refusal = thrownError;
 
 async function rejection(p: Promise<unknown>): Promise<DynamicEnvError> {
   const e = await p.then(() => null, (err: unknown) => err);

@@ -18,6 +18,7 @@ import {
   withoutEnvRoutes,
 } from '../../src/plan/virtual-service.js';
 import { MAX_VIRTUAL_SERVICE_BYTES, envsThatFit, objectBytes, virtualServiceSizeProblems, withoutAllEnvRoutes } from '../../src/plan/vs-size.js';
+import { thrownError } from './fixtures/errors.js';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const RATINGS = 'ratings.bookinfo.svc.cluster.local';
@@ -471,15 +472,7 @@ describe('our own VirtualService', () => {
 describe('mirror / mirrors to env hosts (treated like route destinations)', () => {
   const mirrored = (mirror: Record<string, unknown>): VirtualService =>
     reviewsVs([{ name: 'main', route: [{ destination: { host: 'reviews', subset: 'v1' } }], ...mirror }]);
-  const problemsOf = (fn: () => unknown): string[] => {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof DynamicEnvError) return e.problems;
-      throw e;
-    }
-    throw new Error('expected a DynamicEnvError');
-  };
+  const problemsOf = (fn: () => unknown): string[] => thrownError(fn).problems;
 
   test('a `mirror` to an env host without a subset is refused, naming the route and the fix', () => {
     const vs = mirrored({ mirror: { host: 'reviews' }, mirrorPercentage: { value: 10 } });
