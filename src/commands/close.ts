@@ -1,7 +1,8 @@
 // close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
-import { closeEditByState, planClose } from '../plan/close.js';
+import { closeEditByState, planClose, withoutRoutesOf } from '../plan/close.js';
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
+import { isManaged } from '../plan/deployment.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
 import type { Deployment, DestinationRule, OwnerInfo, Pod, Snapshot, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
@@ -14,15 +15,15 @@ import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js'
 import { explainApiError } from '../kube/client.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withLease } from './lock.js';
-import { reportFromCluster } from './report.js';
+import { HOSTS_ANNOTATION, reportFromCluster } from './report.js';
 
 /**
  * The edit that takes an env out of a VirtualService; our own VirtualService goes once no env is left in it. With
  * `state` (every DestinationRule of the cluster, read before the edits), pins are undone from the state of the
  * objects (src/plan/close.ts closeEditByState), not from route adjacency.
  */
-export function closeEdit(env: string, state?: CloseState, opts: { keepOwnPins?: boolean } = {}): (vs: VirtualService) => VirtualService | null {
-  if (state) return closeEditByState(env, state.rules, state.clusterDomain, state.knownEnvs, opts);
+export function closeEdit(env: string, state?: CloseState): (vs: VirtualService) => VirtualService | null {
+  if (state) return closeEditByState(env, state.rules, state.clusterDomain);
   return (vs) => {
     const next = withoutEnvRoutes(vs, env);
     return isOwnVirtualService(next) && envsOf(next).length === 0 ? null : next;
@@ -41,13 +42,11 @@ export const DEFAULT_DRAIN_MS = 3_000;
 export interface CloseState {
   rules: DestinationRule[];
   clusterDomain: string;
-  /** Envs seen when `rules` were read (an env not among them keeps its hosts' pins: it may be opening). */
-  knownEnvs?: ReadonlySet<string>;
 }
 
 /** The cluster domain from the env's hosts (`<svc>.<ns>.svc.<domain>`), else cluster.local. */
 export function clusterDomainOf(snapshot: Snapshot): string {
-  const hosts = [...snapshot.destinationRules.map((d) => d.spec.host), ...snapshot.deployments.flatMap((d) => (d.metadata.annotations?.['dynamic-env.io/hosts'] ?? '').split(','))];
+  const hosts = [...snapshot.destinationRules.map((d) => d.spec.host), ...snapshot.deployments.flatMap((d) => (d.metadata.annotations?.[HOSTS_ANNOTATION] ?? '').split(','))];
   const m = hosts.map((h) => /^[^.]+\.[^.]+\.svc\.(.+)$/.exec(h)?.[1]).find(Boolean);
   return m ?? 'cluster.local';
 }
@@ -63,16 +62,14 @@ async function liveRules(client: KubeClient): Promise<DestinationRule[]> {
     client.list<Deployment>(DEPLOYMENT, undefined, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).then((r) => r.items),
   ]).catch((e) => { throw explainApiError(e, 'reading the DestinationRules and clones'); });
   const live = new Set(clones.map((d) => d.metadata.labels?.[ENV_LABEL]).filter((e): e is string => !!e));
-  return rules.filter((d) => d.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || live.has(d.metadata.labels?.[ENV_LABEL] ?? ''));
+  return rules.filter((d) => !isManaged(d.metadata.labels) || live.has(d.metadata.labels?.[ENV_LABEL] ?? ''));
 }
 
-/** Every DestinationRule of the cluster and the envs known now: what close un-pins by. */
+/** Every DestinationRule of the cluster, read before the first write: what close plans and keeps its own pins by. */
 export async function readCloseState(client: KubeClient, snapshot: Snapshot): Promise<CloseState> {
   const rules = await client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items)
     .catch((e) => { throw explainApiError(e, 'listing DestinationRules'); });
-  const knownEnvs = new Set<string>([...snapshot.virtualServices.flatMap(envsOf),
-    ...rules.map((r) => r.metadata.labels?.[ENV_LABEL]).filter((x): x is string => !!x)]);
-  return { rules, clusterDomain: clusterDomainOf(snapshot), knownEnvs };
+  return { rules, clusterDomain: clusterDomainOf(snapshot) };
 }
 
 export interface CloseOptions {
@@ -125,13 +122,13 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // Make before break on the way out, in two phases. 1: the env's routes go, baseline pins stay (they keep
       // baseline traffic off the clones' pods); drain; the clones go. 2: once no clone pod serves, the pins and our
       // own VirtualService go; drain; the DestinationRules that defined the subsets go.
-      await drainRoutes(await editAll(closeEdit(env, state, { keepOwnPins: true })), plan.clones.length + plan.destinationRules.length, drainMs, log);
+      await drainRoutes(await editAll(withoutRoutesOf(env)), plan.clones.length + plan.destinationRules.length, drainMs, log);
       await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
-      if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), closeEdit(env, state, { keepOwnPins: true })(vs)))) {
+      if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {
         await waitForClonePodsGone(client, env, log);
       }
       // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
-      const unpin = closeEdit(env, { ...state, rules: await liveRules(client), knownEnvs: undefined });
+      const unpin = closeEdit(env, { ...state, rules: await liveRules(client) });
       await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
       await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
     }

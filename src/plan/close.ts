@@ -114,16 +114,27 @@ export function withoutOrphans(vs: VirtualService, keep: ReadonlySet<string>, cl
 }
 
 /**
+ * Close's first phase: only `env`'s routes go; every pin, and our own VirtualService, stays until the env's pods
+ * are gone (closeEditByState then un-pins). Pure.
+ */
+export function withoutRoutesOf(env: string): (vs: VirtualService) => VirtualService {
+  return (vs) => {
+    const out = deepCopy(vs);
+    if (out.spec.http) out.spec.http = out.spec.http.filter((r) => !isRouteOf(r.name, env));
+    return out;
+  };
+}
+
+/**
  * Close's edit of one VirtualService, from the state of the objects and not from route adjacency: `env`'s routes
  * go, then every baseline pin whose host has no defining rule left (after this close: other envs' and users' rules
  * in `rules`) is un-pinned, and our own VirtualService goes when no env needs it. An env this close did not know of
  * (`rules` and the VirtualServices were read before; an open of another env may have written since) keeps the pins
  * of the hosts its routes lead to. Pure: applied to a fresh read on every write attempt.
  */
-export function closeEditByState(env: string, rules: DestinationRule[], clusterDomain: string, knownEnvs?: ReadonlySet<string>,
-  opts: { keepOwnPins?: boolean } = {}): (vs: VirtualService) => VirtualService | null {
-  // keepOwnPins: the env's own rules still count (its routes go, its pins stay: close's first phase).
-  const keep = baselineHosts(rules, clusterDomain, opts.keepOwnPins ? undefined : env);
+export function closeEditByState(env: string, rules: DestinationRule[], clusterDomain: string, knownEnvs?: ReadonlySet<string>):
+  (vs: VirtualService) => VirtualService | null {
+  const keep = baselineHosts(rules, clusterDomain, env);
   return (vs) => {
     const out = deepCopy(vs);
     const ns = out.metadata.namespace ?? 'default';
