@@ -35,6 +35,16 @@ describe('package.json', () => {
     }
   });
 
+  it('npm test type-checks, runs the unit tier first and says so, then the end-to-end tier', () => {
+    const steps = pkg.scripts.test.split(' && ');
+    expect(steps[0]).toBe('tsc --noEmit');
+    expect(steps[1]).toMatch(/^echo ".*unit tier/);
+    expect(steps[2]).toBe('vitest run --project unit');
+    expect(steps[3]).toMatch(/^echo ".*end-to-end tier/);
+    expect(steps[4]).toBe('vitest run --project e2e');
+    expect(steps).toHaveLength(5);
+  });
+
   it('runs dist/cli.js from a directory without node_modules', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dist-alone-'));
     try {
