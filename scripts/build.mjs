@@ -4,6 +4,7 @@ import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeLicenseNotices } from './license-notices.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,14 +42,16 @@ const common = {
 /** Bundles the action and the CLI into `outdir`; returns the action bundle's metafile. */
 export async function bundle(outdir) {
   const action = await build({ ...common, absWorkingDir: root, entryPoints: ['src/index.ts'], outfile: join(outdir, 'index.js'), metafile: true });
-  await build({
+  const cli = await build({
     ...common,
     absWorkingDir: root,
     entryPoints: ['src/cli.ts'],
     outfile: join(outdir, 'cli.js'),
+    metafile: true,
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
   });
   await chmod(join(outdir, 'cli.js'), 0o755);
+  writeLicenseNotices(root, outdir, [action.metafile, cli.metafile]);
   return action.metafile;
 }
 

@@ -63,6 +63,8 @@ function runBuild(name: string, what: string): Promise<string> {
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve(out.trim().split('\n').pop()!);
+      // Exit 3: no Go on PATH. The global setup matches this text to skip the tier outside CI.
+      else if (code === 3) reject(new Error(`Go toolchain not found on PATH; it is needed to build ${what}`));
       else reject(new Error(`building ${what} failed (exit ${code}); see the output above`));
     });
   });

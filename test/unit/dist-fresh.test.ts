@@ -11,7 +11,7 @@ describe('dist/', () => {
     const out = mkdtempSync(join(tmpdir(), 'dist-check-'));
     try {
       await bundle(out);
-      for (const file of ['index.js', 'cli.js']) {
+      for (const file of ['index.js', 'cli.js', 'licenses.txt']) {
         const fresh = readFileSync(join(out, file));
         const committed = readFileSync(join('dist', file));
         expect(committed.equals(fresh), `dist/${file} is stale: run npm run build`).toBe(true);
@@ -21,6 +21,17 @@ describe('dist/', () => {
       rmSync(out, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('ships the licence of every bundled package (dist/licenses.txt)', () => {
+    const notices = readFileSync('dist/licenses.txt', 'utf8');
+    // The packages the bundles are mostly made of, each listed with its licence and carrying its own text.
+    for (const pkg of ['@kubernetes/client-node', '@octokit/rest', '@actions/core', 'yaml', 'zod', 'js-yaml']) {
+      expect(notices, pkg).toMatch(new RegExp(`^- ${pkg.replace('/', '\\/')}@[^ ]+ \\((MIT|ISC|Apache-2\\.0)\\)$`, 'm'));
+      expect(notices, pkg).toMatch(new RegExp(`^${pkg.replace('/', '\\/')}@[^ ]+ \\(.*\\)\\n={78}\\n\\n\\S`, 'm'));
+    }
+    expect(notices).toContain('Apache License');
+    expect(notices).not.toMatch(/node_modules|\/work\/|\/home\//);
+  });
 
   it('keeps the action bundle under 2 MB', () => {
     expect(statSync('dist/index.js').size).toBeLessThan(2 * 1024 * 1024);
