@@ -48,11 +48,14 @@ function whatIsWrong(ref: string): string {
   return 'use [registry[:port]/]repository[:tag][@sha256:digest] with a lowercase repository';
 }
 
-/** Why `ref` is not a valid image reference (the distribution/reference grammar), or null. */
-export function imageReferenceProblem(ref: string): string | null {
+/**
+ * Why `ref` is not a valid image reference (the distribution/reference grammar), or null. `shown` is how messages
+ * quote it (the template, when `ref` has sample values in its placeholders).
+ */
+export function imageReferenceProblem(ref: string, shown = ref): string | null {
   if (ref === '') return 'is empty; give a reference like registry.example.com/team/app:tag';
-  if (WHITESPACE_OR_CONTROL_RE.test(ref)) return `must not contain whitespace or control characters, got ${quoted(ref)}`;
-  if (!IMAGE_RE.test(ref)) return `${quoted(ref)} is not a valid image reference: ${whatIsWrong(ref)}`;
+  if (WHITESPACE_OR_CONTROL_RE.test(ref)) return `must not contain whitespace or control characters, got ${quoted(shown)}`;
+  if (!IMAGE_RE.test(ref)) return `${quoted(shown)} is not a valid image reference: ${whatIsWrong(ref)}`;
   const name = ref.split('@')[0]!.replace(/:[^/]*$/, '');
   if (name.length > MAX_NAME) return `the repository name (registry and path) must be at most ${MAX_NAME} characters, got ${name.length}`;
   return null;
@@ -79,7 +82,7 @@ export function imageTemplateProblem(template: string): string | null {
     const suggestion = suggestKey(name!, PLACEHOLDERS);
     return `unknown placeholder {${name}} in ${quoted(template)}; ${suggestion ? `did you mean {${suggestion}}? ` : ''}the placeholders are ${PLACEHOLDER_LIST}`;
   }
-  return imageReferenceProblem(template.replace(PLACEHOLDER_RE, SAMPLE));
+  return imageReferenceProblem(template.replace(PLACEHOLDER_RE, SAMPLE), template);
 }
 
 /** The image with its placeholders filled in, or the placeholders it uses that have no value in this run. */

@@ -143,7 +143,7 @@ describe('readInputs', () => {
         expect.stringMatching(/^input "image": image unknown placeholder \{tag\} .*the placeholders are \{sha\}, \{short-sha\}, \{pr\}, \{env\} or \{branch\}/),
       ]);
       expect(problems({ namespace: 'shop', deployment: 'web', image: 'ghcr.io/Acme/web:{sha}' })).toEqual([
-        expect.stringMatching(/^input "image": image "ghcr.io\/Acme\/web:x0" is not a valid image reference: the repository must be lower case, got "Acme"/),
+        expect.stringMatching(/^input "image": image "ghcr.io\/Acme\/web:\{sha\}" is not a valid image reference: the repository must be lower case, got "Acme"/),
       ]);
     });
   });
