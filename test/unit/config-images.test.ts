@@ -1,5 +1,6 @@
 // Images per pull request: the reference grammar, placeholders, `images` lines, and how they merge into the EnvSpec.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import { branchTag, fillImage, imageReferenceProblem, imageTemplateProblem, parseImageLines, placeholderValues } from '../../src/config/images.js';
@@ -203,5 +204,17 @@ describe('config file: image placeholders', () => {
     expect(thrownError(() => config('services: [{namespace: a, deployment: b, containers: [{name: c, image: "r.io/x:{tag}"}]}]')).problems).toEqual([
       expect.stringMatching(/^c\.yaml: services\[0\]\.containers\[0\]\.image: image unknown placeholder \{tag\} in "r\.io\/x:\{tag\}"; .*the placeholders are/),
     ]);
+  });
+});
+
+describe('README', () => {
+  test('the configuration reference example is a valid config whose every image is the PR head commit\'s ({sha})', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /```yaml\n(# yaml-language-server: \$schema=[^\n]*\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, 'the config block of "Configuration reference"').toBeDefined();
+    const spec = resolveEnvSpec(config(block!), { owner: { pr: 42, commit: SHA } });
+    const images = [...spec.services, ...spec.workers].flatMap((w) => w.containers.map((c) => c.image).filter((i) => i !== undefined));
+    expect(images.length).toBeGreaterThan(0);
+    for (const image of images) expect(image).toMatch(new RegExp(`:${SHA}$`));
   });
 });
