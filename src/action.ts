@@ -8,11 +8,11 @@ import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { readInputs, expandTemplate, type ActionInputs, type InputName } from './config/inputs.js';
 import { loadConfigFile } from './config/file.js';
 import type { ConfigFile } from './config/schema.js';
-import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
+import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
 import { KubeClient } from './kube/client.js';
 import { openEnv } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
-import { envStatus, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
+import { envStatus, pastTtl, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
 import { escapeMarkdown, renderMarkdown } from './report/render.js';
 import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
@@ -263,6 +263,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     },
   };
   if (inputs.shorthand) overrides.deployment = inputs.shorthand;
+  overrides.images = imageOverrides(inputs, pull, ctx.env);
   const spec = resolveEnvSpec(config, overrides);
   const runOptions = resolveRunOptions(config, ctx.runOverrides);
   const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? '';
@@ -331,6 +332,20 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     const reasons = [...r.services, ...r.workers].filter((w) => w.reason && w.state !== 'ready').map((w) => `${w.namespace}/${w.clone}: ${w.reason}`);
     throw new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]);
   }
+}
+
+/** The `images` input and the placeholders' values: the PR's head commit, number and branch (else the pushed ref's). */
+function imageOverrides(inputs: ActionInputs, pull: PullInfo | null, env: NodeJS.ProcessEnv): ImageOverrides {
+  const sha = pull?.headSha ?? env.GITHUB_SHA;
+  const branch = pull?.headRef || (env.GITHUB_REF_TYPE === 'branch' ? env.GITHUB_REF_NAME : undefined);
+  return {
+    ...(inputs.images ? { lines: inputs.images } : {}),
+    ...(sha ? { sha } : {}),
+    ...(pull ? { pr: pull.number } : {}),
+    ...(branch ? { branch } : {}),
+    givenBy: { sha: 'the pull_request event (its head commit)', pr: 'a pull_request event', branch: 'a pull_request event or a branch push' },
+    shorthandField: 'input "image"',
+  };
 }
 
 /** TEST-ONLY, with the pacing switch above: the runner-contract tests skip close's drain wait. Never set it in a workflow. */
@@ -433,9 +448,8 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
 async function decideSweep(ctx: Context, mine: string | null, ttl: number | undefined, s: EnvSummary): Promise<SweepDecision> {
   if (!s.repo) return { close: false, reason: 'no repository recorded on it (not opened by this action)' };
   if (s.repo !== mine) return { close: false, reason: `belongs to ${s.repo}` };
-  if (ttl !== undefined && s.openedAt && Date.now() - Date.parse(s.openedAt) > ttl * 1000) {
-    return { close: true, reason: `older than the ttl (${ttl}s)` };
-  }
+  const expired = ttl !== undefined ? pastTtl(s, ttl, ctx.inputs.ttlFrom) : null;
+  if (expired) return expired;
   if (s.pr === null) return { close: false, reason: 'no pull request recorded on it' };
   if (!ctx.github || !ctx.repo) return { close: false, reason: 'no github-token to look up its pull request' };
   const pr = await getPull(ctx.github, ctx.repo, s.pr);

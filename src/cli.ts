@@ -5,8 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { loadConfigFile, parseConfigText } from './config/file.js';
-import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
-import { parseDuration } from './config/inputs.js';
+import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
+import { parseDuration, TTL_FROM, type TtlFrom } from './config/inputs.js';
+import { parseImageLines } from './config/images.js';
 import { workloadSchema, type ConfigFile } from './config/schema.js';
 import { DNS_LABEL_RE } from './config/names.js';
 import { MAX_ENV_NAME } from './plan/names.js';
@@ -28,7 +29,7 @@ Usage:
   dynamic-env close  --env NAME
   dynamic-env status --env NAME
   dynamic-env list
-  dynamic-env sweep  [--ttl 72h] [--keep pr-1,pr-2] [--heal [--env NAME]]
+  dynamic-env sweep  [--ttl 72h [--ttl-from updated|opened]] [--keep pr-1,pr-2] [--heal [--env NAME]]
   dynamic-env plan   --snapshot FILE (--config FILE | shorthand) [--env NAME]    offline, no cluster
   dynamic-env demo                                                            plan against a bundled bookinfo
 
@@ -36,6 +37,8 @@ Options:
   --env NAME             environment name (RFC 1123 label, <= 40 chars), e.g. pr-42
   --config FILE          YAML config (schema: schema/dynamic-env.schema.json)
   --namespace, --deployment, --container, --image   the one-Deployment shorthand
+  --images [NS/]DEPLOYMENT[/CONTAINER]=IMAGE   open, plan: set or add a service's image (repeatable, or comma-
+                         separated); images take {sha} (--commit), {short-sha}, {pr} (--pr), {env}, {branch} (--branch)
   --kubeconfig FILE      default: $KUBECONFIG, ~/.kube/config, in-cluster
   --context NAME         kubeconfig context
   --lock-namespace NS    where a new env's Lease lives (default: default); an existing env's clones record theirs,
@@ -77,6 +80,9 @@ const options = {
   repo: { type: 'string' },
   pr: { type: 'string' },
   commit: { type: 'string' },
+  images: { type: 'string', multiple: true },
+  branch: { type: 'string' },
+  'ttl-from': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -162,7 +168,18 @@ function overrides(values: Values): SpecOverrides {
   }
   const owner = ownerFlags(values);
   if (Object.keys(owner).length) o.owner = owner;
+  o.images = imageFlags(values);
   return o;
+}
+
+/** --images (repeatable; lines or commas), --branch, and what gives each placeholder its value. */
+function imageFlags(values: Values): ImageOverrides {
+  const parsed = parseImageLines((values.images ?? []).join('\n').replaceAll(',', '\n'), (_, line) => `--images ${JSON.stringify(line)}`);
+  if (parsed.problems.length) throw usageError(parsed.problems);
+  return {
+    lines: parsed.lines, ...(values.branch ? { branch: values.branch } : {}), shorthandField: '--image',
+    givenBy: { sha: '--commit SHA', pr: '--pr N', branch: '--branch NAME' },
+  };
 }
 
 /** --repo, --pr, --commit. */
@@ -323,10 +340,12 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   if (badKeep.length > 0) {
     throw usageError(`--keep: ${badKeep.map((k) => JSON.stringify(k)).join(', ')} ${badKeep.length === 1 ? 'is not an env name' : 'are not env names'}; separate names with commas, e.g. --keep pr-1,pr-7`);
   }
+  const from = ttlFrom(values);
+  if (values['ttl-from'] !== undefined && ttl === undefined) throw usageError('--ttl-from needs --ttl: it says where the TTL counts from');
   const run = runOptions(values);
   const kube = client(values);
   try {
-    const results = await sweepEnvs({ client: kube, run, ...drainOption(values), decide: ttlAndKeepList(ttl, keep), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    const results = await sweepEnvs({ client: kube, run, ...drainOption(values), decide: ttlAndKeepList(ttl, keep, undefined, from), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, results, () => results.length === 0 ? 'No environments.\n'
       : results.map((r) => `${r.env}: ${r.error ? `FAILED to close (${r.error})` : r.closed ? 'closed' : values['dry-run'] && r.reason !== 'kept' ? 'would close' : 'kept'} — ${r.reason}`).join('\n') + '\n');
     const healed = values.heal ? await heal(values, output, io, kube) : 0;
@@ -334,6 +353,13 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   } finally {
     kube.close();
   }
+}
+
+/** `--ttl-from opened|updated`: the age counts from an env's first open, or its last update (default). */
+function ttlFrom(values: Values): TtlFrom {
+  const v = values['ttl-from'];
+  if (v === undefined || (TTL_FROM as readonly string[]).includes(v)) return (v ?? 'updated') as TtlFrom;
+  throw usageError(`--ttl-from "${v}": use updated (from the last open that changed the env) or opened (from its first open)`);
 }
 
 /** `sweep --heal`: every open env's routes written again where a re-apply of a VirtualService removed them. */

@@ -5,7 +5,7 @@ import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.
 import { planOpen } from '../plan/open.js';
 import { isOwnVirtualService, ownVirtualService, withBaselinePins, withEnvRoutes, withoutEnvRoutes } from '../plan/virtual-service.js';
 import { isManaged } from '../plan/deployment.js';
-import { ENV_LABEL, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
+import { ENV_LABEL, UPDATED_AT_ANNOTATION, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { envSelector } from '../kube/snapshot.js';
 import type { Deployment, KubeObject } from '../plan/types.js';
@@ -81,6 +81,15 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec, lockNames
       ...(lockNamespace ? { [LOCK_NAMESPACE_ANNOTATION]: lockNamespace } : {}),
     };
   }
+  // When the env last changed: this open's time on a clone it changes (a push: new image or commit), else the time
+  // the clone records, so a re-run with nothing new still writes nothing (docs/DESIGN.md "Lifecycle").
+  for (const clone of plan.clones) {
+    const existing = snapshot.deployments.find((d) => keyOf(d) === keyOf(clone) && isManaged(d.metadata.labels));
+    const recorded = existing?.metadata.annotations?.[UPDATED_AT_ANNOTATION];
+    const changed = !existing || !isDeepStrictEqual(desiredState(withoutStamps(existing)), desiredState(withoutStamps(clone)));
+    const updatedAt = changed ? spec.now : recorded;
+    if (updatedAt) clone.metadata.annotations = { ...clone.metadata.annotations, [UPDATED_AT_ANNOTATION]: updatedAt };
+  }
   // Which open wrote each clone: a hash of what it writes there, so a re-run with nothing new for a clone keeps it
   // (and writes nothing), while an open with other content, or a close, shows in the clones when this open comes
   // back from its rollout wait (see docs/DESIGN.md "Concurrency").
@@ -131,6 +140,12 @@ export async function checkStillOurs(client: KubeClient, plan: OpenPlan, log: (l
  * the cause is fixed converges.
  */
 export const RETRY_ANNOTATION = 'dynamic-env.io/retried-at';
+
+/** A clone without the stamps every open computes afresh (which open wrote it, when it last changed). */
+const withoutStamps = (d: Deployment): Deployment => {
+  const { [OPEN_ID_ANNOTATION]: _id, [UPDATED_AT_ANNOTATION]: _at, ...annotations } = d.metadata.annotations ?? {};
+  return { ...d, metadata: { ...d.metadata, annotations } };
+};
 
 /** What `ensure` compares: the spec, and our labels and annotations (controllers' own annotations aside). */
 const desiredState = (o: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: unknown }) => ({

@@ -1,5 +1,6 @@
 // status, list and sweep: what the cluster says about environments, from labels and route names alone.
-import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL } from '../plan/names.js';
+import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL, UPDATED_AT_ANNOTATION } from '../plan/names.js';
+import { formatDuration, type TtlFrom } from '../config/inputs.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { closeEditByState, findOrphans, type Orphan } from '../plan/close.js';
 import { editVirtualService } from '../kube/apply.js';
@@ -67,6 +68,8 @@ export interface EnvSummary {
   repo: string | null;
   pr: number | null;
   openedAt: string | null;
+  /** The last open that changed the env (a push); envs opened before it was recorded: when each clone was opened. */
+  updatedAt: string | null;
   services: number;
   workers: number;
   /** From the clones' Deployment status alone (no per-pod detail). */
@@ -95,6 +98,8 @@ export async function listEnvs(client: KubeClient): Promise<EnvSummary[]> {
     const labelled = [...clones, ...rules.filter((r) => r.metadata.labels?.[ENV_LABEL] === env)];
     const pr = labelled.map((o) => o.metadata.labels?.[PR_LABEL]).find(Boolean);
     const opened = clones.map((c) => c.metadata.annotations?.[OPENED_AT_ANNOTATION]).filter((x): x is string => !!x).sort()[0];
+    const updated = clones.map((c) => c.metadata.annotations?.[UPDATED_AT_ANNOTATION] ?? c.metadata.annotations?.[OPENED_AT_ANNOTATION] ?? c.metadata.creationTimestamp)
+      .filter((x): x is string => !!x).sort().pop();
     const states = clones.map((c) => assessRollout(c, [], []).state);
     const order = ['ready', 'progressing', 'degraded', 'failed'] as const;
     return {
@@ -102,6 +107,7 @@ export async function listEnvs(client: KubeClient): Promise<EnvSummary[]> {
       repo: labelled.map((o) => o.metadata.annotations?.[REPO_ANNOTATION]).find(Boolean) ?? null,
       pr: pr ? Number(pr) : null,
       openedAt: opened ?? labelled.map((o) => o.metadata.creationTimestamp).filter((x): x is string => !!x).sort()[0] ?? null,
+      updatedAt: updated ?? null,
       services: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] !== 'worker').length,
       workers: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] === 'worker').length,
       state: clones.length === 0 ? 'absent' : states.reduce((w, s) => (order.indexOf(s) > order.indexOf(w) ? s : w), 'ready' as (typeof order)[number]),
@@ -165,13 +171,21 @@ export async function sweepEnvs(opts: {
   return results;
 }
 
+/**
+ * Whether an env is past its TTL: counted from its last update (`updated`, the default: a PR pushed to yesterday
+ * keeps its env) or from its first open (`opened`). Null when it is not.
+ */
+export function pastTtl(s: EnvSummary, ttlSeconds: number, from: TtlFrom, now = Date.now()): SweepDecision | null {
+  const since = from === 'opened' ? s.openedAt : (s.updatedAt ?? s.openedAt);
+  if (!since || now - Date.parse(since) <= ttlSeconds * 1000) return null;
+  const ttl = formatDuration(ttlSeconds);
+  return { close: true, reason: from === 'opened' ? `older than ${ttl} (opened ${since})` : `older than ${ttl} since its last update (${since})` };
+}
+
 /** The CLI's predicate: older than the TTL, or not in the keep-list. */
-export function ttlAndKeepList(ttlSeconds: number | undefined, keep: string[] | undefined, now = Date.now()) {
+export function ttlAndKeepList(ttlSeconds: number | undefined, keep: string[] | undefined, now = Date.now(), from: TtlFrom = 'updated') {
   return (s: EnvSummary): SweepDecision => {
     if (keep && !keep.includes(s.env)) return { close: true, reason: 'not in the keep-list' };
-    if (ttlSeconds !== undefined && s.openedAt && now - Date.parse(s.openedAt) > ttlSeconds * 1000) {
-      return { close: true, reason: `opened ${s.openedAt}, older than the TTL of ${ttlSeconds}s` };
-    }
-    return { close: false, reason: 'kept' };
+    return (ttlSeconds !== undefined ? pastTtl(s, ttlSeconds, from, now) : null) ?? { close: false, reason: 'kept' };
   };
 }

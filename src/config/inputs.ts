@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { usageError } from '../errors.js';
 import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, TOKEN_RE } from './names.js';
 import { MAX_ENV_NAME, shortHash } from '../plan/names.js';
+import { imageTemplateProblem, parseImageLines, type ImageLine } from './images.js';
 
 export const COMMANDS = ['auto', 'open', 'close', 'sweep', 'status'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -33,6 +34,8 @@ export const INPUT_NAMES = [
   'label',
   'skip-drafts',
   'ttl',
+  'ttl-from',
+  'images',
   'dry-run',
   'lock-namespace',
 ] as const;
@@ -75,9 +78,16 @@ export interface ActionInputs {
   skipDrafts: boolean;
   /** Sweep: envs older than this are closed even if their PR is still open. Absent: no age limit. */
   ttlSeconds?: number;
+  /** Sweep: the age counts from the env's first open, or from its last update (the default). */
+  ttlFrom: TtlFrom;
+  /** `[namespace/]deployment[/container]=image` lines: override or add services' images. */
+  images?: ImageLine[];
   dryRun: boolean;
   lockNamespace: string;
 }
+
+export const TTL_FROM = ['updated', 'opened'] as const;
+export type TtlFrom = (typeof TTL_FROM)[number];
 
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 export const DEFAULT_LOCK_NAMESPACE = 'default';
@@ -125,6 +135,21 @@ export function parseDuration(value: string, units: string): number | string {
   }
   if (consumed !== value || parts.length === 0) return `must be a duration like ${example}, got "${value}"`;
   return total > 0 ? total : `must be greater than zero, got "${value}"`;
+}
+
+/** Seconds as the largest units that divide them, largest first: 604800 -> `7d`, 5400 -> `1h30m`, 90 -> `1m30s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds <= 0) return '0s';
+  let rest = Math.round(seconds);
+  let out = '';
+  for (const unit of ['d', 'h', 'm', 's']) {
+    const size = UNIT_SECONDS[unit]!;
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out;
 }
 
 function duration(units: string) {
@@ -272,7 +297,10 @@ const schema = z
     namespace: matching(DNS_LABEL_RE, 'a Kubernetes namespace name (lowercase DNS label)', 63),
     deployment: matching(DNS_SUBDOMAIN_RE, 'a Kubernetes Deployment name (lowercase DNS subdomain)', 253),
     container: matching(DNS_LABEL_RE, 'a container name (lowercase DNS label)', 63),
-    image: matching(/^[^\s]+$/, 'a container image reference without whitespace', 4096),
+    image: optional.superRefine((v, ctx) => {
+      const problem = v === undefined ? null : imageTemplateProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `image ${problem}` });
+    }),
     'env-name': envName,
     header,
     'baggage-key': baggageKey,
@@ -287,6 +315,13 @@ const schema = z
     label,
     'skip-drafts': bool(false),
     ttl: duration('dhms'),
+    'ttl-from': z.string().transform((v, ctx) => {
+      if (v === '') return 'updated' as const;
+      if ((TTL_FROM as readonly string[]).includes(v)) return v as TtlFrom;
+      ctx.addIssue({ code: 'custom', message: `must be updated (the age counts from the last open that changed the env) or opened (from its first open), got "${v}"` });
+      return z.NEVER;
+    }),
+    images: optional,
     'dry-run': bool(false),
     'lock-namespace': matching(DNS_LABEL_RE, 'a Kubernetes namespace name (lowercase DNS label)', 63),
   })
@@ -312,9 +347,11 @@ const schema = z
 export function readInputs(getInput: (name: InputName) => string): ActionInputs {
   const raw = Object.fromEntries(INPUT_NAMES.map((name) => [name, (getInput(name) ?? '').trim()]));
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
+  const images = parseImageLines(raw.images ?? '', (n) => `input "images" line ${n}`);
+  if (!parsed.success || images.problems.length > 0) {
     // Messages never echo the token: its schema has no checks that could fail.
-    throw usageError(parsed.error.issues.map((issue) => `input "${String(issue.path[0] ?? '?')}": ${issue.message}`));
+    const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `input "${String(issue.path[0] ?? '?')}": ${issue.message}`);
+    throw usageError([...problems, ...images.problems]);
   }
   const v = parsed.data;
   const inputs: ActionInputs = {
@@ -326,6 +363,7 @@ export function readInputs(getInput: (name: InputName) => string): ActionInputs 
     githubDeployment: v['github-deployment'],
     skipDrafts: v['skip-drafts'],
     dryRun: v['dry-run'],
+    ttlFrom: v['ttl-from'],
     lockNamespace: v['lock-namespace'] ?? DEFAULT_LOCK_NAMESPACE,
   };
   if (v.config !== undefined) inputs.config = v.config;
@@ -341,5 +379,6 @@ export function readInputs(getInput: (name: InputName) => string): ActionInputs 
   if (v['environment-url'] !== undefined) inputs.environmentUrl = v['environment-url'];
   if (v.label !== undefined) inputs.label = v.label;
   if (v.ttl !== undefined) inputs.ttlSeconds = v.ttl;
+  if (images.lines.length > 0) inputs.images = images.lines;
   return inputs;
 }

@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { BASELINE_SUBSET, KEY_PREFIX, MANAGED_BY_LABEL, MAX_ENV_NAME } from '../plan/names.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './inputs.js';
+import { imageTemplateProblem } from './images.js';
 import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, TOKEN_RE } from './names.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -17,15 +18,6 @@ const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** Kubernetes' classic env var name rule (C identifier plus `.` and `-`). */
 const ENV_VAR_NAME_RE = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
-const WHITESPACE_OR_CONTROL_RE = /[\s\u0000-\u001f\u007f]/;
-
-// The distribution/reference grammar: [domain[:port]/]path[:tag][@digest].
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?`;
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const TAG = '[\\w][\\w.-]{0,127}';
-const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
-const IMAGE_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`);
 
 export const MAX_REPLICAS = 50;
 export const MAX_TIMEOUT_SECONDS = 24 * 3600;
@@ -85,16 +77,14 @@ const image = z
   .min(1, { error: 'image must not be empty; give a reference like registry.example.com/team/app:tag', abort: true })
   .max(4096, { error: 'image must be at most 4096 characters', abort: true })
   .superRefine((v, ctx) => {
-    if (WHITESPACE_OR_CONTROL_RE.test(v)) {
-      ctx.addIssue({ code: 'custom', message: `image must not contain whitespace or control characters, got ${quoted(v)}` });
-    } else if (!IMAGE_RE.test(v)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `image ${quoted(v)} is not a valid image reference; use [registry[:port]/]repository[:tag][@sha256:digest] with a lowercase repository`,
-      });
-    }
+    const problem = imageTemplateProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `image ${problem}` });
   })
-  .meta({ description: 'Container image reference: [registry[:port]/]repository[:tag][@digest].', examples: ['ghcr.io/acme/reviews:pr-42'] });
+  .meta({
+    description:
+      'Container image reference: [registry[:port]/]repository[:tag][@digest]. Placeholders filled in per run: {sha} (the PR head commit), {short-sha} (its first 7 characters), {pr}, {env}, {branch} (the head branch as a tag).',
+    examples: ['ghcr.io/acme/reviews:{sha}'],
+  });
 
 export const envNameSchema = z
   .string()

@@ -5,6 +5,7 @@ import { usageError } from '../errors.js';
 import type { ContainerOverride, EnvSpec, OwnerInfo, RoutingSpec, WorkloadSpec } from '../plan/types.js';
 import { DEFAULTS } from './defaults.js';
 import { errorMap, issueLines } from './issues.js';
+import { fillImage, imageReferenceProblem, placeholderValues, type ImageLine, type Placeholder } from './images.js';
 import {
   baggageKeySchema,
   envNameSchema,
@@ -26,10 +27,28 @@ export interface DeploymentShorthand {
   image: string;
 }
 
+/** Where the images of a run come from beyond the config file, and what fills in their placeholders. */
+export interface ImageOverrides {
+  /** `images` lines, applied after the config file and the shorthand. */
+  lines?: ImageLine[];
+  /** Placeholder values beyond `{env}`; `sha` and `pr` default to the owner's commit and PR. */
+  sha?: string;
+  pr?: number;
+  branch?: string;
+  /**
+   * What gives each placeholder its value, for the message when an image uses one this run has none for:
+   * `--commit SHA`, `a pull_request event`.
+   */
+  givenBy?: Partial<Record<Exclude<Placeholder, 'env'>, string>>;
+  /** How messages name the shorthand's image: `--image`, `input "image"` (default `deployment.image`). */
+  shorthandField?: string;
+}
+
 export interface SpecOverrides {
   env?: string;
   /** Adds a service, or changes the image of a listed service/worker. */
   deployment?: DeploymentShorthand;
+  images?: ImageOverrides;
   owner?: OwnerInfo;
   /** ISO timestamp; default: the current time. */
   now?: string;
@@ -50,7 +69,10 @@ function check<T extends z.ZodType>(schema: T, value: unknown, label: string, pr
   return undefined;
 }
 
-function toWorkloadSpec(w: WorkloadConfig): WorkloadSpec {
+/** The config path (`services[1].image`) or input (`--images "web=..."`) each image came from, for messages. */
+type ImageFields = Map<ContainerOverride, string>;
+
+function toWorkloadSpec(w: WorkloadConfig, at: string, fields: ImageFields): WorkloadSpec {
   const containers: ContainerOverride[] =
     w.image !== undefined
       ? [{ image: w.image }]
@@ -63,6 +85,8 @@ function toWorkloadSpec(w: WorkloadConfig): WorkloadSpec {
           if (c.args !== undefined) o.args = [...c.args];
           return o;
         });
+  if (w.image !== undefined) fields.set(containers[0]!, `${at}.image`);
+  else containers.forEach((c, i) => fields.set(c, `${at}.containers[${i}].image`));
   return {
     namespace: w.namespace,
     deployment: w.deployment,
@@ -72,11 +96,89 @@ function toWorkloadSpec(w: WorkloadConfig): WorkloadSpec {
   };
 }
 
-/** Sets the shorthand's image on a workload: on the named container, or on the unnamed (only) one. */
-function applyShorthand(w: WorkloadSpec, s: DeploymentShorthand): void {
-  const target = w.containers.find((c) => c.name === s.container);
-  if (target) target.image = s.image;
-  else w.containers.push(s.container !== undefined ? { name: s.container, image: s.image } : { image: s.image });
+/**
+ * Sets `image` on a workload's container: the named one (added when the config has no override for it), else the
+ * unnamed (only) one, else the one override that sets an image. Returns a problem when no container is named and
+ * the config's overrides leave it open which one is meant.
+ */
+function setImage(w: WorkloadSpec, container: string | undefined, image: string, field: string, fields: ImageFields): string | null {
+  const withImage = w.containers.filter((c) => c.image !== undefined);
+  let target: ContainerOverride | undefined;
+  if (container !== undefined) target = w.containers.find((c) => c.name === container);
+  else target = w.containers.find((c) => c.name === undefined) ?? (withImage.length === 1 ? withImage[0] : undefined);
+  if (!target && container === undefined && w.containers.length > 0) {
+    const names = w.containers.map((c) => c.name).join(', ');
+    return `${field}: ${w.namespace}/${w.deployment} has overrides for containers ${names}; name the container whose image to set`;
+  }
+  if (!target) {
+    target = container !== undefined ? { name: container } : {};
+    w.containers.push(target);
+  }
+  target.image = image;
+  fields.set(target, field);
+  return null;
+}
+
+/** A workload for an `images` line that names a Deployment the config does not list: a new service. */
+function addedService(namespace: string, line: ImageLine, fields: ImageFields): WorkloadSpec {
+  const container: ContainerOverride = line.container !== undefined ? { name: line.container, image: line.image } : { image: line.image };
+  fields.set(container, line.source);
+  return { namespace, deployment: line.deployment, replicas: DEFAULTS.replicas, labels: {}, containers: [container] };
+}
+
+/**
+ * Applies `images` lines: a line sets the image of the listed service or worker it names, or adds a service. A
+ * line without a namespace names the one listed Deployment of that name; one the config does not list is added in
+ * the config's namespace when the config (and shorthand) use exactly one, otherwise the line must name it.
+ */
+function applyImageLines(services: WorkloadSpec[], workers: WorkloadSpec[], lines: readonly ImageLine[], fields: ImageFields, problems: string[]): void {
+  const namespaces = [...new Set([...services, ...workers].map((w) => w.namespace))];
+  for (const line of lines) {
+    const listed = [...services, ...workers].filter((w) => w.deployment === line.deployment && (line.namespace === undefined || w.namespace === line.namespace));
+    if (listed.length > 1) {
+      problems.push(`${line.source}: Deployment ${line.deployment} is listed in namespaces ${listed.map((w) => w.namespace).join(', ')}; name the namespace: <namespace>/${line.deployment}=<image>`);
+      continue;
+    }
+    if (listed.length === 1) {
+      const problem = setImage(listed[0]!, line.container, line.image, line.source, fields);
+      if (problem) problems.push(`${problem}: <namespace>/<deployment>/<container>=<image>`);
+      continue;
+    }
+    const namespace = line.namespace ?? (namespaces.length === 1 ? namespaces[0] : undefined);
+    if (namespace === undefined) {
+      problems.push(
+        `${line.source}: Deployment ${line.deployment} is not listed in the config, and ${namespaces.length === 0 ? 'nothing names a namespace' : `the config uses several namespaces (${namespaces.join(', ')})`}; ` +
+          `name its namespace to add it as a service: <namespace>/${line.deployment}=<image>`,
+      );
+      continue;
+    }
+    services.push(addedService(namespace, line, fields));
+  }
+}
+
+/** Every image with its placeholders filled in, each checked as a reference; problems name the image's field. */
+function fillImages(workloads: WorkloadSpec[], env: string, images: ImageOverrides, owner: OwnerInfo | undefined, fields: ImageFields, problems: string[]): void {
+  const sha = images.sha ?? owner?.commit;
+  const pr = images.pr ?? owner?.pr;
+  const values = placeholderValues({ env, ...(sha ? { sha } : {}), ...(pr !== undefined ? { pr } : {}), ...(images.branch ? { branch: images.branch } : {}) });
+  const givenBy = (p: Placeholder): string => (p === 'env' ? 'the env name' : images.givenBy?.[p === 'short-sha' ? 'sha' : p] ?? `a value for {${p}}`);
+  for (const w of workloads) {
+    for (const c of w.containers) {
+      if (c.image === undefined) continue;
+      const field = fields.get(c) ?? `${w.namespace}/${w.deployment} image`;
+      const filled = fillImage(c.image, values);
+      if ('missing' in filled) {
+        problems.push(`${field}: ${filled.missing.map((p) => `{${p}}`).join(', ')} has no value in this run; ${filled.missing.map((p) => `${givenBy(p)} gives {${p}}`).join(', ')}, or take the placeholder out of ${JSON.stringify(c.image)}`);
+        continue;
+      }
+      const problem = filled.image !== c.image ? imageReferenceProblem(filled.image) : null;
+      if (problem) {
+        problems.push(`${field}: with its placeholders filled in, image ${problem}; change the image template ${JSON.stringify(c.image)}`);
+        continue;
+      }
+      c.image = filled.image;
+    }
+  }
 }
 
 /**
@@ -112,8 +214,9 @@ export function resolveEnvSpec(config: ConfigFile, overrides: SpecOverrides = {}
   }
   routing.baggageKey = baggageKey === false ? null : baggageKey;
 
-  const services = config.services.map(toWorkloadSpec);
-  const workers = config.workers.map(toWorkloadSpec);
+  const fields: ImageFields = new Map();
+  const services = config.services.map((w, i) => toWorkloadSpec(w, `services[${i}]`, fields));
+  const workers = config.workers.map((w, i) => toWorkloadSpec(w, `workers[${i}]`, fields));
   if (overrides.deployment) {
     const s = overrides.deployment;
     const parsed = check(
@@ -128,10 +231,15 @@ export function resolveEnvSpec(config: ConfigFile, overrides: SpecOverrides = {}
     );
     if (parsed) {
       const listed = [...services, ...workers].find((w) => w.namespace === s.namespace && w.deployment === s.deployment);
-      if (listed) applyShorthand(listed, s);
-      else services.push(toWorkloadSpec(parsed));
+      const field = overrides.images?.shorthandField ?? 'deployment.image';
+      if (!listed) services.push(toWorkloadSpec(parsed, 'deployment', fields));
+      const target = listed ?? services[services.length - 1]!;
+      const problem = setImage(target, s.container, s.image, field, fields);
+      if (problem) problems.push(problem);
     }
   }
+  applyImageLines(services, workers, overrides.images?.lines ?? [], fields, problems);
+  if (name !== undefined) fillImages([...services, ...workers], name, overrides.images ?? {}, overrides.owner, fields, problems);
   if (services.length + workers.length === 0) {
     problems.push('services: nothing to open; list a Deployment under services or workers, or pass the deployment shorthand');
   }

@@ -15,6 +15,8 @@ export const KEY_PREFIX = 'dynamic-env.io/';
 export const SOURCE_ANNOTATION = 'dynamic-env.io/source';
 export const COMMIT_ANNOTATION = 'dynamic-env.io/commit';
 export const OPENED_AT_ANNOTATION = 'dynamic-env.io/opened-at';
+/** When an open last changed the clone (a push); sweep's `ttl-from: updated` counts from it. */
+export const UPDATED_AT_ANNOTATION = 'dynamic-env.io/updated-at';
 export const REPO_ANNOTATION = 'dynamic-env.io/repo';
 
 export type Role = 'service' | 'worker' | 'routing';

@@ -261,3 +261,27 @@ describe('GitHub Deployment', () => {
     for (const d of deployments) expect(d.statuses.at(-1)!.state).toBe('inactive');
   });
 });
+
+describe('images per pull request', () => {
+  test('the images input with {sha}: the clone runs the event\'s head commit; a push moves it and the updated-at stamp on', async () => {
+    const { ns, pr, run } = await setup();
+    // No config file and no shorthand: one images line names the Deployment (with its namespace) and its image.
+    const inputs = { wait: 'false', namespace: '', deployment: '', image: '', images: `${ns}/web=example.com/web:{sha}\n` };
+    succeeded(await run('pull_request.opened', inputs));
+    const first = (await envObjects(cluster, ns, pr.env)).deployments[0];
+    expect(first.spec.template.spec.containers[0].image).toBe(`example.com/web:${pr.head}`);
+    const stamped = first.metadata.annotations['dynamic-env.io/updated-at'];
+    expect(Date.parse(stamped)).toBeGreaterThan(Date.now() - 120_000);
+
+    const next = sha();
+    fake.updatePull(pr.owner, pr.repo, pr.number, { headSha: next });
+    succeeded(await run('pull_request.synchronize', inputs, { sha: next }));
+    const pushed = (await envObjects(cluster, ns, pr.env)).deployments[0];
+    expect(pushed.spec.template.spec.containers[0].image).toBe(`example.com/web:${next}`);
+    expect(Date.parse(pushed.metadata.annotations['dynamic-env.io/updated-at'])).toBeGreaterThan(Date.parse(stamped));
+    expect(pushed.metadata.annotations['dynamic-env.io/opened-at']).toBe(first.metadata.annotations['dynamic-env.io/opened-at']);
+
+    fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed' });
+    expect(succeeded(await run('pull_request.closed.unmerged', inputs, { sha: next })).outputs.state).toBe('closed');
+  });
+});

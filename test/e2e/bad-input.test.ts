@@ -238,7 +238,38 @@ const rows: Row[] = [
   {
     name: 'config: image with an upper-case repository', code: 2,
     args: (c) => open(c, web(c, 'image: example.com/Web:pr')),
-    says: () => /\.yaml: services\[0\]\.image: image "example\.com\/Web:pr" is not a valid image reference; use \[registry\[:port\]\/\]repository/,
+    says: () => /\.yaml: services\[0\]\.image: image "example\.com\/Web:pr" is not a valid image reference: the repository must be lower case, got "Web"/,
+  },
+  // --- Images per pull request: placeholders and --images -----------------------------------------------------
+  {
+    name: 'config: image with an unknown placeholder', code: 2,
+    args: (c) => open(c, web(c, 'image: example.com/bookinfo/web:{tag}')),
+    says: () => /\.yaml: services\[0\]\.image: image unknown placeholder \{tag\} in "example\.com\/bookinfo\/web:\{tag\}"; .*the placeholders are \{sha\}, \{short-sha\}, \{pr\}, \{env\} or \{branch\}/,
+  },
+  {
+    name: 'config: {branch} in an image without --branch', code: 2,
+    args: (c) => open(c, web(c, 'image: example.com/bookinfo/web:{branch}')),
+    says: () => /^dynamic-env open: services\[0\]\.image: \{branch\} has no value in this run; --branch NAME gives \{branch\}, or take the placeholder out of "example\.com\/bookinfo\/web:\{branch\}"\n$/,
+  },
+  {
+    name: '--images: no valid reference once {branch} is filled in', code: 2,
+    args: (c) => open(c, webImage(c), '--images', 'web-v1=example.com/bookinfo/{branch}:pr', '--branch', 'Feature'),
+    says: () => /^dynamic-env open: --images "web-v1=example\.com\/bookinfo\/\{branch\}:pr": with its placeholders filled in, image "example\.com\/bookinfo\/Feature:pr" is not a valid image reference: the repository must be lower case, got "Feature"; change the image template/,
+  },
+  {
+    name: '--images: a Deployment listed in two namespaces, named without one', code: 2,
+    args: (c) => open(c, `${webImage(c)}  - {namespace: ${c.other}, deployment: web-v1, image: example.com/bookinfo/web:pr}\n`, '--images', 'web-v1=example.com/bookinfo/web:{sha}', '--commit', 'c0ffee1'),
+    says: (c) => re`^dynamic-env open: --images "web-v1=example.com/bookinfo/web:{sha}": Deployment web-v1 is listed in namespaces ${c.ns}, ${c.other}; name the namespace: <namespace>/web-v1=<image>\n$`,
+  },
+  {
+    name: '--images: a line without "="', code: 2,
+    args: (c) => open(c, webImage(c), '--images', 'web-v1:example.com/bookinfo/web:pr'),
+    says: () => /^dynamic-env open: --images "web-v1:example\.com\/bookinfo\/web:pr": must be \[namespace\/\]deployment\[\/container\]=image/,
+  },
+  {
+    name: 'sweep --ttl-from that is neither updated nor opened', code: 2,
+    args: (c) => ['sweep', '--ttl', '7d', '--ttl-from', 'created', '--kubeconfig', c.kubeconfig, '--lock-namespace', c.ns],
+    says: () => /^dynamic-env sweep: --ttl-from "created": use updated \(from the last open that changed the env\) or opened \(from its first open\)\n$/,
   },
   {
     name: 'shorthand: --image with a space', code: 2,

@@ -26,6 +26,7 @@ describe('readInputs', () => {
       githubDeployment: false,
       skipDrafts: false,
       dryRun: false,
+      ttlFrom: 'updated',
       lockNamespace: 'default',
     });
   });
@@ -133,8 +134,46 @@ describe('readInputs', () => {
         expect.stringMatching(/^input "namespace": must be a Kubernetes namespace name/),
         expect.stringMatching(/^input "deployment": must be a Kubernetes Deployment name/),
         expect.stringMatching(/^input "container": must be a container name/),
-        expect.stringMatching(/^input "image": must be a container image reference/),
+        expect.stringMatching(/^input "image": image must not contain whitespace/),
       ]);
+    });
+    test('the image may hold placeholders; an unknown one, or a broken reference, is named', () => {
+      expect(read({ namespace: 'shop', deployment: 'web', image: 'ghcr.io/acme/web:{sha}' }).shorthand?.image).toBe('ghcr.io/acme/web:{sha}');
+      expect(problems({ namespace: 'shop', deployment: 'web', image: 'ghcr.io/acme/web:{tag}' })).toEqual([
+        expect.stringMatching(/^input "image": image unknown placeholder \{tag\} .*the placeholders are \{sha\}, \{short-sha\}, \{pr\}, \{env\} or \{branch\}/),
+      ]);
+      expect(problems({ namespace: 'shop', deployment: 'web', image: 'ghcr.io/Acme/web:{sha}' })).toEqual([
+        expect.stringMatching(/^input "image": image "ghcr.io\/Acme\/web:\{sha\}" is not a valid image reference: the repository must be lower case, got "Acme"/),
+      ]);
+    });
+  });
+
+  describe('images', () => {
+    test('lines of [namespace/]deployment[/container]=image; blank lines and comments skipped', () => {
+      expect(read({ images: 'web=ghcr.io/acme/web:{sha}\n\n# the API\nshop/api=ghcr.io/acme/api:pr-{pr}\nshop/api/sidecar=ghcr.io/acme/side:{short-sha}' }).images).toEqual([
+        { deployment: 'web', image: 'ghcr.io/acme/web:{sha}', source: 'input "images" line 1' },
+        { namespace: 'shop', deployment: 'api', image: 'ghcr.io/acme/api:pr-{pr}', source: 'input "images" line 4' },
+        { namespace: 'shop', deployment: 'api', container: 'sidecar', image: 'ghcr.io/acme/side:{short-sha}', source: 'input "images" line 5' },
+      ]);
+      expect(read({}).images).toBeUndefined();
+    });
+    test('every bad line is named, with the other inputs\' problems', () => {
+      expect(problems({ ttl: 'week', images: 'web ghcr.io/acme/web:1\nShop/web=x:1\na/b/c/d=x:1\nweb=ghcr.io/acme/web:{commit}\nweb=ghcr.io/acme/web:1\nweb=ghcr.io/acme/web:2' })).toEqual([
+        expect.stringMatching(/^input "ttl": /),
+        expect.stringMatching(/^input "images" line 1: must be \[namespace\/\]deployment\[\/container\]=image/),
+        expect.stringMatching(/^input "images" line 2: namespace "Shop" must be a lowercase DNS label/),
+        expect.stringMatching(/^input "images" line 3: "a\/b\/c\/d" before "=" must be deployment, namespace\/deployment or namespace\/deployment\/container/),
+        expect.stringMatching(/^input "images" line 4: image unknown placeholder \{commit\}/),
+        'input "images" line 6: sets the image of web again (also input "images" line 5); keep one line',
+      ]);
+    });
+  });
+
+  describe('ttl-from', () => {
+    test('updated (default) or opened', () => {
+      expect(read({ 'ttl-from': 'opened' }).ttlFrom).toBe('opened');
+      expect(read({ 'ttl-from': 'updated' }).ttlFrom).toBe('updated');
+      expect(problems({ 'ttl-from': 'created' })).toEqual([expect.stringMatching(/^input "ttl-from": must be updated .* or opened .*, got "created"/)]);
     });
   });
 

@@ -1,0 +1,75 @@
+// Images per pull request and the sweep's TTL, through the CLI (dist/cli.js) as the least-privilege ServiceAccount:
+// `--images` lines and placeholders end up in the clones; `sweep --ttl` counts from an env's last update, or from its
+// first open with `--ttl-from opened`.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { request, useCluster } from '../harness/cluster.js';
+import { actor, bookinfo, cli, envName, install, ok, writeConfig } from './fixtures/engine.js';
+
+const cluster = useCluster();
+const skip = !!cluster.info.skipped;
+const SHA = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+const DAY = 86_400_000;
+
+describe.skipIf(skip)('images per pull request and the sweep TTL, through the CLI', () => {
+  const env = envName();
+  let ns: string;
+  let who: Awaited<ReturnType<typeof actor>>;
+  let config: string;
+  const owner = ['--repo', 'acme/bookinfo', '--pr', '42', '--commit', SHA, '--branch', 'feature/Stars'];
+  const clone = (name: string) => cluster.get('Deployment', ns, `${name}-${env}`);
+  const imageOf = async (name: string) => (await clone(name)).spec.template.spec.containers.map((c: any) => `${c.name}=${c.image}`);
+
+  beforeAll(async () => {
+    ns = await cluster.namespace('images');
+    await install(cluster, bookinfo(ns));
+    who = await actor(cluster, [ns]);
+    config = writeConfig(cluster, {
+      env,
+      services: [{ namespace: ns, deployment: 'reviews-v3', image: 'ghcr.io/acme/reviews:pr-{pr}' }],
+      workers: [{ namespace: ns, deployment: 'review-indexer', image: 'ghcr.io/acme/indexer:1' }],
+    });
+  });
+
+  it('opens with --images: a listed service\'s and worker\'s image replaced, a service added in the config\'s one namespace, placeholders filled in', async () => {
+    ok(await who.open(config, ...owner, '--no-wait',
+      '--images', 'reviews-v3=ghcr.io/acme/reviews:{sha}',
+      '--images', `ratings-v1=ghcr.io/acme/ratings:{branch}-{short-sha},${ns}/review-indexer/indexer=ghcr.io/acme/indexer:{env}`));
+    expect(await imageOf('reviews-v3')).toEqual([`reviews=ghcr.io/acme/reviews:${SHA}`]);
+    expect(await imageOf('ratings-v1')).toEqual(['ratings=ghcr.io/acme/ratings:feature-Stars-4b825dc']);
+    expect(await imageOf('review-indexer')).toEqual([`indexer=ghcr.io/acme/indexer:${env}`]);
+    // Added by a line: a routed service. The worker stays a worker.
+    expect((await clone('ratings-v1')).metadata.labels['dynamic-env.io/role']).toBe('service');
+    expect((await clone('review-indexer')).metadata.labels['dynamic-env.io/role']).toBe('worker');
+  });
+
+  it('a re-run with nothing new writes nothing and keeps the updated-at stamp', async () => {
+    const before = (await clone('reviews-v3')).metadata.annotations['dynamic-env.io/updated-at'];
+    const writes = who.writes().length;
+    ok(await who.open(config, ...owner, '--no-wait',
+      '--images', 'reviews-v3=ghcr.io/acme/reviews:{sha}',
+      '--images', `ratings-v1=ghcr.io/acme/ratings:{branch}-{short-sha},${ns}/review-indexer/indexer=ghcr.io/acme/indexer:{env}`));
+    expect(who.writes().slice(writes)).toEqual([]);
+    expect((await clone('reviews-v3')).metadata.annotations['dynamic-env.io/updated-at']).toBe(before);
+  });
+
+  it('sweep --ttl 7d keeps an env opened long ago but updated yesterday; --ttl-from opened reclaims it', async () => {
+    // Faked ages: the stamps an open writes, set by the admin on every clone of the env (opened 30 days ago, last
+    // updated one day ago); nothing else reads them.
+    const opened = new Date(Date.now() - 30 * DAY).toISOString();
+    const updated = new Date(Date.now() - DAY).toISOString();
+    for (const d of await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)) {
+      d.metadata.annotations = { ...d.metadata.annotations, 'dynamic-env.io/opened-at': opened, 'dynamic-env.io/updated-at': updated };
+      await request(cluster.admin, 'PUT', `/apis/apps/v1/namespaces/${ns}/deployments/${d.metadata.name}`, { ...d, apiVersion: 'apps/v1', kind: 'Deployment' });
+    }
+    const sweep = (...extra: string[]) => cli(['sweep', '--ttl', '7d', ...extra, '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--drain', '0s', '--output', 'json']);
+    const mine = (r: { json: any }) => r.json.find((x: any) => x.env === env);
+
+    const kept = ok(await sweep());
+    expect(mine(kept)).toEqual({ env, closed: false, reason: 'kept' });
+    expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toHaveLength(3);
+
+    const reclaimed = ok(await sweep('--ttl-from', 'opened'));
+    expect(mine(reclaimed)).toEqual({ env, closed: true, reason: `older than 7d (opened ${opened})` });
+    expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+  });
+});

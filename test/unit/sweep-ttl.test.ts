@@ -1,0 +1,102 @@
+// Lifecycle: the "last updated" stamp every open keeps on its clones, and the sweep's TTL counted from it (or from
+// the first open), with reasons people read.
+
+import { describe, expect, test } from 'vitest';
+import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
+import { OPEN_ID_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
+import { pastTtl, ttlAndKeepList, type EnvSummary } from '../../src/commands/status.js';
+import { formatDuration, parseDuration } from '../../src/config/inputs.js';
+import { OPENED_AT_ANNOTATION, UPDATED_AT_ANNOTATION } from '../../src/plan/names.js';
+import type { Deployment } from '../../src/plan/types.js';
+
+describe('formatDuration', () => {
+  test.each([
+    [604_800, '7d'],
+    [168 * 3600, '7d'],
+    [5400, '1h30m'],
+    [72 * 3600, '3d'],
+    [90, '1m30s'],
+    [86_400 + 1, '1d1s'],
+    [45, '45s'],
+  ])('%i seconds -> %s', (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
+  });
+  test('round-trips what people write', () => {
+    for (const d of ['7d', '72h', '90m', '1h30m', '2d12h', '300s']) expect(parseDuration(formatDuration(parseDuration(d, 'dhms') as number), 'dhms')).toBe(parseDuration(d, 'dhms'));
+  });
+});
+
+describe('the updated-at stamp on clones', () => {
+  const NS = 'bookinfo';
+  const base = () => snapshot({
+    deployments: [deployment('reviews-v1', { namespace: NS, labels: { app: 'reviews', version: 'v1' } })],
+    services: [service('reviews', { app: 'reviews' }, NS)],
+    destinationRules: [destinationRule('reviews', 'reviews', { v1: { version: 'v1' } }, { namespace: NS })],
+    virtualServices: [virtualService('reviews', [{ name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] }], { namespace: NS })],
+  });
+  const spec = (commit: string, now: string) =>
+    envSpec('pr-42', { now, owner: { repo: 'acme/shop', pr: 42, commit }, services: [workload(NS, 'reviews-v1', { containers: [{ image: `ghcr.io/acme/reviews:${commit}` }] })] });
+  /** The snapshot as the cluster holds it after an open wrote `clone`. */
+  const withClone = (clone: Deployment) => {
+    const s = base();
+    s.deployments.push(structuredClone(clone));
+    return s;
+  };
+  const annotations = (d: Deployment) => d.metadata.annotations!;
+
+  test('a first open stamps its time; a re-run with nothing new keeps the stamp and the open id (writes nothing)', () => {
+    const first = planWithAnnotations(base(), spec('aaa1111', '2026-01-01T00:00:00.000Z')).clones[0]!;
+    expect(annotations(first)[UPDATED_AT_ANNOTATION]).toBe('2026-01-01T00:00:00.000Z');
+    const again = planWithAnnotations(withClone(first), spec('aaa1111', '2026-01-05T00:00:00.000Z')).clones[0]!;
+    expect(annotations(again)[UPDATED_AT_ANNOTATION]).toBe('2026-01-01T00:00:00.000Z');
+    expect(annotations(again)[OPEN_ID_ANNOTATION]).toBe(annotations(first)[OPEN_ID_ANNOTATION]);
+  });
+
+  test('an open for a push (another commit) stamps its time; opened-at stays the first open\'s', () => {
+    const first = planWithAnnotations(base(), spec('aaa1111', '2026-01-01T00:00:00.000Z')).clones[0]!;
+    const pushed = planWithAnnotations(withClone(first), spec('bbb2222', '2026-01-05T00:00:00.000Z')).clones[0]!;
+    expect(annotations(pushed)[UPDATED_AT_ANNOTATION]).toBe('2026-01-05T00:00:00.000Z');
+    expect(annotations(pushed)[OPENED_AT_ANNOTATION]).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  test('a clone from before the stamp gets none on a re-run with nothing new (the sweep falls back to opened-at)', () => {
+    const first = planWithAnnotations(base(), spec('aaa1111', '2026-01-01T00:00:00.000Z')).clones[0]!;
+    const old = structuredClone(first);
+    delete annotations(old)[UPDATED_AT_ANNOTATION];
+    // The open id such an env recorded: the hash without the stamp.
+    annotations(old)[OPEN_ID_ANNOTATION] = 'recorded';
+    const again = planWithAnnotations(withClone(old), spec('aaa1111', '2026-01-05T00:00:00.000Z')).clones[0]!;
+    expect(annotations(again)[UPDATED_AT_ANNOTATION]).toBeUndefined();
+  });
+});
+
+describe('the TTL decision', () => {
+  const now = Date.parse('2026-01-10T00:00:00Z');
+  const summary = (o: Partial<EnvSummary>): EnvSummary => ({
+    env: 'pr-1', repo: 'acme/shop', pr: 1, openedAt: null, updatedAt: null, services: 1, workers: 0, state: 'ready', routes: 1, ...o,
+  });
+  const week = 7 * 86_400;
+  const oldButPushed = summary({ openedAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-09T00:00:00Z' });
+
+  test('updated (the default) counts from the last update: an env opened long ago but pushed to yesterday is kept', () => {
+    expect(pastTtl(oldButPushed, week, 'updated', now)).toBeNull();
+    expect(pastTtl(summary({ openedAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-02T00:00:00Z' }), week, 'updated', now))
+      .toEqual({ close: true, reason: 'older than 7d since its last update (2026-01-02T00:00:00Z)' });
+  });
+
+  test('opened counts from the first open', () => {
+    expect(pastTtl(oldButPushed, week, 'opened', now)).toEqual({ close: true, reason: 'older than 7d (opened 2026-01-01T00:00:00Z)' });
+    expect(pastTtl(oldButPushed, 10 * 86_400, 'opened', now)).toBeNull();
+  });
+
+  test('an env without the stamp counts from its first open; one without either is never too old', () => {
+    expect(pastTtl(summary({ openedAt: '2026-01-01T00:00:00Z' }), 5400, 'updated', now)).toEqual({ close: true, reason: 'older than 1h30m since its last update (2026-01-01T00:00:00Z)' });
+    expect(pastTtl(summary({}), 1, 'updated', now)).toBeNull();
+  });
+
+  test('the CLI predicate: the keep-list first, then the TTL from where it is told to count', () => {
+    expect(ttlAndKeepList(week, ['pr-2'], now)(oldButPushed)).toEqual({ close: true, reason: 'not in the keep-list' });
+    expect(ttlAndKeepList(week, undefined, now)(oldButPushed)).toEqual({ close: false, reason: 'kept' });
+    expect(ttlAndKeepList(week, undefined, now, 'opened')(oldButPushed).reason).toBe('older than 7d (opened 2026-01-01T00:00:00Z)');
+  });
+});
