@@ -41,7 +41,7 @@ export interface EnvReport {
     commit?: string;
     runUrl?: string;
     updatedAt?: string;
-    closeReason?: 'merged' | 'closed' | 'swept' | 'unlabeled' | 'manual';
+    closeReason?: 'merged' | 'closed' | 'swept' | 'unlabeled' | 'draft' | 'manual';
     /** An example URL for the curl line, e.g. from the `environment-url` input. */
     exampleUrl?: string;
     /** Why nothing was done (state `skipped`), e.g. "pull request #42 is a draft". */

@@ -23,6 +23,7 @@ const CLOSE_REASONS: Record<CloseReason, string> = {
   closed: 'the pull request was closed without merging',
   swept: 'the sweep found it stale (its pull request is closed or it outlived its TTL)',
   unlabeled: 'the gate label was removed from the pull request',
+  draft: 'the pull request was converted to a draft (skip-drafts is on)',
   manual: 'it was closed by hand',
 };
 
