@@ -179,6 +179,7 @@ export class FakeGitHub {
       'repos/get-deployment': (c) => ({ status: 200, body: this.deploymentJson(this.deployment(c.params)) }),
       'repos/create-deployment-status': (c) => this.createStatus(c),
       'repos/list-deployment-statuses': (c) => this.listStatuses(c),
+      'repos/delete-deployment': (c) => this.deleteDeployment(c),
     };
   }
 
@@ -594,6 +595,25 @@ export class FakeGitHub {
     };
     d.statuses.push(s);
     return { status: 201, body: this.statusJson(d, s) };
+  }
+
+  /**
+   * As the description says: a repository's only deployment can be deleted whatever its status; with more than one,
+   * only a deployment that is not active (its latest status a non-successful one: inactive, failure or error),
+   * else 422.
+   */
+  private deleteDeployment(c: Parameters<Handler>[0]): Reply {
+    const d = this.deployment(c.params);
+    const inRepo = this.deploymentList.filter((x) => x.owner === d.owner && x.repo === d.repo);
+    const latest = [...d.statuses].sort((a, b) => b.id - a.id)[0];
+    if (inRepo.length > 1 && !['inactive', 'failure', 'error'].includes(latest?.state ?? '')) {
+      return {
+        status: 422,
+        body: { message: 'We cannot delete an active deployment unless it is the only deployment in a given environment.', documentation_url: `${DOCS}/deployments/deployments#delete-a-deployment` },
+      };
+    }
+    this.deploymentList.splice(this.deploymentList.indexOf(d), 1);
+    return { status: 204 };
   }
 
   private listStatuses(c: Parameters<Handler>[0]): Reply {
