@@ -32,6 +32,8 @@ export interface RequestRecord {
   status: number;
   userAgent: string;
   fault?: FaultKind;
+  /** When the request arrived (ms since the epoch), to order it against the cluster's audit log. */
+  at: number;
 }
 
 export type FaultKind = '500' | 'secondary' | 'primary';
@@ -311,7 +313,7 @@ export class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', this.url);
     const method = (req.method ?? 'GET').toUpperCase();
-    const record: RequestRecord = { method, path: url.pathname, operationId: null, query: Object.fromEntries(url.searchParams), body: undefined, status: 0, userAgent: req.headers['user-agent'] ?? '' };
+    const record: RequestRecord = { method, path: url.pathname, operationId: null, query: Object.fromEntries(url.searchParams), body: undefined, status: 0, userAgent: req.headers['user-agent'] ?? '', at: Date.now() };
     this.requests.push(record);
     const send = (reply: Reply): void => {
       record.status = reply.status;
