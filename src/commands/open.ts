@@ -37,7 +37,8 @@ export interface OpenOptions {
   beforeWrite?: () => Promise<string | null>;
   /**
    * Told once the clones and DestinationRules are written, before the rollout wait (the action posts the PR comment
-   * in state `deploying` here). The report's workloads are `progressing`: nothing was waited for yet.
+   * in state `deploying` here), outside the env's Lease. Not called without a wait (`run.wait` false): the result
+   * follows at once. The report's workloads are `progressing`: nothing was waited for yet.
    */
   onApplied?: (report: EnvReport) => Promise<void>;
   /** Wait after a change before what depends on it (close.ts DEFAULT_DRAIN_MS); only when pins are written. */
@@ -314,7 +315,6 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const go = async (held?: string): Promise<OpenResult> => {
     const w = await writeWorkloads(held);
     if ('done' in w) return w.done;
-    await applied(w.plan);
     return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan), true);
   };
 
