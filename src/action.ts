@@ -319,8 +319,10 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     },
     // The comment goes live as soon as the clones are written: a re-deploy no longer shows the previous commit's
     // "ready" for the whole rollout wait.
+    // A comment GitHub refuses here must not stop the open: the one after the wait tries again.
     onApplied: async (report) => {
-      commentId = await comment(ctx, pull, withContext(report), sha);
+      commentId = await comment(ctx, pull, withContext(report), sha)
+        .catch((e: unknown) => (core.warning(`could not post the deploying comment: ${(e as Error).message}`), undefined));
       logGroups.start(`rollout: ${spec.name}`);
     },
   }).catch(async (e: unknown) => {
