@@ -19,8 +19,8 @@ import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
 import { createGitHubClient, parseRepo, type GitHubClient, type RepoRef } from './github/client.js';
 import { findStickyComments, resolveLogin, upsertStickyComment } from './github/comment.js';
-import { getPull } from './github/pulls.js';
-import { createDeployment, deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus } from './github/deployments.js';
+import { checkRunFresh, getPull } from './github/pulls.js';
+import { deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from './github/deployments.js';
 
 interface Context {
   inputs: ActionInputs;
@@ -304,15 +304,11 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
     beforeWrite: async () => {
       if (!pull || !ctx.github || !ctx.repo) return null;
-      const now = await getPull(ctx.github, ctx.repo, pull.number);
-      if (!now || now.state === 'closed') {
-        closedMeanwhile = { merged: !!now?.merged };
-        return `pull request #${pull.number} is ${!now ? 'gone' : now.merged ? 'merged' : 'closed'}`;
-      }
-      if (now.headSha !== pull.headSha) return `pull request #${pull.number} has a newer head than ${pull.headSha.slice(0, 12)}; a newer run will update the env`;
+      const fresh = await checkRunFresh(ctx.github, ctx.repo, pull.number, pull.headSha);
+      if (fresh.freshness === 'closed') closedMeanwhile = { merged: fresh.merged };
+      if (fresh.reason) return fresh.reason;
       if (inputs.githubDeployment) {
-        deploymentId = await createDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name });
-        await setDeploymentStatus(ctx.github, { repo: ctx.repo, deploymentId, state: 'in_progress', ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+        deploymentId = await startDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
       }
       logGroups.start(`writes: ${spec.name}`);
       return null;

@@ -36,6 +36,13 @@ export async function createDeployment(octokit: GitHubClient, options: CreateDep
   return response.data.id;
 }
 
+/** Open's start of a deployment: created for the head SHA and marked in_progress, linked to the run. */
+export async function startDeployment(octokit: GitHubClient, options: CreateDeploymentOptions & { logUrl?: string }): Promise<number> {
+  const deploymentId = await createDeployment(octokit, options);
+  await setDeploymentStatus(octokit, { repo: options.repo, deploymentId, state: 'in_progress', ...(options.logUrl ? { logUrl: options.logUrl } : {}) });
+  return deploymentId;
+}
+
 export interface StatusOptions {
   repo: RepoRef;
   deploymentId: number;

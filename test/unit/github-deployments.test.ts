@@ -3,8 +3,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { FakeGitHub } from '../github/fake-github.js';
 import { clientFor } from '../github/clients.js';
-import { createDeployment, deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus } from '../../src/github/deployments.js';
-import { checkFresh, getPull } from '../../src/github/pulls.js';
+import { createDeployment, deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from '../../src/github/deployments.js';
+import { checkFresh, checkRunFresh, getPull } from '../../src/github/pulls.js';
 
 const repo = { owner: 'acme', repo: 'shop' };
 const SHA1 = '1'.repeat(40);
@@ -145,6 +145,27 @@ describe('pull requests', () => {
     fake.updatePull('acme', 'shop', 42, { state: 'closed' });
     expect(await checkFresh(gh, repo, 42, SHA2)).toBe('closed');
     expect(await checkFresh(gh, repo, 4242, SHA2)).toBe('closed');
+  });
+
+  test('checkRunFresh: the reason a stale run must not write, and whether a closed PR was merged', async () => {
+    const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
+    fake.seedPull({ owner: 'acme', repo: 'shop', number: 43, headSha: SHA1 });
+    expect(await checkRunFresh(gh, repo, 43, SHA1)).toEqual({ freshness: 'fresh', merged: false, reason: null });
+    fake.updatePull('acme', 'shop', 43, { headSha: SHA2 });
+    expect(await checkRunFresh(gh, repo, 43, SHA1)).toEqual({
+      freshness: 'superseded', merged: false, reason: `pull request #43 has a newer head than ${SHA1.slice(0, 12)}; a newer run will update the env`,
+    });
+    fake.updatePull('acme', 'shop', 43, { state: 'closed', merged: true });
+    expect(await checkRunFresh(gh, repo, 43, SHA2)).toEqual({ freshness: 'closed', merged: true, reason: 'pull request #43 is merged' });
+    expect(await checkRunFresh(gh, repo, 4343, SHA2)).toEqual({ freshness: 'closed', merged: false, reason: 'pull request #4343 is gone' });
+  });
+
+  test('startDeployment: created for the head SHA, then in_progress linked to the run', async () => {
+    const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
+    const id = await startDeployment(gh, { repo, sha: SHA2, env: 'pr-start', logUrl: 'https://github.com/acme/shop/actions/runs/5' });
+    const d = fake.deployments('acme', 'shop').find((x) => x.id === id)!;
+    expect(d).toMatchObject({ sha: SHA2, environment: 'pr-start' });
+    expect(d.statuses.map((st) => [st.state, st.logUrl])).toEqual([['in_progress', 'https://github.com/acme/shop/actions/runs/5']]);
   });
 
   test('getPull summarises the PR, null when it does not exist', async () => {
