@@ -1,12 +1,13 @@
 // The action: turns the workflow event into a command, runs the engine, and tells people what happened (PR
 // comment, job summary, outputs, optional GitHub Deployment). A thin shell: the engine lives in src/commands.
 import * as core from '@actions/core';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { readInputs, expandTemplate, type ActionInputs, type InputName } from './config/inputs.js';
 import { loadConfigFile } from './config/file.js';
+import { missingKubeconfigError, writeKubeconfig } from './config/kubeconfig.js';
 import type { ConfigFile } from './config/schema.js';
 import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
 import { KubeClient } from './kube/client.js';
@@ -18,8 +19,8 @@ import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
 import { createGitHubClient, parseRepo, type GitHubClient, type RepoRef } from './github/client.js';
 import { findStickyComments, resolveLogin, upsertStickyComment } from './github/comment.js';
-import { getPull } from './github/pulls.js';
-import { createDeployment, deactivateEnvironment, setDeploymentStatus } from './github/deployments.js';
+import { checkRunFresh, getPull } from './github/pulls.js';
+import { deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from './github/deployments.js';
 
 interface Context {
   inputs: ActionInputs;
@@ -43,10 +44,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let kubeconfigDir: string | undefined;
   outputsWritten = false;
   outputsEnv = '';
+  masked.length = 0;
   try {
     const raw = (name: InputName) => core.getInput(name);
     const token = raw('github-token');
-    if (token) core.setSecret(token);
+    if (token) mask(token);
     const inputs = readInputs(raw);
 
     const eventName = env.GITHUB_EVENT_NAME ?? '';
@@ -89,7 +91,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     // Only now, with a command to run, is the kubeconfig touched.
     // RUNNER_TEMP: per job, emptied by the runner even if this process is killed before its `finally`.
     kubeconfigDir = inputs.kubeconfig ? mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'dynamic-env-')) : undefined;
-    const kubeconfigPath = kubeconfigDir ? writeKubeconfig(inputs.kubeconfig!, kubeconfigDir) : undefined;
+    const kubeconfigPath = kubeconfigDir ? writeKubeconfig(inputs.kubeconfig!, kubeconfigDir, mask) : undefined;
     const client = loadKubeClient(inputs, kubeconfigPath, env);
     try {
       switch (decision.command) {
@@ -102,15 +104,54 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
       client.close();
     }
   } catch (e) {
+    logGroups.end();
     const message = e instanceof DynamicEnvError ? e.message : e instanceof Error ? e.message : String(e);
     core.setFailed(message);
     process.exitCode = exitCodeOf(e);
     // Later steps can branch on `state` whatever happened.
     if (!outputsWritten) setOutputs({ env: outputsEnv, state: 'failed' });
+    await core.summary.addRaw(failureMarkdown(e instanceof DynamicEnvError ? e.problems : [message], exitCodeOf(e)), true).write()
+      .catch((err: unknown) => core.warning(`could not write the job summary: ${(err as Error).message}`));
   } finally {
+    logGroups.end();
     if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
   }
 }
+
+/** Values registered with the runner as secrets, to redact them where the runner does not mask (the job summary). */
+const masked: string[] = [];
+function mask(secret: string): void {
+  masked.push(secret);
+  core.setSecret(secret);
+}
+function redact(text: string): string {
+  return [...masked].sort((a, b) => b.length - a.length).reduce((t, m) => (m ? t.split(m).join('***') : t), text);
+}
+
+/** The short failure summary at the end of the job summary: what failed, one line per problem, and what to do. */
+function failureMarkdown(problems: string[], code: number): string {
+  const what = code === 2 ? 'The inputs or the config are wrong; nothing was written to the cluster.' : 'The cluster refused a step or the environment failed.';
+  const lines = problems.flatMap((p) => p.split('\n')).filter((l) => l.trim() !== '').map((l) => `- ${escapeMarkdown(redact(l.trim()))}`);
+  return `### ❌ dynamic-env failed (exit ${code})\n\n${what}\n\n${lines.join('\n')}\n\nFix the cause and re-run the job: every command is safe to run again.\n`;
+}
+
+/**
+ * The log in collapsible groups (plan, writes, rollout, comment). The engine's phases end inside openEnv, so the
+ * groups switch at its hooks instead of wrapping one callback each in core.group.
+ */
+const logGroups = {
+  current: null as string | null,
+  start(name: string): void {
+    this.end();
+    core.startGroup(name);
+    this.current = name;
+  },
+  end(): void {
+    if (this.current === null) return;
+    core.endGroup();
+    this.current = null;
+  },
+};
 
 const githubLog = {
   debug: (m: string) => core.debug(m),
@@ -128,39 +169,6 @@ function readEvent(path: string | undefined): unknown {
   }
 }
 
-/**
- * The `kubeconfig` input, raw YAML or base64, goes to a 0600 file in a temp dir removed at the end. Every
- * credential in it is masked first, so nothing later can print it.
- */
-function writeKubeconfig(value: string, dir: string): string {
-  let text = value;
-  if (!looksLikeKubeconfig(value)) {
-    const decoded = Buffer.from(value.replace(/\s+/g, ''), 'base64').toString('utf8');
-    if (!looksLikeKubeconfig(decoded)) {
-      throw usageError('input "kubeconfig": neither a kubeconfig (YAML) nor base64 of one; pass the file content, e.g. ${{ secrets.KUBECONFIG }}');
-    }
-    core.setSecret(value.trim());
-    text = decoded;
-  }
-  core.setSecret(text);
-  for (const line of text.split('\n')) {
-    const m = /^\s*(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)\s*:\s*(\S+)/.exec(line);
-    if (m?.[2]) core.setSecret(m[2].replace(/^["']|["']$/g, ''));
-  }
-  for (const m of text.matchAll(/"(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)"\s*:\s*"([^"]+)"/g)) {
-    core.setSecret(m[2]!);
-  }
-  const path = join(dir, 'kubeconfig');
-  writeFileSync(path, text, { mode: 0o600 });
-  return path;
-}
-
-/** A kubeconfig as YAML (a top-level key of one) or as JSON (`kubectl config view -o json`). */
-function looksLikeKubeconfig(text: string): boolean {
-  return /^\s*(apiVersion|kind|clusters|users|contexts|current-context)\s*:/m.test(text)
-    || /^\s*\{[\s\S]*"(apiVersion|clusters)"\s*:/.test(text);
-}
-
 /** The kube client; a kubeconfig that cannot be used is a usage error naming the input at fault. */
 function loadKubeClient(inputs: ActionInputs, kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv): KubeClient {
   try {
@@ -175,6 +183,7 @@ function loadKubeClient(inputs: ActionInputs, kubeconfigPath: string | undefined
     const message = kubeconfigPath ? e.message.replaceAll(kubeconfigPath, '(from the input)') : e.message;
     if (/^context "/.test(e.message)) throw usageError(`input "context": ${message}`);
     if (kubeconfigPath) throw usageError(`input "kubeconfig": ${message}`);
+    if (!env.KUBECONFIG && /^no kubeconfig/.test(e.message)) throw missingKubeconfigError();
     throw usageError(`input "kubeconfig" is not set and ${env.KUBECONFIG ? '$KUBECONFIG' : 'the default kubeconfig'} cannot be used: ${message}`);
   }
 }
@@ -218,6 +227,7 @@ function skippedMarkdown(env: string | null, reason: string): string {
  */
 async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, sha: string, o: { onlyIfExists?: boolean } = {}): Promise<number | undefined> {
   if (!ctx.inputs.comment || !pull || !ctx.github || !ctx.repo) return undefined;
+  logGroups.start(`comment: ${report.env} ${report.state}`);
   const login = await resolveLogin(ctx.github);
   if (o.onlyIfExists && (await findStickyComments(ctx.github, ctx.repo, pull.number, report.env, login)).length === 0) {
     core.info(`env ${report.env} did not exist and the PR has no comment about it: not commenting`);
@@ -231,23 +241,26 @@ async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, s
     state: { sha, runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
     login,
   });
-  core.info(`PR comment ${result.id}: ${result.action}${result.deleted.length ? ` (removed ${result.deleted.length} duplicate(s))` : ''}`);
+  core.info(`PR comment ${result.id}: ${result.action}${result.action === 'stale' ? ' (a newer run wrote it: left as it is)' : ''}`
+    + `${result.deleted.length ? ` (removed ${result.deleted.length} duplicate(s))` : ''}`);
+  logGroups.end();
   return result.id;
 }
 
 const DRY_RUN_BANNER = '> **Dry run**: nothing was written to the cluster. Below is what a real run would do.';
 
-async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number; onlyIfExists?: boolean } = {}): Promise<void> {
+async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number; onlyIfExists?: boolean; commentId?: number } = {}): Promise<void> {
   // A dry run changes nothing a reviewer can see: the plan goes to the job summary only, never to the PR.
   const banner = ctx.inputs.dryRun ? `${DRY_RUN_BANNER}\n\n` : '';
   await core.summary.addRaw(banner + renderMarkdown(r), true).write();
-  const commentId = ctx.inputs.dryRun ? undefined : await comment(ctx, pull, r, sha, { onlyIfExists: extra.onlyIfExists });
+  const commentId = ctx.inputs.dryRun ? undefined : (await comment(ctx, pull, r, sha, { onlyIfExists: extra.onlyIfExists })) ?? extra.commentId;
   setOutputs({ env: r.env, state: r.state, header: r.header, headerValue: r.headerValue, commentId, deploymentId: extra.deploymentId, resources: resources(r) });
 }
 
 async function open(ctx: Context, client: KubeClient, decision: Extract<Decision, { command: 'open' }>): Promise<void> {
   const { inputs } = ctx;
   const pull = decision.pull;
+  logGroups.start(`plan: ${decision.env}`);
   // Without a config file the shorthand inputs name the one Deployment. (parseConfigText('{}') would refuse: a
   // config *file* must list at least one Deployment; resolveEnvSpec checks that the shorthand gave one.)
   const config: ConfigFile = inputs.config ? await loadConfigFile(inputs.config) : { services: [], workers: [] };
@@ -268,26 +281,46 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   const runOptions = resolveRunOptions(config, ctx.runOverrides);
   const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? '';
   const exampleUrl = inputs.environmentUrl ? expandTemplate(inputs.environmentUrl, { env: spec.name, pr: pull?.number }) : undefined;
+  /** What the comment and the summary say besides the engine's report; `headCommit` when the PR moved on. */
+  const withContext = (report: EnvReport, headCommit?: string): EnvReport => ({
+    ...report,
+    context: {
+      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
+      ...(pull ? { pr: pull.number } : {}),
+      commit: sha,
+      ...(headCommit ? { headCommit } : {}),
+      ...(ctx.env.GITHUB_SERVER_URL ? { serverUrl: ctx.env.GITHUB_SERVER_URL } : {}),
+      ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+      updatedAt: new Date().toISOString(),
+      ...(exampleUrl ? { exampleUrl } : {}),
+    },
+  });
 
   let closedMeanwhile: { merged: boolean } | null = null;
   let deploymentId: number | undefined;
+  let commentId: number | undefined;
   const result = await openEnv({
     client, spec, run: runOptions, dryRun: inputs.dryRun, ...testDrain(),
     log: (l) => core.info(l),
     // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
     beforeWrite: async () => {
       if (!pull || !ctx.github || !ctx.repo) return null;
-      const now = await getPull(ctx.github, ctx.repo, pull.number);
-      if (!now || now.state === 'closed') {
-        closedMeanwhile = { merged: !!now?.merged };
-        return `pull request #${pull.number} is ${!now ? 'gone' : now.merged ? 'merged' : 'closed'}`;
-      }
-      if (now.headSha !== pull.headSha) return `pull request #${pull.number} has a newer head than ${pull.headSha.slice(0, 12)}; a newer run will update the env`;
+      const fresh = await checkRunFresh(ctx.github, ctx.repo, pull.number, pull.headSha);
+      if (fresh.freshness === 'closed') closedMeanwhile = { merged: fresh.merged };
+      if (fresh.reason) return fresh.reason;
       if (inputs.githubDeployment) {
-        deploymentId = await createDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name });
-        await setDeploymentStatus(ctx.github, { repo: ctx.repo, deploymentId, state: 'in_progress', ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+        deploymentId = await startDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
       }
+      logGroups.start(`writes: ${spec.name}`);
       return null;
+    },
+    // The comment goes live as soon as the clones are written: a re-deploy no longer shows the previous commit's
+    // "ready" for the whole rollout wait.
+    // A comment GitHub refuses here must not stop the open: the one after the wait tries again.
+    onApplied: async (report) => {
+      commentId = await comment(ctx, pull, withContext(report), sha)
+        .catch((e: unknown) => (core.warning(`could not post the deploying comment: ${(e as Error).message}`), undefined));
+      logGroups.start(`rollout: ${spec.name}`);
     },
   }).catch(async (e: unknown) => {
     // The deployment was started: do not leave it in_progress forever.
@@ -299,6 +332,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     }
     throw e;
   });
+  logGroups.end();
   if (result.skipped) {
     core.notice(`dynamic-env: skipped: ${result.skipped}`);
     // The PR closed while this run waited: make sure its env is gone (the close run may have finished first).
@@ -308,30 +342,22 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     await core.summary.addRaw(skippedMarkdown(spec.name, result.skipped), true).write();
     return;
   }
-  const r: EnvReport = {
-    ...result.report,
-    context: {
-      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
-      ...(pull ? { pr: pull.number } : {}),
-      commit: sha,
-      ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
-      updatedAt: new Date().toISOString(),
-      ...(exampleUrl ? { exampleUrl } : {}),
-    },
-  };
+  // After the wait the PR may have a newer head: the report then says it describes an older commit. Whether this
+  // run may still write the comment is the comment's own stale-run guard (a newer run's comment is never replaced).
+  const head = pull && ctx.github && ctx.repo && !inputs.dryRun ? await getPull(ctx.github, ctx.repo, pull.number) : null;
+  const r = withContext(result.report, head && head.headSha !== sha ? head.headSha : undefined);
+  const reasons = [...r.services, ...r.workers].filter((w) => w.reason && w.state !== 'ready').map((w) => `${w.namespace}/${w.clone}: ${w.reason}`);
+  const failed = r.state === 'failed' || r.state === 'degraded';
   if (deploymentId !== undefined && ctx.github && ctx.repo) {
-    const ok = r.state === 'ready' || r.state === 'progressing';
     await setDeploymentStatus(ctx.github, {
-      repo: ctx.repo, deploymentId, state: ok ? 'success' : 'failure',
+      repo: ctx.repo, deploymentId, state: failed ? 'failure' : 'success',
+      ...(failed ? { description: `Dynamic environment ${spec.name} is ${r.state}: ${reasons[0] ?? 'see the run'}` } : {}),
       ...(exampleUrl ? { environmentUrl: exampleUrl } : {}), ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
     });
     await deactivateEnvironment(ctx.github, { repo: ctx.repo, env: spec.name, keep: [deploymentId] });
   }
-  await report(ctx, r, pull, sha, { deploymentId });
-  if (r.state === 'failed' || r.state === 'degraded') {
-    const reasons = [...r.services, ...r.workers].filter((w) => w.reason && w.state !== 'ready').map((w) => `${w.namespace}/${w.clone}: ${w.reason}`);
-    throw new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]);
-  }
+  await report(ctx, r, pull, sha, { deploymentId, commentId });
+  if (failed) throw new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]);
 }
 
 /** The `images` input and the placeholders' values: the PR's head commit, number and branch (else the pushed ref's). */
@@ -365,21 +391,32 @@ async function lockNamespace(ctx: Context): Promise<string> {
 async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<void> {
   // Only this repository's (and this PR's) env: an env of the same name opened by another repository is refused.
   const owner = { ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}), ...(pull ? { pr: pull.number } : {}) };
+  logGroups.start(`close: ${env}`);
   const r = await closeEnv({ client, env, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), dryRun: ctx.inputs.dryRun, reason, owner, log: (l) => core.info(l) });
   if (ctx.inputs.githubDeployment && ctx.github && ctx.repo && !ctx.inputs.dryRun) {
-    await deactivateEnvironment(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+    await removeDeployments(ctx, env);
   }
+  logGroups.end();
   const closed: EnvReport = {
     ...r,
     context: {
       ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
       ...(pull ? { pr: pull.number } : {}),
+      ...(ctx.env.GITHUB_SERVER_URL ? { serverUrl: ctx.env.GITHUB_SERVER_URL } : {}),
       ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
       updatedAt: new Date().toISOString(),
       closeReason: reason,
     },
   };
   await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '', { onlyIfExists: r.state === 'absent' });
+}
+
+/** The env's GitHub deployment records: marked inactive, then deleted (the GitHub environment needs an admin to delete). */
+async function removeDeployments(ctx: Context, env: string): Promise<void> {
+  if (!ctx.github || !ctx.repo) return;
+  const removed = await removeEnvironmentDeployments(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+  core.info(`GitHub deployments of ${env}: ${removed.deleted.length} deleted`);
+  if (removed.kept.length) core.warning(`GitHub kept deployment(s) ${removed.kept.join(', ')} of ${env}: active again (a newer open?); the next close or sweep removes them`);
 }
 
 async function status(ctx: Context, client: KubeClient, env: string): Promise<void> {
@@ -407,17 +444,18 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
     decided.set(s.env, { close: d.close, pr: s.pr });
     return d;
   };
+  logGroups.start('sweep');
   const envs = await sweepEnvs({
     client, run: { lockNamespace: await lockNamespace(ctx) }, ...testDrain(), decide: decideOne, dryRun: ctx.inputs.dryRun, log: (l) => core.info(l),
     // The close checks again, under the Lease, that every object of the env is this repository's.
     owner: (s) => ({ ...(mine ? { repo: mine } : {}), ...(s.pr !== null ? { pr: s.pr } : {}) }),
   });
+  logGroups.end();
   const reclaimed = envs.filter((r) => r.closed);
   for (const r of reclaimed) {
     const pr = decided.get(r.env)?.pr ?? null;
     if (ctx.github && ctx.repo && ctx.inputs.githubDeployment) {
-      await deactivateEnvironment(ctx.github, { repo: ctx.repo, env: r.env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) })
-        .catch((e) => core.warning(`could not mark the GitHub deployments of ${r.env} inactive: ${(e as Error).message}`));
+      await removeDeployments(ctx, r.env).catch((e) => core.warning(`could not remove the GitHub deployments of ${r.env}: ${(e as Error).message}`));
     }
     // Tell the swept PR what happened, on its sticky comment.
     if (!ctx.inputs.comment || !ctx.github || !ctx.repo || pr === null) continue;

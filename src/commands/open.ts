@@ -35,6 +35,12 @@ export interface OpenOptions {
    * closed or its head moved on while this run waited).
    */
   beforeWrite?: () => Promise<string | null>;
+  /**
+   * Told once the clones and DestinationRules are written, before the rollout wait (the action posts the PR comment
+   * in state `deploying` here), outside the env's Lease. Not called without a wait (`run.wait` false): the result
+   * follows at once. The report's workloads are `progressing`: nothing was waited for yet.
+   */
+  onApplied?: (report: EnvReport) => Promise<void>;
   /** Wait after a change before what depends on it (close.ts DEFAULT_DRAIN_MS); only when pins are written. */
   drainMs?: number;
 }
@@ -315,6 +321,12 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     return { report: reportFromPlan(plan, keys, assess), plan, changes };
   };
 
+  const applied = async (plan: OpenPlan): Promise<void> => {
+    if (!opts.onApplied) return;
+    const rolling = (): RolloutAssessment => ({ state: 'progressing', reason: 'rolling out', ready: 0, desired: 0 });
+    await opts.onApplied({ ...reportFromPlan(plan, keys, rolling), state: 'deploying' });
+  };
+
   const go = async (held?: string): Promise<OpenResult> => {
     const w = await writeWorkloads(held);
     if ('done' in w) return w.done;
@@ -348,6 +360,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     return written;
   });
   if ('done' in w) return w.done;
+  await applied(w.plan);
   const assessments = await rollout(w.plan);
   return withLease(client, spec.name, run, log, async (lock) => {
     await checkStillOurs(client, w.plan, log);

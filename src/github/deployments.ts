@@ -1,9 +1,10 @@
 // The optional GitHub Deployment of an env (input `github-deployment`): one deployment per head SHA in the GitHub
 // environment named like the env, transient (GitHub shows it as destroyed once inactive), never auto-merging the
 // base and never waiting for status checks. Statuses: in_progress -> success | failure; close marks every
-// deployment of the environment inactive.
+// deployment of the environment inactive, then deletes it.
 
 import type { GitHubClient, RepoRef } from './client.js';
+import { statusOf } from './client.js';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'inactive';
 
@@ -33,6 +34,13 @@ export async function createDeployment(octokit: GitHubClient, options: CreateDep
     throw new Error(`GitHub did not create a deployment for ${options.sha}: ${JSON.stringify(response.data)}`);
   }
   return response.data.id;
+}
+
+/** Open's start of a deployment: created for the head SHA and marked in_progress, linked to the run. */
+export async function startDeployment(octokit: GitHubClient, options: CreateDeploymentOptions & { logUrl?: string }): Promise<number> {
+  const deploymentId = await createDeployment(octokit, options);
+  await setDeploymentStatus(octokit, { repo: options.repo, deploymentId, state: 'in_progress', ...(options.logUrl ? { logUrl: options.logUrl } : {}) });
+  return deploymentId;
 }
 
 export interface StatusOptions {
@@ -108,6 +116,39 @@ export async function deactivateEnvironment(octokit: GitHubClient, options: Deac
     marked.push(d.id);
   }
   return marked;
+}
+
+export interface RemovedDeployments {
+  /** Deployments deleted. */
+  deleted: number[];
+  /** Deployments GitHub would not delete (422: made active meanwhile, e.g. by an open racing this close). */
+  kept: number[];
+}
+
+/**
+ * What close does with the env's deployment records: marks them inactive, then deletes them, so the PR's
+ * Environments list does not fill up with torn-down envs. GitHub deletes only inactive deployments when a
+ * repository has more than one (DELETE /repos/{owner}/{repo}/deployments/{id}: 422 otherwise), hence the order.
+ * The GitHub environment itself stays: deleting one needs an admin token (repo administration), not GITHUB_TOKEN.
+ */
+export async function removeEnvironmentDeployments(octokit: GitHubClient, options: DeactivateOptions): Promise<RemovedDeployments> {
+  await deactivateEnvironment(octokit, options);
+  const { owner, repo } = options.repo;
+  const deployments = await octokit.paginate(octokit.rest.repos.listDeployments, { owner, repo, environment: options.env, per_page: 100 });
+  const removed: RemovedDeployments = { deleted: [], kept: [] };
+  for (const d of deployments) {
+    if (options.keep?.includes(d.id)) continue;
+    try {
+      await octokit.rest.repos.deleteDeployment({ owner, repo, deployment_id: d.id });
+      removed.deleted.push(d.id);
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) continue; // another close was faster
+      if (status === 422) removed.kept.push(d.id);
+      else throw error;
+    }
+  }
+  return removed;
 }
 
 /** GitHub caps deployment and status descriptions at 140 characters. */

@@ -150,6 +150,12 @@ export function decide(eventName: string, payload: unknown, inputs: DecisionInpu
       return { command: 'close', env, pull, closeReason: 'unlabeled', reason: `the gate label "${inputs.label}" was removed from ${what}` };
     }
   }
+  if (action === 'converted_to_draft') {
+    // A draft gets no env under skip-drafts: the one it had goes, as a label gate's does when the label goes.
+    if (!inputs.skipDrafts) return skip(`${what} was converted to a draft; skip-drafts is off, so its environment stays`);
+    if (pull.isFork) return forkClose();
+    return { command: 'close', env, pull, closeReason: 'draft', reason: `${what} was converted to a draft (skip-drafts is on)` };
+  }
   if (!OPEN_ACTIONS.has(action)) return skip(`the "${action}" action of ${eventName} does not change the environment`);
 
   const refusal = openRefusal(pull, inputs);

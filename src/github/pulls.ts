@@ -41,12 +41,31 @@ export async function getPull(octokit: GitHubClient, repo: RepoRef, number: numb
   }
 }
 
+export interface RunFreshness {
+  freshness: Freshness;
+  /** `closed` only: the PR was merged. */
+  merged: boolean;
+  /** Why a run that is not fresh must not write, for the log and the job summary; null when fresh. */
+  reason: string | null;
+}
+
 /**
- * `fresh` when the PR is open and its head is still `headSha`; `closed` when it was closed (or is gone);
- * `superseded` when a newer commit was pushed (the newer run will do the work).
+ * The freshness guard of a run for `headSha`: `fresh` when the PR is open and its head is still `headSha`;
+ * `closed` when it was closed (or is gone); `superseded` when a newer commit was pushed (the newer run will do
+ * the work).
  */
-export async function checkFresh(octokit: GitHubClient, repo: RepoRef, number: number, headSha: string): Promise<Freshness> {
+export async function checkRunFresh(octokit: GitHubClient, repo: RepoRef, number: number, headSha: string): Promise<RunFreshness> {
   const pull = await getPull(octokit, repo, number);
-  if (!pull || pull.state === 'closed') return 'closed';
-  return pull.headSha === headSha ? 'fresh' : 'superseded';
+  if (!pull || pull.state === 'closed') {
+    return { freshness: 'closed', merged: !!pull?.merged, reason: `pull request #${number} is ${!pull ? 'gone' : pull.merged ? 'merged' : 'closed'}` };
+  }
+  if (pull.headSha !== headSha) {
+    return { freshness: 'superseded', merged: false, reason: `pull request #${number} has a newer head than ${headSha.slice(0, 12)}; a newer run will update the env` };
+  }
+  return { freshness: 'fresh', merged: false, reason: null };
+}
+
+/** checkRunFresh's verdict alone. */
+export async function checkFresh(octokit: GitHubClient, repo: RepoRef, number: number, headSha: string): Promise<Freshness> {
+  return (await checkRunFresh(octokit, repo, number, headSha)).freshness;
 }

@@ -4,7 +4,11 @@
 import type { ObjectRef } from '../plan/types.js';
 
 export type WorkloadState = 'ready' | 'progressing' | 'degraded' | 'failed';
-export type EnvState = WorkloadState | 'absent' | 'closed' | 'skipped';
+/**
+ * `deploying`: the clones and their DestinationRules are written and rolling out, the routes are not in yet (what
+ * the PR comment says between the writes and the end of the rollout wait). Never the result of a command.
+ */
+export type EnvState = WorkloadState | 'deploying' | 'absent' | 'closed' | 'skipped';
 
 export interface WorkloadReport {
   role: 'service' | 'worker';
@@ -39,9 +43,13 @@ export interface EnvReport {
     repo?: string;
     pr?: number;
     commit?: string;
+    /** The PR head when known: a report about an older commit says so. */
+    headCommit?: string;
+    /** The GitHub web root (GITHUB_SERVER_URL) for the commit link; default https://github.com. */
+    serverUrl?: string;
     runUrl?: string;
     updatedAt?: string;
-    closeReason?: 'merged' | 'closed' | 'swept' | 'unlabeled' | 'manual';
+    closeReason?: 'merged' | 'closed' | 'swept' | 'unlabeled' | 'draft' | 'manual';
     /** An example URL for the curl line, e.g. from the `environment-url` input. */
     exampleUrl?: string;
     /** Why nothing was done (state `skipped`), e.g. "pull request #42 is a draft". */

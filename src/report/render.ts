@@ -6,6 +6,7 @@
 // such string and the text output strips control characters. The report carries nothing secret; keep it so.
 
 import type { EnvReport, EnvState, WorkloadReport } from './model.js';
+import { RESPONSE_ENV_HEADER } from '../plan/names.js';
 
 type CloseReason = NonNullable<NonNullable<EnvReport['context']>['closeReason']>;
 
@@ -18,11 +19,14 @@ const PROPAGATE =
 
 const FAILED_NOTE = 'The environment failed to start (see **Not ready** below); fix it and push again.';
 
+const DEPLOYING_NOTE = 'The clones are written and rolling out; the header reaches them once they are ready, and this report is updated then.';
+
 const CLOSE_REASONS: Record<CloseReason, string> = {
   merged: 'the pull request was merged',
   closed: 'the pull request was closed without merging',
   swept: 'the sweep found it stale (its pull request is closed or it outlived its TTL)',
   unlabeled: 'the gate label was removed from the pull request',
+  draft: 'the pull request was converted to a draft (skip-drafts is on)',
   manual: 'it was closed by hand',
 };
 
@@ -31,6 +35,7 @@ const ICONS: Record<EnvState, string> = {
   progressing: '🟡',
   degraded: '🟠',
   failed: '🔴',
+  deploying: '⏳',
   absent: '⚪',
   closed: '⚫',
   skipped: '⏭️',
@@ -44,11 +49,17 @@ interface Facts {
   state: EnvState;
   headerLine: string;
   baggageLine: string | null;
+  /** The first reach line: the example URL (`environment-url`) or the first service's. */
   curl: string;
+  /** One per service with a URL: where it answers inside the mesh and the line to try it. */
+  reach: { service: string; url: string; curl: string }[];
+  responseHeaderLine: string;
   workloads: WorkloadReport[];
   /** Workloads that are not ready, with the reason (or a generic one). */
   problems: { workload: WorkloadReport; reason: string }[];
   commit?: string;
+  headCommit?: string;
+  commitUrl?: string;
   updatedAt?: string;
   runUrl?: string;
   pr?: number;
@@ -65,7 +76,13 @@ function facts(report: EnvReport): Facts {
   const workloads = [...report.services, ...report.workers];
   const firstHost = report.services.flatMap((s) => s.hosts)[0];
   const url = report.context?.exampleUrl ?? report.services.find((s) => s.url)?.url ?? (firstHost ? `http://${firstHost}/` : 'http://<service>/');
-  const curl = `curl -H ${shellQuote(headerLine)} ${url.startsWith('http://<') ? url : shellWord(url)}`;
+  // -i shows the response headers, among them the one that names the env that answered.
+  const curlTo = (u: string) => `curl -i -H ${shellQuote(headerLine)} ${u.startsWith('http://<') ? u : shellWord(u)}`;
+  const curl = curlTo(url);
+  const reach = report.services.flatMap((s) => {
+    const u = s.url ?? (s.hosts[0] ? `http://${s.hosts[0]}/` : undefined);
+    return u ? [{ service: `${s.namespace}/${s.deployment}`, url: u, curl: curlTo(u) }] : [];
+  });
   const problems = workloads
     .filter((w) => w.state !== 'ready')
     .map((workload) => ({ workload, reason: truncate(workload.reason ?? defaultReason(workload), MAX_REASON) }));
@@ -76,9 +93,13 @@ function facts(report: EnvReport): Facts {
     headerLine,
     baggageLine: report.baggage === null ? null : `baggage: ${report.baggage}`,
     curl,
+    reach,
+    responseHeaderLine: `${RESPONSE_ENV_HEADER}: ${report.env}`,
     workloads,
     problems,
     commit: ctx.commit,
+    headCommit: ctx.headCommit,
+    commitUrl: ctx.commit && ctx.repo ? commitUrl(ctx.serverUrl ?? 'https://github.com', ctx.repo, ctx.commit) : undefined,
     updatedAt: ctx.updatedAt,
     runUrl: ctx.runUrl,
     pr: ctx.pr,
@@ -89,6 +110,29 @@ function facts(report: EnvReport): Facts {
     removed: report.removed,
     warnings: (report.warnings ?? []).map((w) => truncate(w, MAX_REASON)),
   };
+}
+
+/** The commit's page, only for a well-formed repository and SHA (the link goes into markdown unescaped). */
+function commitUrl(server: string, repo: string, sha: string): string | undefined {
+  if (!/^[0-9a-f]{7,64}$/i.test(sha) || !/^[\w.-]+\/[\w.-]+$/.test(repo) || !isHttpUrl(server)) return undefined;
+  return `${server.replace(/\/+$/, '').replace(/[()\s]/g, encodeURIComponent)}/${repo}/commit/${sha}`;
+}
+
+/** A commit as people read it: its first 7 characters (as GitHub shows it). */
+export function shortSha(sha: string): string {
+  return /^[0-9a-f]{40,64}$/i.test(sha) ? sha.slice(0, 7) : sha;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** An ISO time as people read it, in UTC: `2 Dec 2026, 16:40 UTC`; anything else as it is. */
+export function readableTime(iso: string): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return iso;
+  const d = new Date(t);
+  const hh = String(d.getUTCHours()).padStart(2, '0');
+  const mm = String(d.getUTCMinutes()).padStart(2, '0');
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}, ${hh}:${mm} UTC`;
 }
 
 function defaultReason(w: WorkloadReport): string {
@@ -172,6 +216,9 @@ export function renderMarkdown(report: EnvReport): string {
   const out: string[] = [];
   const title = `### ${ICONS[f.state]} Dynamic environment ${markdownCode(f.env)}: ${f.state}`;
   out.push(title, '');
+  if (f.commit && f.headCommit && f.headCommit !== f.commit) {
+    out.push(`> [!NOTE]\n> This describes commit ${markdownCode(shortSha(f.commit))}, not the pull request's head ${markdownCode(shortSha(f.headCommit))}: a newer run updates it.`, '');
+  }
 
   if (f.closed) {
     out.push(...markdownClosed(f), '');
@@ -182,10 +229,17 @@ export function renderMarkdown(report: EnvReport): string {
   } else if (f.state === 'failed') {
     // Open adds no route to a failed clone: no curl line that would only reach the baseline.
     out.push(`${FAILED_NOTE} Requests with ${markdownCode(f.headerLine)} get no answer from it.`, '');
+  } else if (f.state === 'deploying') {
+    out.push(`${f.commit ? `Deploying commit ${markdownCode(shortSha(f.commit))}. ` : ''}${DEPLOYING_NOTE}`, '');
   } else {
-    out.push(`**Reach it** by sending the header ${markdownCode(f.headerLine)}:`, '');
-    out.push(fenced('sh', f.curl), '');
-    if (f.baggageLine) out.push(`Or send the W3C baggage member instead: ${markdownCode(f.baggageLine)}.`, '');
+    out.push(`**Reach it** by sending the header ${markdownCode(f.headerLine)}${f.baggageLine ? ` (or the W3C baggage member ${markdownCode(f.baggageLine)})` : ''}:`, '');
+    if (f.reach.length > 0) {
+      out.push('| Service | URL | Try it (from a pod in the mesh) |', '|---|---|---|');
+      for (const r of f.reach) out.push(`| ${escapeMarkdown(r.service)} | ${markdownCode(r.url, true)} | ${markdownCode(r.curl, true)} |`);
+      out.push('');
+    }
+    if (f.reach.length === 0 || f.curl !== f.reach[0]!.curl) out.push(fenced('sh', f.curl), '');
+    out.push(`The response header ${markdownCode(f.responseHeaderLine)} confirms that the env's version answered; without it, the baseline did.`, '');
     out.push(PROPAGATE, '');
   }
 
@@ -209,7 +263,7 @@ export function renderMarkdown(report: EnvReport): string {
     out.push('');
   }
 
-  if (f.problems.length > 0) {
+  if (f.problems.length > 0 && f.state !== 'deploying') {
     out.push('**Not ready**', '');
     for (const p of f.problems) {
       out.push(`- ${ICONS[p.workload.state]} ${mdRef({ namespace: p.workload.namespace, name: p.workload.clone })} (${p.workload.state}): ${escapeMarkdown(p.reason)}`);
@@ -224,8 +278,8 @@ export function renderMarkdown(report: EnvReport): string {
   }
 
   const footer: string[] = [];
-  if (f.commit) footer.push(`Commit ${markdownCode(f.commit)}`);
-  if (f.updatedAt) footer.push(`updated ${escapeMarkdown(f.updatedAt)}`);
+  if (f.commit) footer.push(`Commit ${f.commitUrl ? `[${markdownCode(shortSha(f.commit))}](${f.commitUrl})` : markdownCode(shortSha(f.commit))}`);
+  if (f.updatedAt) footer.push(`updated ${escapeMarkdown(readableTime(f.updatedAt))}`);
   if (f.runUrl && isHttpUrl(f.runUrl)) footer.push(`[run](${f.runUrl.replace(/[()\s]/g, encodeURIComponent)})`);
   if (footer.length > 0) out.push(`<sub>${footer.join(' · ')}</sub>`);
 
@@ -234,7 +288,7 @@ export function renderMarkdown(report: EnvReport): string {
 
 function markdownClosed(f: Facts): string[] {
   const lines: string[] = [];
-  const when = f.updatedAt ? ` at ${escapeMarkdown(f.updatedAt)}` : '';
+  const when = f.updatedAt ? ` on ${escapeMarkdown(readableTime(f.updatedAt))}` : '';
   const why = f.closeReason ? ` because ${CLOSE_REASONS[f.closeReason]}` : '';
   lines.push(`This environment was torn down${when}${why}.`);
   const r = f.removed;
@@ -274,7 +328,7 @@ export function renderText(report: EnvReport): string {
   out.push(`Dynamic environment ${t(f.env)}: ${f.state}`);
 
   if (f.closed) {
-    const when = f.updatedAt ? ` at ${t(f.updatedAt)}` : '';
+    const when = f.updatedAt ? ` on ${t(readableTime(f.updatedAt))}` : '';
     const why = f.closeReason ? ` because ${CLOSE_REASONS[f.closeReason]}` : '';
     out.push(`Torn down${when}${why}.`);
     const r = f.removed;
@@ -294,10 +348,15 @@ export function renderText(report: EnvReport): string {
     out.push(`No environment ${t(f.env)} exists.`);
   } else if (f.state === 'failed') {
     out.push(`${FAILED_NOTE.replaceAll('*', '')} Requests with "${t(f.headerLine)}" get no answer from it.`);
+  } else if (f.state === 'deploying') {
+    out.push(DEPLOYING_NOTE);
   } else {
     out.push('', 'Reach it:');
-    const rows = [['header', t(f.headerLine)], ['curl', t(f.curl)]];
+    const rows = [['header', t(f.headerLine)]];
     if (f.baggageLine) rows.push(['baggage', t(f.baggageLine)]);
+    if (f.reach.length === 0 || f.curl !== f.reach[0]!.curl) rows.push(['curl', t(f.curl)]);
+    for (const r of f.reach) rows.push([t(r.service), t(r.curl)]);
+    rows.push(['answered by', `the response header "${t(f.responseHeaderLine)}" (absent: the baseline answered)`]);
     out.push(...align(rows).map((l) => `  ${l}`));
     out.push(`  ${PROPAGATE.replaceAll('`', '')}`);
   }
@@ -329,7 +388,8 @@ export function renderText(report: EnvReport): string {
 
   const footer: string[][] = [];
   if (f.commit) footer.push(['commit', t(f.commit)]);
-  if (f.updatedAt) footer.push(['updated', t(f.updatedAt)]);
+  if (f.headCommit && f.commit && f.headCommit !== f.commit) footer.push(['pr head', `${t(f.headCommit)} (newer than this report)`]);
+  if (f.updatedAt) footer.push(['updated', t(readableTime(f.updatedAt))]);
   if (f.runUrl) footer.push(['run', t(f.runUrl)]);
   if (footer.length > 0) out.push('', ...align(footer));
   return `${out.join('\n')}\n`;

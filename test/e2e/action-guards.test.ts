@@ -12,6 +12,8 @@ import {
 const cluster = useCluster();
 const TOKEN = 'ghs_guardsTokenZYXWVU9876543210abcd';
 let fake: FakeGitHub;
+/** The state of an open with `wait: false`: the clones were looked at once, ready or not yet. */
+const NOT_WAITED = /^(progressing|ready)$/;
 
 beforeAll(async () => {
   fake = await FakeGitHub.start();
@@ -76,7 +78,7 @@ describe('skipped events', () => {
     expect(botComments(fake, pr.full, pr.number)).toEqual([]);
 
     const opened = succeeded(await run('pull_request.opened.draft'));
-    expect(opened.outputs.state).toBe('progressing');
+    expect(opened.outputs.state).toMatch(NOT_WAITED); // wait: false
     expect(cluster.audit({ username: id.username }).length).toBeGreaterThan(0); // the audit log does see this identity
     expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
   });
@@ -172,6 +174,22 @@ describe('bad inputs', () => {
   });
 });
 
+describe('no kubeconfig', () => {
+  test('an empty kubeconfig input without $KUBECONFIG: exit 2 in the workflow\'s words (the secret, forks, Dependabot), nothing written', async () => {
+    const { id, run } = await setup();
+    const r = await run('pull_request.opened', { kubeconfig: '' });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    const error = r.stdout.split('\n').find((l) => l.startsWith('::error::'))!;
+    expect(error).toContain('input "kubeconfig" is empty and $KUBECONFIG is not set');
+    expect(error).toContain('secret KUBECONFIG is not set');
+    expect(error).toMatch(/forks and from Dependabot/);
+    expect(error).not.toContain('--kubeconfig');
+    expect(r.outputs.state).toBe('failed');
+    expect(r.summary).toMatch(/### ❌ dynamic-env failed \(exit 2\)\n\nThe inputs or the config are wrong; nothing was written to the cluster\.\n\n- input "kubeconfig" is empty/);
+    expect(clusterWrites(cluster, id.username)).toEqual([]);
+  });
+});
+
 describe('secrets', () => {
   test('no credential in the log, GITHUB_OUTPUT, the job summary or any comment; both are masked', async () => {
     const { ns, pr, kubeconfig, run } = await setup();
@@ -187,7 +205,7 @@ describe('secrets', () => {
       await run('pull_request.opened', { context: 'nope' }),
     ];
     expect(runs.map((r) => r.code)).toEqual([0, 1, 2]);
-    expect(runs.map((r) => r.outputs.state)).toEqual(['progressing', 'failed', 'failed']);
+    expect(runs.map((r) => r.outputs.state)).toEqual([expect.stringMatching(NOT_WAITED), 'failed', 'failed']);
     fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed' });
     runs.push(succeeded(await run('pull_request.closed.unmerged')));
     expect((await envObjects(cluster, ns, pr.env)).deployments).toEqual([]);

@@ -13,6 +13,8 @@ import {
 const cluster = useCluster();
 const TOKEN = 'ghs_lifecycleTokenABCDEF0123456789';
 let fake: FakeGitHub;
+/** The state of an open with `wait: false`: the clones were looked at once, ready or not yet. */
+const NOT_WAITED = /^(progressing|ready)$/;
 
 beforeAll(async () => {
   fake = await FakeGitHub.start();
@@ -80,15 +82,15 @@ describe('a PR from opened to closed', () => {
     const body = comments[0]!.body;
     expect(body.startsWith(`<!-- dynamic-env:${pr.env} -->\n### 🟢 Dynamic environment \`${pr.env}\`: ready`)).toBe(true);
     expect(body).toContain(`\`x-override: ${pr.env}\``);
-    expect(body).toContain(`curl -H 'x-override: ${pr.env}' http://web.${ns}.svc.cluster.local/`);
+    expect(body).toContain(`curl -i -H 'x-override: ${pr.env}' http://web.${ns}.svc.cluster.local/`);
     expect(body).toContain(`baggage: override=${pr.env}`);
     expect(body).toContain('| Role | Namespace | Deployment | Image | Clone | Ready | State |');
     expect(body).toContain(`| service | ${ns} | web | \`example.com/web:${pr.head.slice(0, 7)}\` | web-${pr.env} | 1/1 | 🟢 ready |`);
-    expect(body).toContain(`Commit \`${pr.head}\``);
+    expect(body).toContain(`Commit [\`${pr.head.slice(0, 7)}\`](https://github.com/${pr.full}/commit/${pr.head})`);
     expect(body).toMatch(/\[run\]\(https:\/\/github\.com\/acme\/shop-[0-9a-f]+\/actions\/runs\/\d+\)/);
     expect(body).toMatch(/<!-- dynamic-env-state \{"sha":"[0-9a-f]{40}","runId":\d+,"runAttempt":1,/);
     expect(r.summary).toContain(`### 🟢 Dynamic environment \`${pr.env}\`: ready`);
-    expect(r.summary).toContain(`curl -H 'x-override: ${pr.env}'`);
+    expect(r.summary).toContain(`curl -i -H 'x-override: ${pr.env}'`);
 
     // command: status from a workflow_dispatch run describes the same env from the cluster alone.
     const status = succeeded(await runAction({
@@ -112,7 +114,7 @@ describe('a PR from opened to closed', () => {
     const comments = botComments(fake, pr.full, pr.number);
     expect(comments.map((c) => String(c.id))).toEqual([id]);
     expect(comments[0]!.body).toContain(`example.com/web:${next.slice(0, 7)}`);
-    expect(comments[0]!.body).toContain(`Commit \`${next}\``);
+    expect(comments[0]!.body).toContain(`Commit [\`${next.slice(0, 7)}\`]`);
     const objs = await envObjects(cluster, ns, pr.env);
     expect(objs.deployments).toHaveLength(1);
     expect(objs.deployments[0].spec.template.spec.containers[0].image).toBe(`example.com/web:${next.slice(0, 7)}`);
@@ -155,7 +157,7 @@ describe('a PR from opened to closed', () => {
 
     fake.updatePull(pr.owner, pr.repo, pr.number, { labels: ['preview'] });
     const opened = succeeded(await run('pull_request.labeled', gate, { labels: ['preview'] }));
-    expect(opened.outputs.state).toBe('progressing');
+    expect(opened.outputs.state).toMatch(NOT_WAITED); // wait: false
     expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
 
     // a label that is not the gate
@@ -178,11 +180,27 @@ describe('a PR from opened to closed', () => {
   });
 });
 
+describe('drafts', () => {
+  test('converted_to_draft closes the env under skip-drafts, and says why', async () => {
+    const { ns, pr, run } = await setup();
+    const inputs = { 'skip-drafts': 'true', wait: 'false' };
+    succeeded(await run('pull_request.opened', inputs));
+    expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
+    fake.updatePull(pr.owner, pr.repo, pr.number, { draft: true });
+    const r = succeeded(await run('pull_request.converted_to_draft', inputs));
+    expect(r.outputs).toMatchObject({ env: pr.env, state: 'closed' });
+    expect(await envObjects(cluster, ns, pr.env)).toEqual({ deployments: [], destinationRules: [], routes: [] });
+    const comments = botComments(fake, pr.full, pr.number);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toContain('because the pull request was converted to a draft (skip-drafts is on)');
+  });
+});
+
 describe('kubeconfig and config file', () => {
   test('kubeconfig as base64, as JSON, and through $KUBECONFIG without the input; the config file\'s lockNamespace applies', async () => {
     const { ns, id, pr, kubeconfig, run } = await setup();
     const b64 = succeeded(await run('pull_request.opened', { wait: 'false', kubeconfig: Buffer.from(kubeconfig).toString('base64') }));
-    expect(b64.outputs.state).toBe('progressing');
+    expect(b64.outputs.state).toMatch(NOT_WAITED); // wait: false
     expect((await envObjects(cluster, ns, pr.env)).deployments).toHaveLength(1);
 
     // A config file instead of the shorthand; its lockNamespace (the identity may not write Leases in "default")
@@ -231,7 +249,7 @@ describe('GitHub Deployment', () => {
     expect(r.outputs['deployment-id']).toBe(String(d!.id));
   });
 
-  test('created for the head SHA, in_progress then success; the previous push\'s goes inactive; all inactive after close', async () => {
+  test('created for the head SHA, in_progress then success; the previous push\'s goes inactive; close marks all inactive, then deletes them', async () => {
     const { pr, run } = await setup();
     const inputs = { wait: 'false', 'github-deployment': 'true', 'environment-url': 'https://{env}.preview.example.com/' };
     const first = succeeded(await run('pull_request.opened', inputs));
@@ -255,10 +273,19 @@ describe('GitHub Deployment', () => {
     expect(deployments.find((d) => d.id === d1.id)!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success', 'inactive']);
 
     fake.updatePull(pr.owner, pr.repo, pr.number, { state: 'closed', merged: true });
-    succeeded(await run('pull_request.closed.merged', inputs, { sha: next }));
-    deployments = fake.deployments(pr.owner, pr.repo);
-    expect(deployments).toHaveLength(2);
-    for (const d of deployments) expect(d.statuses.at(-1)!.state).toBe('inactive');
+    const before = fake.requests.length;
+    const closed = succeeded(await run('pull_request.closed.merged', inputs, { sha: next }));
+    expect(fake.deployments(pr.owner, pr.repo)).toEqual([]);
+    // The one still active was marked inactive before its DELETE (GitHub refuses to delete an active one, 422).
+    const writes = fake.requests.slice(before)
+      .filter((q) => q.operationId === 'repos/create-deployment-status' || q.operationId === 'repos/delete-deployment')
+      .map((q) => `${q.operationId} ${q.path.split('/')[5]} ${(q.body as { state?: string } | undefined)?.state ?? ''} ${q.status}`.replace('  ', ' '));
+    expect(writes).toEqual([
+      `repos/create-deployment-status ${d2.id} inactive 201`,
+      `repos/delete-deployment ${d2.id} 204`,
+      `repos/delete-deployment ${d1.id} 204`,
+    ]);
+    expect(closed.stdout).toContain(`GitHub deployments of ${pr.env}: 2 deleted`);
   });
 });
 

@@ -79,9 +79,12 @@ describe('schedule: sweep', () => {
       expect(comments[0]!.body).toContain('because the sweep found it stale');
     }
     for (const kept of [open, foreign]) expect((await envObjects(cluster, ns, kept.env)).deployments).toHaveLength(1);
-    expect(botComments(fake, mine.full, open.number)[0]!.body).toContain(': progressing');
-    const deployment = fake.deployments(mine.owner, mine.repo).find((d) => d.environment === closed.env)!;
-    expect(deployment.statuses.map((s) => s.state)).toEqual(['in_progress', 'success', 'inactive']);
+    expect(botComments(fake, mine.full, open.number)[0]!.body).toMatch(/: (progressing|ready)\n/); // wait: false
+    // The swept env's deployment record: marked inactive, then deleted.
+    expect(fake.deployments(mine.owner, mine.repo).filter((d) => d.environment === closed.env)).toEqual([]);
+    const swept = fake.requests.filter((q) => q.path.startsWith(`/repos/${mine.full}/deployments/`) && q.method !== 'GET')
+      .map((q) => `${q.operationId} ${(q.body as { state?: string } | undefined)?.state ?? ''} ${q.status}`);
+    expect(swept.slice(-2)).toEqual(['repos/create-deployment-status inactive 201', 'repos/delete-deployment  204']);
 
     // ttl: the open PR's env is old enough now; the other repository's still is not ours.
     await new Promise((res) => setTimeout(res, 1100));

@@ -32,6 +32,8 @@ export interface RequestRecord {
   status: number;
   userAgent: string;
   fault?: FaultKind;
+  /** When the request arrived (ms since the epoch), to order it against the cluster's audit log. */
+  at: number;
 }
 
 export type FaultKind = '500' | 'secondary' | 'primary';
@@ -179,6 +181,7 @@ export class FakeGitHub {
       'repos/get-deployment': (c) => ({ status: 200, body: this.deploymentJson(this.deployment(c.params)) }),
       'repos/create-deployment-status': (c) => this.createStatus(c),
       'repos/list-deployment-statuses': (c) => this.listStatuses(c),
+      'repos/delete-deployment': (c) => this.deleteDeployment(c),
     };
   }
 
@@ -310,7 +313,7 @@ export class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', this.url);
     const method = (req.method ?? 'GET').toUpperCase();
-    const record: RequestRecord = { method, path: url.pathname, operationId: null, query: Object.fromEntries(url.searchParams), body: undefined, status: 0, userAgent: req.headers['user-agent'] ?? '' };
+    const record: RequestRecord = { method, path: url.pathname, operationId: null, query: Object.fromEntries(url.searchParams), body: undefined, status: 0, userAgent: req.headers['user-agent'] ?? '', at: Date.now() };
     this.requests.push(record);
     const send = (reply: Reply): void => {
       record.status = reply.status;
@@ -594,6 +597,25 @@ export class FakeGitHub {
     };
     d.statuses.push(s);
     return { status: 201, body: this.statusJson(d, s) };
+  }
+
+  /**
+   * As the description says: a repository's only deployment can be deleted whatever its status; with more than one,
+   * only a deployment that is not active (its latest status a non-successful one: inactive, failure or error),
+   * else 422.
+   */
+  private deleteDeployment(c: Parameters<Handler>[0]): Reply {
+    const d = this.deployment(c.params);
+    const inRepo = this.deploymentList.filter((x) => x.owner === d.owner && x.repo === d.repo);
+    const latest = [...d.statuses].sort((a, b) => b.id - a.id)[0];
+    if (inRepo.length > 1 && !['inactive', 'failure', 'error'].includes(latest?.state ?? '')) {
+      return {
+        status: 422,
+        body: { message: 'We cannot delete an active deployment unless it is the only deployment in a given environment.', documentation_url: `${DOCS}/deployments/deployments#delete-a-deployment` },
+      };
+    }
+    this.deploymentList.splice(this.deploymentList.indexOf(d), 1);
+    return { status: 204 };
   }
 
   private listStatuses(c: Parameters<Handler>[0]): Reply {

@@ -3,8 +3,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { FakeGitHub } from '../github/fake-github.js';
 import { clientFor } from '../github/clients.js';
-import { createDeployment, deactivateEnvironment, setDeploymentStatus } from '../../src/github/deployments.js';
-import { checkFresh, getPull } from '../../src/github/pulls.js';
+import { createDeployment, deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from '../../src/github/deployments.js';
+import { checkFresh, checkRunFresh, getPull } from '../../src/github/pulls.js';
 
 const repo = { owner: 'acme', repo: 'shop' };
 const SHA1 = '1'.repeat(40);
@@ -86,6 +86,44 @@ describe('deployments', () => {
     expect(latest).toEqual({ [old]: 'inactive', [current]: 'success' });
   });
 
+  test('the fake refuses to delete an active deployment when the repository has others (422), as GitHub does', async () => {
+    const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
+    const solo = { owner: 'acme', repo: 'solo' };
+    const only = await createDeployment(gh, { repo: solo, sha: SHA1, env: 'pr-1' });
+    await setDeploymentStatus(gh, { repo: solo, deploymentId: only, state: 'success' });
+    const active = await createDeployment(gh, { repo, sha: SHA1, env: 'pr-active' });
+    await setDeploymentStatus(gh, { repo, deploymentId: active, state: 'success' });
+    await expect(gh.rest.repos.deleteDeployment({ ...repo, deployment_id: active })).rejects.toMatchObject({ status: 422 });
+    await setDeploymentStatus(gh, { repo, deploymentId: active, state: 'inactive' });
+    await gh.rest.repos.deleteDeployment({ ...repo, deployment_id: active });
+    // A repository's only deployment goes whatever its status.
+    await gh.rest.repos.deleteDeployment({ ...solo, deployment_id: only });
+    expect(fake.deployments('acme', 'solo')).toEqual([]);
+    expect(fake.deployments('acme', 'shop').map((d) => d.id)).not.toContain(active);
+    await expect(gh.rest.repos.deleteDeployment({ ...repo, deployment_id: active })).rejects.toMatchObject({ status: 404 });
+  });
+
+  test('close: every deployment of the env marked inactive, then deleted; other envs\' stay; a second close does nothing', async () => {
+    const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
+    const other = await createDeployment(gh, { repo, sha: SHA1, env: 'pr-other' });
+    await setDeploymentStatus(gh, { repo, deploymentId: other, state: 'success' });
+    const ids: number[] = [];
+    for (const [sha, state] of [[SHA1, 'success'], [SHA2, 'in_progress']] as const) {
+      const id = await createDeployment(gh, { repo, sha, env: 'pr-gone' });
+      await setDeploymentStatus(gh, { repo, deploymentId: id, state });
+      ids.push(id);
+    }
+    const before = fake.requests.length;
+    const removed = await removeEnvironmentDeployments(gh, { repo, env: 'pr-gone' });
+    expect(removed).toEqual({ deleted: [...ids].reverse(), kept: [] });
+    expect(fake.deployments('acme', 'shop').filter((d) => d.environment === 'pr-gone')).toEqual([]);
+    expect(fake.deployments('acme', 'shop').find((d) => d.id === other)!.statuses.at(-1)!.state).toBe('success');
+    // Each one marked inactive before its delete.
+    const writes = fake.requests.slice(before).filter((r) => r.method !== 'GET').map((r) => `${r.operationId} ${r.path.split('/')[5]} ${r.status}`);
+    for (const id of ids) expect(writes.indexOf(`repos/create-deployment-status ${id} 201`)).toBeLessThan(writes.indexOf(`repos/delete-deployment ${id} 204`));
+    expect(await removeEnvironmentDeployments(gh, { repo, env: 'pr-gone' })).toEqual({ deleted: [], kept: [] });
+  });
+
   test('long descriptions are cut to GitHub\'s 140 characters', async () => {
     const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
     const id = await createDeployment(gh, { repo, sha: SHA1, env: 'pr-long', description: 'd'.repeat(300) });
@@ -107,6 +145,27 @@ describe('pull requests', () => {
     fake.updatePull('acme', 'shop', 42, { state: 'closed' });
     expect(await checkFresh(gh, repo, 42, SHA2)).toBe('closed');
     expect(await checkFresh(gh, repo, 4242, SHA2)).toBe('closed');
+  });
+
+  test('checkRunFresh: the reason a stale run must not write, and whether a closed PR was merged', async () => {
+    const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
+    fake.seedPull({ owner: 'acme', repo: 'shop', number: 43, headSha: SHA1 });
+    expect(await checkRunFresh(gh, repo, 43, SHA1)).toEqual({ freshness: 'fresh', merged: false, reason: null });
+    fake.updatePull('acme', 'shop', 43, { headSha: SHA2 });
+    expect(await checkRunFresh(gh, repo, 43, SHA1)).toEqual({
+      freshness: 'superseded', merged: false, reason: `pull request #43 has a newer head than ${SHA1.slice(0, 12)}; a newer run will update the env`,
+    });
+    fake.updatePull('acme', 'shop', 43, { state: 'closed', merged: true });
+    expect(await checkRunFresh(gh, repo, 43, SHA2)).toEqual({ freshness: 'closed', merged: true, reason: 'pull request #43 is merged' });
+    expect(await checkRunFresh(gh, repo, 4343, SHA2)).toEqual({ freshness: 'closed', merged: false, reason: 'pull request #4343 is gone' });
+  });
+
+  test('startDeployment: created for the head SHA, then in_progress linked to the run', async () => {
+    const gh = clientFor(fake, 'ghs_install', { paceWrites: false });
+    const id = await startDeployment(gh, { repo, sha: SHA2, env: 'pr-start', logUrl: 'https://github.com/acme/shop/actions/runs/5' });
+    const d = fake.deployments('acme', 'shop').find((x) => x.id === id)!;
+    expect(d).toMatchObject({ sha: SHA2, environment: 'pr-start' });
+    expect(d.statuses.map((st) => [st.state, st.logUrl])).toEqual([['in_progress', 'https://github.com/acme/shop/actions/runs/5']]);
   });
 
   test('getPull summarises the PR, null when it does not exist', async () => {

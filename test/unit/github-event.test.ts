@@ -76,6 +76,24 @@ describe('decide: pull_request events', () => {
     expect(d).toMatchObject({ command: 'close', env: 'pr-42', closeReason: 'unlabeled' });
   });
 
+  test('converted_to_draft closes under skip-drafts (draft), is skipped without it, and skips fork PRs', () => {
+    const drafted = prPayload('converted_to_draft', { draft: true });
+    expect(decide('pull_request', drafted, { ...auto, skipDrafts: true })).toMatchObject({
+      command: 'close', env: 'pr-42', closeReason: 'draft', reason: 'pull request #42 was converted to a draft (skip-drafts is on)',
+    });
+    expect(decide('pull_request', drafted, auto)).toMatchObject({ command: 'skip', reason: expect.stringContaining('skip-drafts is off') });
+    expect(decide('pull_request', prPayload('converted_to_draft', { draft: true, headRepo: 'mallory/shop' }), { ...auto, skipDrafts: true }))
+      .toMatchObject({ command: 'skip', reason: expect.stringContaining('comes from a fork') });
+    // Under a label gate too: the draft rule does not depend on labels.
+    expect(decide('pull_request', prPayload('converted_to_draft', { draft: true, labels: ['preview'] }), { ...auto, skipDrafts: true, label: 'preview' }))
+      .toMatchObject({ command: 'close', closeReason: 'draft' });
+  });
+
+  test('unlabeled of the gate label closes under skip-drafts too, and on a draft', () => {
+    const d = decide('pull_request', prPayload('unlabeled', { label: 'preview', labels: [], draft: true }), { ...auto, label: 'preview', skipDrafts: true });
+    expect(d).toMatchObject({ command: 'close', closeReason: 'unlabeled' });
+  });
+
   test('unlabeled of another label is skipped', () => {
     const d = decide('pull_request', prPayload('unlabeled', { label: 'bug', labels: ['preview'] }), { ...auto, label: 'preview' });
     expect(d).toMatchObject({ command: 'skip', reason: expect.stringContaining('not the gate label') });

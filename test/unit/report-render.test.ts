@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { EnvReport, WorkloadReport } from '../../src/report/model.js';
-import { escapeMarkdown, markdownCode, renderMarkdown, renderText } from '../../src/report/render.js';
+import { escapeMarkdown, markdownCode, readableTime, renderMarkdown, renderText } from '../../src/report/render.js';
 
 function workload(over: Partial<WorkloadReport> = {}): WorkloadReport {
   return {
@@ -63,18 +63,19 @@ describe('renderMarkdown', () => {
     const md = renderMarkdown(report());
     expect(md).toMatch(/^### .*Dynamic environment `pr-42`: ready$/m);
     expect(md).toContain('`x-override: pr-42`');
-    expect(md).toContain("curl -H 'x-override: pr-42' http://reviews.bookinfo.svc.cluster.local/");
+    expect(md).toContain("curl -i -H 'x-override: pr-42' http://reviews.bookinfo.svc.cluster.local/");
     expect(md).toContain('`baggage: override=pr-42`');
+    expect(md).toContain("The response header `x-dynamic-env: pr-42` confirms that the env's version answered; without it, the baseline did.");
     expect(md).toMatch(/must propagate the header/);
     expect(md).toMatch(/OpenTelemetry-instrumented apps forward `baggage` for free/);
   });
 
   test('the curl line uses the example URL when there is one, quoted when the shell would read it', () => {
     expect(renderMarkdown(report({ context: { exampleUrl: 'https://pr-42.preview.acme.dev/' } }))).toContain(
-      "curl -H 'x-override: pr-42' https://pr-42.preview.acme.dev/",
+      "```sh\ncurl -i -H 'x-override: pr-42' https://pr-42.preview.acme.dev/\n```",
     );
     expect(renderMarkdown(report({ context: { exampleUrl: 'https://shop.acme.dev/?a=1&b=2' } }))).toContain(
-      "curl -H 'x-override: pr-42' 'https://shop.acme.dev/?a=1&b=2'",
+      "curl -i -H 'x-override: pr-42' 'https://shop.acme.dev/?a=1&b=2'",
     );
   });
 
@@ -88,7 +89,7 @@ describe('renderMarkdown', () => {
     const md = renderMarkdown(
       report({ state: 'progressing', services: [workload({ replicas: { ready: 1, desired: 2 }, state: 'progressing' })] }),
     );
-    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    const rows = md.split('\n').filter((l) => l.startsWith('| ')).slice(2); // after the reach table
     expect(cells(rows[0]!)).toEqual(['Role', 'Namespace', 'Deployment', 'Image', 'Clone', 'Ready', 'State']);
     const service = cells(rows[1]!);
     expect(service.slice(0, 3)).toEqual(['service', 'bookinfo', 'reviews']);
@@ -100,6 +101,48 @@ describe('renderMarkdown', () => {
     expect(worker[0]).toBe('worker');
     expect(worker[3]).toBe('`ghcr.io/acme/mailer:abc123`<br>`ghcr.io/acme/sidecar:1`');
     expect(rows).toHaveLength(3);
+  });
+
+  test('each service gets its own row with its URL and a copy-paste curl line', () => {
+    const md = renderMarkdown(report({
+      services: [
+        workload({ url: 'http://reviews.bookinfo.svc.cluster.local:9080/' }),
+        workload({ deployment: 'ratings', clone: 'ratings-pr-42', hosts: ['ratings.bookinfo.svc.cluster.local'] }),
+        workload({ namespace: 'shop', deployment: 'cart|x', clone: 'cart-pr-42', url: 'http://cart.shop.svc.cluster.local:8080/' }),
+      ],
+    }));
+    const table = md.split('\n').filter((l) => l.startsWith('| ')).slice(0, 5);
+    expect(cells(table[0]!)).toEqual(['Service', 'URL', 'Try it (from a pod in the mesh)']);
+    expect(table.slice(1, 4).map(cells)).toEqual([
+      ['bookinfo/reviews', '`http://reviews.bookinfo.svc.cluster.local:9080/`', "`curl -i -H 'x-override: pr-42' http://reviews.bookinfo.svc.cluster.local:9080/`"],
+      ['bookinfo/ratings', '`http://ratings.bookinfo.svc.cluster.local/`', "`curl -i -H 'x-override: pr-42' http://ratings.bookinfo.svc.cluster.local/`"],
+      ['shop/cart\\|x', '`http://cart.shop.svc.cluster.local:8080/`', "`curl -i -H 'x-override: pr-42' http://cart.shop.svc.cluster.local:8080/`"],
+    ]);
+    expect(table[4]).toMatch(/^\| Role/);
+    // No separate block repeating the first row.
+    expect(md).not.toContain('```sh');
+  });
+
+  test('deploying: the commit it is for, rolling out, no reach section and no not-ready list yet', () => {
+    const md = renderMarkdown(report({
+      state: 'deploying',
+      services: [workload({ state: 'progressing', replicas: { ready: 0, desired: 1 }, reason: 'not waited for yet' })],
+    }));
+    expect(md).toMatch(/^### ⏳ Dynamic environment `pr-42`: deploying$/m);
+    expect(md).toContain('Deploying commit `0123456`. The clones are written and rolling out;');
+    expect(md).not.toContain('curl');
+    expect(md).not.toContain('Not ready');
+    expect(md).toContain('| service | bookinfo | reviews |');
+    expect(renderText(report({ state: 'deploying' }))).toContain('The clones are written and rolling out');
+  });
+
+  test('a report about an older commit than the PR head says so; about the head it does not', () => {
+    const head = 'fedcba9876543210fedcba9876543210fedcba98';
+    const older = renderMarkdown(report({ context: { ...report().context, headCommit: head } }));
+    expect(older).toContain("> This describes commit `0123456`, not the pull request's head `fedcba9`: a newer run updates it.");
+    const same = renderMarkdown(report({ context: { ...report().context, headCommit: report().context!.commit! } }));
+    expect(same).not.toContain('This describes commit');
+    expect(renderText(report({ context: { ...report().context, headCommit: head } }))).toMatch(/pr head\s+fedcba9876543210fedcba9876543210fedcba98 \(newer than this report\)/);
   });
 
   test('failures list their reasons', () => {
@@ -145,11 +188,25 @@ describe('renderMarkdown', () => {
     expect(markdownCode('a|b', true)).toBe('`a\\|b`');
   });
 
-  test('footer has the commit, the update time and a link to the run', () => {
+  test('footer has the short commit linked to its page, a readable UTC time and a link to the run', () => {
     const md = renderMarkdown(report());
-    expect(md).toContain('`0123456789abcdef0123456789abcdef01234567`');
-    expect(md).toContain('2025-01-02T03:04:05Z');
-    expect(md).toContain('[run](https://github.com/acme/shop/actions/runs/99)');
+    const footer = md.trimEnd().split('\n').at(-1)!;
+    expect(footer).toBe('<sub>Commit [`0123456`](https://github.com/acme/shop/commit/0123456789abcdef0123456789abcdef01234567)'
+      + ' · updated 2 Jan 2025, 03:04 UTC · [run](https://github.com/acme/shop/actions/runs/99)</sub>');
+    // GHES: the server the workflow runs on.
+    expect(renderMarkdown(report({ context: { ...report().context, serverUrl: 'https://git.acme.dev' } })))
+      .toContain('(https://git.acme.dev/acme/shop/commit/0123456789abcdef0123456789abcdef01234567)');
+    // Without a repository, or with a commit that is not a SHA, no link.
+    expect(renderMarkdown(report({ context: { commit: 'abc1234567abc1234567abc1234567abc1234567' } }))).toContain('<sub>Commit `abc1234`</sub>');
+    expect(renderMarkdown(report({ context: { repo: 'acme/shop', commit: 'HEAD)[x](y' } }))).not.toContain('/commit/');
+  });
+
+  test.each([
+    ['2026-12-02T16:40:59Z', '2 Dec 2026, 16:40 UTC'],
+    ['2025-01-02T03:04:05.123+02:00', '2 Jan 2025, 01:04 UTC'],
+    ['not a time', 'not a time'],
+  ])('readableTime(%s) = %s', (iso, text) => {
+    expect(readableTime(iso)).toBe(text);
   });
 
   test('closed report: torn down, when, why and what was removed; no reach-it section', () => {
@@ -168,7 +225,7 @@ describe('renderMarkdown', () => {
       }),
     );
     expect(md).toMatch(/Dynamic environment `pr-42`: closed/);
-    expect(md).toContain('torn down at 2025-01-02T03:04:05Z because the pull request was merged');
+    expect(md).toContain('torn down on 2 Jan 2025, 03:04 UTC because the pull request was merged');
     expect(md).toContain('1 clone: `bookinfo/reviews-pr-42`');
     expect(md).toContain('1 DestinationRule: `bookinfo/dynamic-env-pr-42-reviews`');
     expect(md).toContain('3 routes');
@@ -180,6 +237,7 @@ describe('renderMarkdown', () => {
     ['closed', 'closed without merging'],
     ['swept', 'sweep'],
     ['unlabeled', 'label was removed'],
+    ['draft', 'converted to a draft (skip-drafts is on)'],
     ['manual', 'by hand'],
   ] as const)('closed report says why: %s', (reason, text) => {
     const md = renderMarkdown(report({ state: 'closed', services: [], workers: [], removed: { clones: [], destinationRules: [], virtualServices: [], routes: 0 }, context: { closeReason: reason } }));
@@ -207,7 +265,8 @@ describe('renderText', () => {
     const text = renderText(report());
     expect(text).toContain('Dynamic environment pr-42: ready');
     expect(text).toContain('x-override: pr-42');
-    expect(text).toContain("curl -H 'x-override: pr-42' http://reviews.bookinfo.svc.cluster.local/");
+    expect(text).toMatch(/bookinfo\/reviews\s+curl -i -H 'x-override: pr-42' http:\/\/reviews\.bookinfo\.svc\.cluster\.local\//);
+    expect(text).toContain('the response header "x-dynamic-env: pr-42"');
     expect(text).toContain('baggage: override=pr-42');
     expect(text).toMatch(/must propagate the header/);
     expect(text).toContain('0123456789abcdef0123456789abcdef01234567');
@@ -247,7 +306,7 @@ describe('renderText', () => {
         context: { closeReason: 'swept', updatedAt: '2025-01-02T03:04:05Z' },
       }),
     );
-    expect(text).toContain('Torn down at 2025-01-02T03:04:05Z because the sweep found it stale');
+    expect(text).toContain('Torn down on 2 Jan 2025, 03:04 UTC because the sweep found it stale');
     expect(text).toMatch(/clones\s+bookinfo\/reviews-pr-42/);
     expect(text).toMatch(/routes\s+2/);
     expect(text).not.toContain('curl');
