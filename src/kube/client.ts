@@ -130,6 +130,11 @@ export class KubeClient {
     });
   }
 
+  /** The current context's cluster entry (server, CA, TLS options): what a kubeconfig for this cluster repeats. */
+  get cluster(): NonNullable<ReturnType<KubeConfig['getCurrentCluster']>> {
+    return this.kc.getCurrentCluster()!;
+  }
+
   /** The namespace of the current context, if it names one. */
   get contextNamespace(): string | undefined {
     return this.kc.getContextObject(this.kc.getCurrentContext())?.namespace;
