@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { clusterError, usageError } from '../errors.js';
 import type { KubeObject } from '../plan/types.js';
 import type { ResourceType } from './resources.js';
-import { resourcePath } from './resources.js';
+import { notServedMessage, resourcePath } from './resources.js';
 
 export interface KubeClientOptions {
   /** Path of a kubeconfig file; default: $KUBECONFIG, then ~/.kube/config, then in-cluster. */
@@ -325,6 +325,8 @@ export function explainApiError(e: unknown, what: string): Error {
     if (e.code === 403) {
       return clusterError(`${what}: forbidden (${e.apiMessage}); grant it with deploy/rbac.yaml (a RoleBinding to dynamic-env-write in that namespace)`, e);
     }
+    const notServed = e.code === 404 ? notServedMessage(e.method, e.path) : undefined;
+    if (notServed) return clusterError(`${what}: ${notServed}`, e);
     if (e.code === 401) return clusterError(`${what}: the cluster refused the credentials (401); check the kubeconfig's user`, e);
     if (e.code === 422 || e.code === 400) return clusterError(`${what}: the API server rejected it: ${e.apiMessage}`, e);
     if (isTooLarge(e)) {
