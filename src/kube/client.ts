@@ -237,13 +237,14 @@ export class KubeClient {
     return agent;
   }
 
-  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string, fieldSelector?: string): Promise<ListResult<T>> {
+  /** Every match, page by page; with `atMost`, one page of at most that many (a "does any exist?" question). */
+  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string, fieldSelector?: string, atMost?: number): Promise<ListResult<T>> {
     // Paginate with limit/continue so a big cluster never comes back as one giant response.
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const q = new URLSearchParams({ limit: '500' });
+      const q = new URLSearchParams({ limit: String(atMost ?? 500) });
       if (labelSelector) q.set('labelSelector', labelSelector);
       if (fieldSelector) q.set('fieldSelector', fieldSelector);
       if (cont) q.set('continue', cont);
@@ -251,7 +252,7 @@ export class KubeClient {
         'GET', `${resourcePath(type, namespace)}?${q}`);
       // A list's items carry no apiVersion/kind; put them back so objects can be written as they are.
       for (const item of res.items) items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
-      cont = res.metadata.continue || undefined;
+      cont = atMost === undefined ? res.metadata.continue || undefined : undefined;
       resourceVersion = res.metadata.resourceVersion;
     } while (cont);
     return { items, resourceVersion };

@@ -129,3 +129,24 @@ describe('a cluster without networking.istio.io/v1', () => {
     }
   });
 });
+
+describe('callers without a sidecar: the plan warns from what the pods say', () => {
+  it('an original that opts out of injection gets a warning; the harness pods (no injector anywhere) get none', async () => {
+    const ns = await cluster.namespace('sidecar');
+    await createMesh(cluster.admin, ns, { shared: ['web', 'api'] });
+    const api = await cluster.get('Deployment', ns, 'api-v1');
+    api.spec.template.metadata.annotations = { 'sidecar.istio.io/inject': 'false' };
+    await cluster.apply({ ...api, metadata: { name: 'api-v1', namespace: ns, labels: api.metadata.labels } });
+    const id = await cluster.identity([ns]);
+    const plan = async (deployment: string) => {
+      const r = await runCli(['open', '--env', 'pr-1', '--namespace', ns, '--deployment', deployment, '--image', 'example.com/x:pr', '--dry-run', '--output', 'json', '--lock-namespace', ns, '--kubeconfig', id.kubeconfig]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).report.warnings ?? [];
+    };
+    expect(await plan('web-v1')).toEqual([]);
+    expect(await plan('api-v1')).toEqual([expect.stringMatching(
+      new RegExp(`^Deployment ${ns}/api-v1 opts out of sidecar injection \\(annotation sidecar\\.istio\\.io/inject: "false" on its pod template\\), so its clone runs without a sidecar: .*callers without a sidecar are load-balanced by kube-proxy onto the clone too`),
+    )]);
+    expect(cluster.writes(id.username)).toEqual([]);
+  });
+});
