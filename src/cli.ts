@@ -406,6 +406,9 @@ async function kubeconfig(values: Values, io: CliIO): Promise<number> {
   }
   const server = values.server !== undefined ? checkServerUrl(values.server) : undefined;
   const target = values.output ?? 'dynamic-env.kubeconfig';
+  if (['text', 'json', 'yaml'].includes(target)) {
+    throw usageError(`--output ${target}: kubeconfig's --output is the file to write (or - for stdout), e.g. --output dynamic-env.kubeconfig`);
+  }
   if (target !== '-' && readKubeconfigs(values).includes(resolve(target))) {
     throw usageError(`--output ${target}: that is the kubeconfig this command reads; write the ServiceAccount's to another file`);
   }
