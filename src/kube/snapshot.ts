@@ -44,7 +44,7 @@ export async function readOpenSnapshot(
       services: services.flatMap((l) => l.items),
       destinationRules: destinationRules.items,
       virtualServices: virtualServices.items,
-      sidecars,
+      ...(sidecars ? { sidecars } : {}),
     };
   } catch (e) {
     throw explainApiError(e, 'reading the cluster');
