@@ -50,6 +50,8 @@ export const FLAGS: Record<string, FlagHelp> = {
 const CLUSTER = ['kubeconfig', 'context'];
 const SHORTHAND = ['namespace', 'deployment', 'container', 'image'];
 const OWNER = ['repo', 'pr', 'commit'];
+/** Scripts pass the same cluster flags to every command; reading commands take the lock namespace and ignore it. */
+const UNUSED_LOCK: [string, FlagHelp] = ['lock-namespace', { arg: 'NS', text: 'accepted for scripts that pass it to every command; reading needs no Lease' }];
 
 export const COMMANDS: Record<string, CommandHelp> = {
   open: {
@@ -70,13 +72,13 @@ export const COMMANDS: Record<string, CommandHelp> = {
   status: {
     summary: "an env's state, services and routes (exit 1 when it is absent, failed or degraded)",
     usage: 'dynamic-env status --env NAME [flags]',
-    flags: ['env', ...CLUSTER, 'output', 'help'],
+    flags: ['env', ...CLUSTER, UNUSED_LOCK, 'output', 'help'],
     examples: ['dynamic-env status --env pr-42 --output json'],
   },
   list: {
     summary: 'the envs in the cluster, and orphans a sweep would remove',
     usage: 'dynamic-env list [flags]',
-    flags: [...CLUSTER, 'output', 'help'],
+    flags: [...CLUSTER, UNUSED_LOCK, 'output', 'help'],
     examples: ['dynamic-env list'],
   },
   sweep: {
