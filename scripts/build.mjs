@@ -1,7 +1,7 @@
 // Bundles the action (dist/index.js) and the CLI (dist/cli.js) into single ESM files.
 // Reproducible: no timestamps, no absolute paths, sorted inputs are esbuild's default.
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeLicenseNotices } from './license-notices.mjs';
@@ -42,8 +42,11 @@ const common = {
 /** Bundles the action and the CLI into `outdir`; returns the action bundle's metafile. */
 export async function bundle(outdir) {
   const action = await build({ ...common, absWorkingDir: root, entryPoints: ['src/index.ts'], outfile: join(outdir, 'index.js'), metafile: true });
+  // --version: package.json's version, baked in (src/cli/version.ts) so the CLI never reads package.json.
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
   const cli = await build({
     ...common,
+    define: { DYNAMIC_ENV_VERSION: JSON.stringify(version) },
     absWorkingDir: root,
     entryPoints: ['src/cli.ts'],
     outfile: join(outdir, 'cli.js'),

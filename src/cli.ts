@@ -1,66 +1,43 @@
 // The dynamic-env CLI: the same engine as the action, for any CI and for people.
 // Exit codes: 0 success, 1 failure (the cluster said no, or the env is failed), 2 bad usage or config.
+// Commands, their flags and help text: src/cli/commands.ts; reading the command line: src/cli/parse.ts.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { parseAllDocuments, stringify } from 'yaml';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { loadConfigFile, parseConfigText } from './config/file.js';
 import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
 import { parseDuration, TTL_FROM, type TtlFrom } from './config/inputs.js';
 import { parseImageLines } from './config/images.js';
-import { workloadSchema, type ConfigFile } from './config/schema.js';
-import { DNS_LABEL_RE } from './config/names.js';
+import { MAX_TIMEOUT_SECONDS, timeoutSeconds, workloadSchema, type ConfigFile } from './config/schema.js';
+import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE } from './config/names.js';
+import { withoutRepeatedKey } from './config/issues.js';
 import { MAX_ENV_NAME } from './plan/names.js';
 import type { Snapshot } from './plan/types.js';
 import { KubeClient } from './kube/client.js';
-import { openEnv, planWithAnnotations, diffPlan, type Change } from './commands/open.js';
+import { parseSnapshot } from './kube/snapshot-file.js';
+import { openEnv, planWithAnnotations, diffPlan } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
 import { healEnvs } from './commands/heal.js';
 import { envStatus, listEnvs, listOrphans, sweepEnvs, ttlAndKeepList } from './commands/status.js';
 import { reportFromPlan } from './commands/report.js';
+import { MIN_TOKEN_SECONDS, checkServerUrl, issueKubeconfig } from './commands/kubeconfig.js';
 import { renderMarkdown, renderText } from './report/render.js';
+import { orphanLines, renderChanges, renderEnvList, renderHeal, renderSweep } from './report/cli-text.js';
 import type { EnvReport } from './report/model.js';
 import { demoConfigText, demoSnapshot } from './demo/bookinfo.js';
+import { commandHelp, overviewHelp } from './cli/commands.js';
+import { parseCommandLine } from './cli/parse.js';
+import { VERSION } from './cli/version.js';
 
-const USAGE = `dynamic-env: per-pull-request environments in a shared Kubernetes + Istio mesh
+export { parseSnapshot };
 
-Usage:
-  dynamic-env open   --env NAME (--config FILE | --namespace NS --deployment NAME --image IMAGE [--container NAME])
-  dynamic-env close  --env NAME
-  dynamic-env status --env NAME
-  dynamic-env list
-  dynamic-env sweep  [--ttl 72h [--ttl-from updated|opened]] [--keep pr-1,pr-2] [--heal [--env NAME]]
-  dynamic-env plan   --snapshot FILE (--config FILE | shorthand) [--env NAME]    offline, no cluster
-  dynamic-env demo                                                            plan against a bundled bookinfo
-
-Options:
-  --env NAME             environment name (RFC 1123 label, <= 40 chars), e.g. pr-42
-  --config FILE          YAML config (schema: schema/dynamic-env.schema.json)
-  --namespace, --deployment, --container, --image   the one-Deployment shorthand
-  --images [NS/]DEPLOYMENT[/CONTAINER]=IMAGE   open, plan: set or add a service's image (repeatable, or comma-
-                         separated); images take {sha} (--commit), {short-sha}, {pr} (--pr), {env}, {branch} (--branch)
-  --kubeconfig FILE      default: $KUBECONFIG, ~/.kube/config, in-cluster
-  --context NAME         kubeconfig context
-  --lock-namespace NS    where a new env's Lease lives (default: default); an existing env's clones record theirs,
-                         and every command uses that one
-  --wait / --no-wait     wait for the clones to become available before routing (default: wait)
-  --timeout DURATION     rollout wait, e.g. 300s, 5m (default 5m)
-  --drain DURATION       wait between a change and what depends on it, so proxies get them in that order:
-                         close/sweep between routes and subsets/clones, open around baseline pins (default 3s;
-                         0 turns it off)
-  --repo OWNER/REPO --pr N --commit SHA   open: ownership recorded on the env's objects; open and close refuse an
-                         env recorded for another repository or PR (close without --repo closes any env)
-  --heal                 sweep: put back the routes of every open env that a GitOps sync or kubectl apply of a
-                         VirtualService removed (from what the env's clones record); alone, or after --ttl/--keep
-  --dry-run              print the changes, write nothing
-  --output text|json|yaml
-  -h, --help
-`;
-
-const options = {
+export const options = {
   env: { type: 'string' },
   config: { type: 'string' },
-  namespace: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
   deployment: { type: 'string' },
   container: { type: 'string' },
   image: { type: 'string' },
@@ -83,7 +60,11 @@ const options = {
   images: { type: 'string', multiple: true },
   branch: { type: 'string' },
   'ttl-from': { type: 'string' },
+  'service-account': { type: 'string' },
+  duration: { type: 'string' },
+  server: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parse>['values'];
@@ -100,22 +81,18 @@ const defaultIO: CliIO = {
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(argv));
-  } catch (e) {
-    io.err(`dynamic-env: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+  const line = parseCommandLine(argv, options);
+  switch (line.kind) {
+    case 'version': io.out(`dynamic-env ${VERSION}\n`); return 0;
+    case 'overview': (line.asked ? io.out : io.err)(overviewHelp()); return line.asked ? 0 : 2;
+    case 'help': io.out(commandHelp(line.command)); return 0;
+    case 'error': io.err(`dynamic-env${line.command ? ` ${line.command}` : ''}: ${line.message}\n`); return 2;
+    case 'run': break;
   }
-  const command = positionals[0];
-  if (values.help || !command) {
-    (command || values.help ? io.out : io.err)(USAGE);
-    return values.help ? 0 : 2;
-  }
+  const command = line.command;
   try {
-    const output = parseOutput(values.output);
-    if (positionals.length > 1) throw usageError(`unexpected argument "${positionals[1]}"; options take the form --name value`);
+    const values = parse(argv).values;
+    const output = command === 'kubeconfig' ? 'text' : parseOutput(values.output);
     switch (command) {
       case 'open': return await open(values, output, io);
       case 'close': return await close(values, output, io);
@@ -124,7 +101,8 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
       case 'sweep': return await sweep(values, output, io);
       case 'plan': return await plan(values, output, io);
       case 'demo': return await demo(output, io);
-      default: throw usageError(`unknown command "${command}"; commands: open, close, status, list, sweep, plan, demo`);
+      case 'kubeconfig': return await kubeconfig(values, io);
+      default: throw new Error(`command "${command}" has help but no handler`);
     }
   } catch (e) {
     io.err(`dynamic-env ${command}: ${e instanceof DynamicEnvError ? e.message : describeUnexpected(e)}\n`);
@@ -158,7 +136,7 @@ async function readConfig(values: Values): Promise<ConfigFile> {
 
 function overrides(values: Values): SpecOverrides {
   const o: SpecOverrides = {};
-  if (values.env !== undefined) o.env = values.env;
+  if (values.env !== undefined) o.env = checkEnvFlag(values.env);
   const parts = [values.namespace, values.deployment, values.image];
   if (parts.some((p) => p !== undefined) || values.container !== undefined) {
     const missing = ['namespace', 'deployment', 'image'].filter((_, i) => parts[i] === undefined);
@@ -209,7 +187,7 @@ function checkShorthand(values: Values): void {
   if (parsed.success) return;
   const flag = (path: readonly PropertyKey[]): string =>
     path[0] === 'containers' ? (path[2] === 'name' ? '--container' : '--image') : `--${String(path[0])}`;
-  throw usageError([...new Set(parsed.error.issues.map((i) => `${flag(i.path)}: ${i.message}`))]);
+  throw usageError([...new Set(parsed.error.issues.map((i) => `${flag(i.path)}: ${withoutRepeatedKey(i.path, i.message)}`))]);
 }
 
 function runOptions(values: Values, config?: ConfigFile) {
@@ -219,11 +197,21 @@ function runOptions(values: Values, config?: ConfigFile) {
   if (lockNs && (lockNs.length > 63 || !DNS_LABEL_RE.test(lockNs))) {
     throw usageError(`--lock-namespace "${lockNs.length > 80 ? `${lockNs.slice(0, 77)}...` : lockNs}": a namespace name is a lowercase RFC 1123 label of at most 63 characters, e.g. dynamic-env`);
   }
+  const timeout = timeoutFlag(values);
   return resolveRunOptions(config ?? {}, {
     ...(values['lock-namespace'] ? { lockNamespace: values['lock-namespace'] } : {}),
     ...(values.wait ? { wait: true } : values['no-wait'] ? { wait: false } : {}),
-    ...(values.timeout !== undefined ? { timeout: values.timeout } : {}),
+    ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
   });
+}
+
+/** `--timeout`, checked under its flag name (the config schema would say `timeout:`, a config file's key). */
+function timeoutFlag(values: Values): number | undefined {
+  if (values.timeout === undefined) return undefined;
+  const seconds = timeoutSeconds(values.timeout);
+  if (typeof seconds === 'string') throw usageError(`--timeout: ${seconds}`);
+  if (seconds > MAX_TIMEOUT_SECONDS) throw usageError(`--timeout: must be at most 24h, got "${values.timeout}"`);
+  return seconds;
 }
 
 /** `--drain`: 0 or a duration in seconds or minutes. */
@@ -246,29 +234,28 @@ function client(values: Values): KubeClient {
 
 const requireEnv = (values: Values): string => {
   if (!values.env) throw usageError('--env is required, e.g. --env pr-42');
-  if (!isEnvName(values.env)) {
-    throw usageError(`--env "${values.env}": an env name is a lowercase RFC 1123 label of at most 40 characters, e.g. pr-42`);
-  }
-  return values.env;
+  return checkEnvFlag(values.env);
 };
 
-const exitFor = (report: EnvReport) => (report.state === 'failed' || report.state === 'degraded' ? 1 : 0);
-
-function changesText(changes: Change[]): string {
-  const real = changes.filter((c) => c.action !== 'unchanged');
-  if (real.length === 0) return 'No changes: the cluster already matches.\n';
-  return real.map((c) => `  ${c.action.padEnd(7)} ${c.kind} ${c.namespace}/${c.name}${c.detail ? ` (${c.detail})` : ''}`).join('\n') + '\n';
+function checkEnvFlag(env: string): string {
+  if (!isEnvName(env)) {
+    throw usageError(`--env "${env.length > 80 ? `${env.slice(0, 77)}...` : env}": an env name is a lowercase RFC 1123 label of at most 40 characters, e.g. pr-42`);
+  }
+  return env;
 }
+
+const exitFor = (report: EnvReport) => (report.state === 'failed' || report.state === 'degraded' ? 1 : 0);
 
 async function open(values: Values, output: Output, io: CliIO): Promise<number> {
   const config = await readConfig(values);
   const spec = resolveEnvSpec(config, overrides(values));
   const run = runOptions(values, config);
+  const drain = drainOption(values);
   const kube = client(values);
   try {
-    const result = await openEnv({ client: kube, spec, run, ...drainOption(values), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    const result = await openEnv({ client: kube, spec, run, ...drain, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, values['dry-run'] ? { changes: result.changes, report: result.report } : result.report, () =>
-      (values['dry-run'] ? `Dry run: these changes would be made:\n${changesText(result.changes)}\n` : '') + renderText(result.report));
+      (values['dry-run'] ? `Dry run: these changes would be made:\n${renderChanges(result.changes)}\n` : '') + renderText(result.report));
     return exitFor(result.report);
   } finally {
     kube.close();
@@ -278,9 +265,11 @@ async function open(values: Values, output: Output, io: CliIO): Promise<number> 
 async function close(values: Values, output: Output, io: CliIO): Promise<number> {
   const env = requireEnv(values);
   const run = runOptions(values);
+  const owner = ownerFlags(values);
+  const drain = drainOption(values);
   const kube = client(values);
   try {
-    const report = await closeEnv({ client: kube, env, run, ...drainOption(values), dryRun: values['dry-run'], reason: 'manual', owner: ownerFlags(values), log: (l) => io.err(`${l}\n`) });
+    const report = await closeEnv({ client: kube, env, run, ...drain, dryRun: values['dry-run'], reason: 'manual', owner, log: (l) => io.err(`${l}\n`) });
     print(io, output, report, () => renderText(report));
     return 0;
   } finally {
@@ -306,12 +295,9 @@ async function list(values: Values, output: Output, io: CliIO): Promise<number> 
     const [envs, orphans] = await Promise.all([listEnvs(kube), listOrphans(kube)]);
     // Orphans (pins no rule backs, our unused VirtualServices): after the table, or on stderr with --output json (the
     // JSON stays the list of envs).
-    const orphanLines = orphans.map((o) => `orphan: ${o.message}`);
-    if (output !== 'text') for (const l of orphanLines) io.err(`${l}\n`);
-    print(io, output, envs, () => (envs.length === 0 ? 'No environments.\n'
-      : ['ENV  STATE  SERVICES  WORKERS  PR  OPENED', ...envs.map((e) => `${e.env}  ${e.state}  ${e.services}  ${e.workers}  ${e.pr ?? '-'}  ${e.openedAt ?? '-'}`)]
-        .map((l) => l.split('  ')).map((cols, _i, all) => cols.map((c, j) => c.padEnd(Math.max(...all.map((r) => (r[j] ?? '').length)))).join('  ').trimEnd()).join('\n') + '\n')
-      + (orphanLines.length ? `\nOrphans (dynamic-env sweep removes them):\n${orphanLines.map((l) => `  ${l}`).join('\n')}\n` : ''));
+    // With --output json/yaml the orphans go to stderr: that output stays the list of envs.
+    if (output !== 'text') for (const l of orphanLines(orphans)) io.err(`${l}\n`);
+    print(io, output, envs, () => renderEnvList(envs, orphans));
     return 0;
   } finally {
     kube.close();
@@ -319,6 +305,7 @@ async function list(values: Values, output: Output, io: CliIO): Promise<number> 
 }
 
 async function sweep(values: Values, output: Output, io: CliIO): Promise<number> {
+  if (values.env !== undefined && !values.heal) throw usageError('--env narrows --heal to one env; sweep closes by --ttl or --keep, never by name (use close --env)');
   if (values.ttl === undefined && values.keep === undefined) {
     if (values.heal) return heal(values, output, io);
     throw usageError('sweep needs --ttl DURATION and/or --keep ENV,ENV (which envs to keep), or --heal');
@@ -343,11 +330,12 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   const from = ttlFrom(values);
   if (values['ttl-from'] !== undefined && ttl === undefined) throw usageError('--ttl-from needs --ttl: it says where the TTL counts from');
   const run = runOptions(values);
+  const drain = drainOption(values);
+  if (values.env !== undefined) requireEnv(values);
   const kube = client(values);
   try {
-    const results = await sweepEnvs({ client: kube, run, ...drainOption(values), decide: ttlAndKeepList(ttl, keep, undefined, from), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
-    print(io, output, results, () => results.length === 0 ? 'No environments.\n'
-      : results.map((r) => `${r.env}: ${r.error ? `FAILED to close (${r.error})` : r.closed ? 'closed' : values['dry-run'] && r.reason !== 'kept' ? 'would close' : 'kept'} — ${r.reason}`).join('\n') + '\n');
+    const results = await sweepEnvs({ client: kube, run, ...drain, decide: ttlAndKeepList(ttl, keep, undefined, from), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    print(io, output, results, () => renderSweep(results, values['dry-run'] === true));
     const healed = values.heal ? await heal(values, output, io, kube) : 0;
     return results.some((r) => r.error) ? 1 : healed;
   } finally {
@@ -365,42 +353,16 @@ function ttlFrom(values: Values): TtlFrom {
 /** `sweep --heal`: every open env's routes written again where a re-apply of a VirtualService removed them. */
 async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClient): Promise<number> {
   const run = runOptions(values);
+  // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
+  const only = values.env !== undefined ? requireEnv(values) : undefined;
   const kube = shared ?? client(values);
   try {
-    // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
-    const only = values.env !== undefined ? requireEnv(values) : undefined;
     const results = await healEnvs({ client: kube, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`), ...(only ? { only: (e: string) => e === only } : {}) });
-    print(io, output, { healed: results }, () => results.length === 0 ? 'Heal: no open environments.\n'
-      : results.map((r) => `${r.env}: ${r.error ? `FAILED to heal (${r.error})` : r.healed.length ? 'healed' : 'ok'} — ${r.reason}`).join('\n') + '\n');
+    print(io, output, { healed: results }, () => renderHeal(results));
     return results.some((r) => r.error) ? 1 : 0;
   } finally {
     if (!shared) kube.close();
   }
-}
-
-/** A multi-document YAML dump of cluster objects (`kubectl get -o yaml` lists included) as a Snapshot. */
-export function parseSnapshot(text: string, source: string): Snapshot {
-  const snapshot: Snapshot = { deployments: [], services: [], destinationRules: [], virtualServices: [] };
-  const docs = parseAllDocuments(text);
-  const objects: any[] = [];
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    if (doc.errors.length) throw usageError(`${source}: ${doc.errors[0]!.message.split('\n')[0]}`);
-    const value = doc.toJS({ maxAliasCount: 100 });
-    if (value == null) continue;
-    if (value.kind === 'List' || value.kind?.endsWith?.('List')) objects.push(...(value.items ?? []));
-    else objects.push(value);
-  }
-  for (const o of objects) {
-    if (!o?.kind || !o.metadata?.name) throw usageError(`${source}: every document needs kind and metadata.name`);
-    switch (o.kind) {
-      case 'Deployment': snapshot.deployments.push(o); break;
-      case 'Service': snapshot.services.push(o); break;
-      case 'DestinationRule': snapshot.destinationRules.push(o); break;
-      case 'VirtualService': snapshot.virtualServices.push(o); break;
-      default: break; // other kinds are irrelevant to a plan
-    }
-  }
-  return snapshot;
 }
 
 function planReport(snapshot: Snapshot, spec: ReturnType<typeof resolveEnvSpec>) {
@@ -423,7 +385,7 @@ async function plan(values: Values, output: Output, io: CliIO): Promise<number> 
   const spec = resolveEnvSpec(config, overrides(values));
   const { plan: p, changes, report } = planReport(parseSnapshot(text, values.snapshot), spec);
   print(io, output, { changes, objects: { clones: p.clones, destinationRules: p.destinationRules, virtualServices: p.createVirtualServices }, routeEdits: p.routeEdits, warnings: p.warnings },
-    () => `Plan for env ${spec.name}:\n${changesText(changes)}${p.warnings.map((w) => `warning: ${w}\n`).join('')}\n${renderText(report)}`);
+    () => `Plan for env ${spec.name}:\n${renderChanges(changes)}${p.warnings.map((w) => `warning: ${w}\n`).join('')}\n${renderText(report)}`);
   return 0;
 }
 
@@ -438,7 +400,7 @@ async function demo(output: Output, io: CliIO): Promise<number> {
     demoConfigText.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'),
     '',
     'Changes open would make, in this order (clones, DestinationRules, then routes):',
-    changesText(changes),
+    renderChanges(changes),
     'Preview of the pull request comment:',
     '----------------------------------------------------------------',
     renderMarkdown({ ...report, context }),
@@ -446,6 +408,69 @@ async function demo(output: Output, io: CliIO): Promise<number> {
     '',
   ].join('\n'));
   return 0;
+}
+
+/**
+ * `kubeconfig`: a kubeconfig for the ServiceAccount, issued with the caller's own kubeconfig. Only the written file
+ * (or stdout with `--output -`) holds the token; every message goes to stderr and names none of it.
+ */
+async function kubeconfig(values: Values, io: CliIO): Promise<number> {
+  const sa = values['service-account'];
+  if (!sa) throw usageError('--service-account is required, e.g. --service-account dynamic-env (the one deploy/rbac.yaml creates)');
+  if (sa.length > 253 || !DNS_SUBDOMAIN_RE.test(sa)) throw usageError(`--service-account "${sa}": a ServiceAccount name is a lowercase RFC 1123 subdomain, e.g. dynamic-env`);
+  const ns = values.namespace;
+  if (!ns) throw usageError('--namespace (-n) is required: the namespace of the ServiceAccount, e.g. -n dynamic-env');
+  if (ns.length > 63 || !DNS_LABEL_RE.test(ns)) throw usageError(`--namespace "${ns}": a namespace name is a lowercase RFC 1123 label of at most 63 characters, e.g. dynamic-env`);
+  let seconds = 365 * 24 * 3600;
+  if (values.duration !== undefined) {
+    const parsed = parseDuration(values.duration.trim(), 'dhms');
+    if (typeof parsed === 'string') throw usageError(`--duration: ${parsed.replace('like 300, 300s, 5m, 1h30m, 7d', 'like 8760h, 365d, 720h')}`);
+    if (parsed < MIN_TOKEN_SECONDS) throw usageError(`--duration: the API server issues tokens for at least 10m, got "${values.duration}"`);
+    seconds = parsed;
+  }
+  const server = values.server !== undefined ? checkServerUrl(values.server) : undefined;
+  const target = values.output ?? 'dynamic-env.kubeconfig';
+  if (['text', 'json', 'yaml'].includes(target)) {
+    throw usageError(`--output ${target}: kubeconfig's --output is the file to write (or - for stdout), e.g. --output dynamic-env.kubeconfig`);
+  }
+  if (target !== '-' && readKubeconfigs(values).includes(resolve(target))) {
+    throw usageError(`--output ${target}: that is the kubeconfig this command reads; write the ServiceAccount's to another file`);
+  }
+  const kube = client(values);
+  try {
+    const issued = await issueKubeconfig(kube, { namespace: ns, serviceAccount: sa, seconds, ...(server ? { server } : {}) });
+    if (target === '-') io.out(issued.text);
+    else await writePrivate(target, issued.text);
+    const granted = issued.grantedSeconds < seconds - 60
+      ? `; the API server granted ${formatHours(issued.grantedSeconds)} of the ${formatHours(seconds)} asked (its --service-account-max-token-expiration)`
+      : '';
+    io.err(`${target === '-' ? 'Wrote a kubeconfig to stdout' : `Wrote ${target} (mode 0600)`} for ${issued.username} on ${issued.server}: ` +
+      `its token expires ${issued.expiresAt}${granted}. Deleting the ServiceAccount revokes it.\n`);
+    return 0;
+  } finally {
+    kube.close();
+  }
+}
+
+const formatHours = (seconds: number): string => `${Math.round(seconds / 3600)}h`;
+
+/** The kubeconfig files this run reads (--kubeconfig, else $KUBECONFIG's list, else ~/.kube/config), absolute. */
+function readKubeconfigs(values: Values): string[] {
+  if (values.kubeconfig) return [resolve(values.kubeconfig)];
+  const env = process.env.KUBECONFIG;
+  return (env ? env.split(process.platform === 'win32' ? ';' : ':').filter(Boolean) : [join(homedir(), '.kube', 'config')]).map((p) => resolve(p));
+}
+
+/** Written whole or not at all, readable by its owner only from the first byte. */
+async function writePrivate(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw usageError(`--output ${path}: cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
 }
 
 // Run when executed directly (the bundled dist/cli.js), not when imported by tests.

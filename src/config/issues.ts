@@ -15,12 +15,15 @@ export function formatPath(path: readonly PropertyKey[], prefix = ''): string {
   return out;
 }
 
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      // Two neighbours swapped (`opne`, `imgae`) is one typo, not two.
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -105,7 +108,17 @@ export function issueLines(schema: z.ZodType, issues: readonly z.core.$ZodIssue[
       for (const inner of issue.issues) lines.push(`${at}: ${typeof key === 'string' ? 'key: ' : ''}${inner.message}`);
       continue;
     }
-    lines.push(`${at}: ${issue.message}`);
+    lines.push(`${at}: ${withoutRepeatedKey(issue.path.length ? issue.path : [prefix], issue.message)}`);
   }
   return lines;
+}
+
+/**
+ * `timeout: must be ...`, not `timeout: timeout must be ...`: schema messages name their field so they read alone,
+ * and the path in front names it already. (`env: env name must ...` keeps its words: they say more than the key.)
+ */
+export function withoutRepeatedKey(path: readonly PropertyKey[], message: string): string {
+  const key = path[path.length - 1];
+  if (typeof key !== 'string') return message;
+  return new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (?=must |is |should )`).test(message) ? message.slice(key.length + 1) : message;
 }

@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { clusterError, usageError } from '../errors.js';
 import type { KubeObject } from '../plan/types.js';
 import type { ResourceType } from './resources.js';
-import { resourcePath } from './resources.js';
+import { notServedMessage, resourcePath } from './resources.js';
 
 export interface KubeClientOptions {
   /** Path of a kubeconfig file; default: $KUBECONFIG, then ~/.kube/config, then in-cluster. */
@@ -130,6 +130,11 @@ export class KubeClient {
     });
   }
 
+  /** The current context's cluster entry (server, CA, TLS options): what a kubeconfig for this cluster repeats. */
+  get cluster(): NonNullable<ReturnType<KubeConfig['getCurrentCluster']>> {
+    return this.kc.getCurrentCluster()!;
+  }
+
   /** The namespace of the current context, if it names one. */
   get contextNamespace(): string | undefined {
     return this.kc.getContextObject(this.kc.getCurrentContext())?.namespace;
@@ -232,13 +237,14 @@ export class KubeClient {
     return agent;
   }
 
-  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string, fieldSelector?: string): Promise<ListResult<T>> {
+  /** Every match, page by page; with `atMost`, one page of at most that many (a "does any exist?" question). */
+  async list<T extends KubeObject>(type: ResourceType, namespace?: string, labelSelector?: string, fieldSelector?: string, atMost?: number): Promise<ListResult<T>> {
     // Paginate with limit/continue so a big cluster never comes back as one giant response.
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const q = new URLSearchParams({ limit: '500' });
+      const q = new URLSearchParams({ limit: String(atMost ?? 500) });
       if (labelSelector) q.set('labelSelector', labelSelector);
       if (fieldSelector) q.set('fieldSelector', fieldSelector);
       if (cont) q.set('continue', cont);
@@ -246,7 +252,7 @@ export class KubeClient {
         'GET', `${resourcePath(type, namespace)}?${q}`);
       // A list's items carry no apiVersion/kind; put them back so objects can be written as they are.
       for (const item of res.items) items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
-      cont = res.metadata.continue || undefined;
+      cont = atMost === undefined ? res.metadata.continue || undefined : undefined;
       resourceVersion = res.metadata.resourceVersion;
     } while (cont);
     return { items, resourceVersion };
@@ -320,6 +326,8 @@ export function explainApiError(e: unknown, what: string): Error {
     if (e.code === 403) {
       return clusterError(`${what}: forbidden (${e.apiMessage}); grant it with deploy/rbac.yaml (a RoleBinding to dynamic-env-write in that namespace)`, e);
     }
+    const notServed = e.code === 404 ? notServedMessage(e.method, e.path) : undefined;
+    if (notServed) return clusterError(`${what}: ${notServed}`, e);
     if (e.code === 401) return clusterError(`${what}: the cluster refused the credentials (401); check the kubeconfig's user`, e);
     if (e.code === 422 || e.code === 400) return clusterError(`${what}: the API server rejected it: ${e.apiMessage}`, e);
     if (isTooLarge(e)) {

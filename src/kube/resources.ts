@@ -23,3 +23,23 @@ export function resourcePath(t: ResourceType, namespace?: string, name?: string)
   const ns = t.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   return `${base}${ns}/${t.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
 }
+
+/** The minimum Istio for the `networking.istio.io/v1` API this product reads and writes (served since 1.22). */
+export const MIN_ISTIO = '1.22';
+
+/**
+ * Why a GET of a whole collection (a list, never one object) came back 404: the API server does not serve that
+ * group and version at all. A list in a namespace that does not exist is an empty list, not a 404, so a 404 here
+ * is always the type. Undefined for any other request.
+ */
+export function notServedMessage(method: string, path: string): string | undefined {
+  if (method !== 'GET') return undefined;
+  const m = /^\/apis\/([^/]+)\/([^/]+)\/(?:namespaces\/[^/]+\/)?([^/?]+)(?:\?.*)?$/.exec(path);
+  if (!m) return undefined;
+  const [, group, version, plural] = m;
+  const known = [VIRTUAL_SERVICE, DESTINATION_RULE, DEPLOYMENT, LEASE].find((t) => t.plural === plural);
+  const what = `${group}/${version} ${known ? `${known.kind}s` : plural}`;
+  return group === 'networking.istio.io'
+    ? `this cluster does not serve ${what}: dynamic-env needs Istio ${MIN_ISTIO} or later (sidecar mode) installed`
+    : `this cluster does not serve ${what}`;
+}

@@ -5,6 +5,7 @@ import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, cloneName } from '../pla
 import type { Deployment, DestinationRule, Service, Snapshot, VirtualService } from '../plan/types.js';
 import { explainApiError, type KubeClient } from './client.js';
 import { DEPLOYMENT, DESTINATION_RULE, SERVICE, VIRTUAL_SERVICE } from './resources.js';
+import { readSidecarEvidence } from './sidecars.js';
 
 export const envSelector = (env: string): string => `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ENV_LABEL}=${env}`;
 export const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
@@ -27,7 +28,7 @@ export async function readOpenSnapshot(
   workloads: { namespace: string; deployment: string }[] = [],
 ): Promise<Snapshot> {
   try {
-    const [named, deployments, services, clones, destinationRules, virtualServices] = await Promise.all([
+    const [named, deployments, services, clones, destinationRules, virtualServices, sidecars] = await Promise.all([
       Promise.all(workloads.map((w) => client.get<Deployment>(DEPLOYMENT, w.namespace, cloneName(w.deployment, env)))),
       // Other envs' clones are of no use to this plan and grow with the number of envs; this env's come below.
       Promise.all(namespaces.map((ns) => client.list<Deployment>(DEPLOYMENT, ns, `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`))),
@@ -35,6 +36,7 @@ export async function readOpenSnapshot(
       client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
       client.list<DestinationRule>(DESTINATION_RULE),
       client.list<VirtualService>(VIRTUAL_SERVICE),
+      readSidecarEvidence(client, namespaces),
     ]);
     return {
       // Listed objects last: they win over the same object read by name.
@@ -42,6 +44,7 @@ export async function readOpenSnapshot(
       services: services.flatMap((l) => l.items),
       destinationRules: destinationRules.items,
       virtualServices: virtualServices.items,
+      ...(sidecars ? { sidecars } : {}),
     };
   } catch (e) {
     throw explainApiError(e, 'reading the cluster');

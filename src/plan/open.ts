@@ -36,6 +36,7 @@ import {
 } from './virtual-service.js';
 import { virtualServiceSizeProblems } from './vs-size.js';
 import { gitOpsEvidence, gitOpsPinProblem, gitOpsWarning } from './gitops.js';
+import { sidecarWarnings } from './sidecars.js';
 
 const key = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
 const refKey = (r: ObjectRef): string => key(r.namespace, r.name);
@@ -228,6 +229,8 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
       fix: `choose an env name that is not a "${versionLabel}" value in use (e.g. pr-<number>)`,
     });
   }
+
+  warnings.push(...sidecarWarnings(workloads.filter((w) => w.role === 'service' && w.hosts.length > 0).map((w) => w.original!), snapshot.sidecars));
 
   const envHosts = [...hosts.keys()].sort();
   const routing: EnvRouting = { env, routing: { ...spec.routing }, hosts: envHosts, clusterDomain: cd };

@@ -2,6 +2,8 @@
 // fields we look at; everything else is carried through untouched (index signatures), so a clone or a
 // VirtualService edit never drops a field it does not know.
 
+import type { SidecarEvidence } from './sidecars.js';
+
 export type Labels = Record<string, string>;
 
 export interface ObjectMeta {
@@ -164,6 +166,8 @@ export interface Snapshot {
   services: Service[];
   destinationRules: DestinationRule[];
   virtualServices: VirtualService[];
+  /** Whose pods have Istio sidecars (open reads it; a plan from a file has none, so it warns from templates only). */
+  sidecars?: SidecarEvidence;
 }
 
 /** A container override; `name` absent means "the only container" (ambiguous -> error). */

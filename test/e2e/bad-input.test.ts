@@ -107,7 +107,7 @@ const rows: Row[] = [
   {
     name: 'config: replicas is a string', code: 2,
     args: (c) => open(c, webImage(c, 'replicas: "two"')),
-    says: () => /\.yaml: services\[0\]\.replicas: replicas must be a whole number from 1 to 50/,
+    says: () => /\.yaml: services\[0\]\.replicas: must be a whole number from 1 to 50/,
   },
   {
     name: 'config: services is a mapping, not a list', code: 2,
@@ -117,7 +117,7 @@ const rows: Row[] = [
   {
     name: 'config: wait is a string', code: 2,
     args: (c) => open(c, `wait: "yes"\n${webImage(c)}`),
-    says: () => /\.yaml: wait: wait must be true or false/,
+    says: () => /\.yaml: wait: must be true or false/,
   },
   {
     name: 'config: an env var value is a number', code: 2,
@@ -175,17 +175,17 @@ const rows: Row[] = [
   {
     name: 'config: namespace of 64 characters', code: 2,
     args: (c) => open(c, `services:\n  - {namespace: ${'n'.repeat(64)}, deployment: web-v1, image: example.com/web:pr}\n`),
-    says: () => /\.yaml: services\[0\]\.namespace: namespace must be at most 63 characters, got 64/,
+    says: () => /\.yaml: services\[0\]\.namespace: must be at most 63 characters, got 64/,
   },
   {
     name: 'config: Deployment name of 254 characters', code: 2,
     args: (c) => open(c, `services:\n  - {namespace: ${c.ns}, deployment: ${'d'.repeat(254)}, image: example.com/web:pr}\n`),
-    says: () => /\.yaml: services\[0\]\.deployment: deployment must be at most 253 characters/,
+    says: () => /\.yaml: services\[0\]\.deployment: must be at most 253 characters/,
   },
   {
     name: 'config: Deployment name is not RFC 1123', code: 2,
     args: (c) => open(c, `services:\n  - {namespace: ${c.ns}, deployment: Web_V1, image: example.com/web:pr}\n`),
-    says: () => /\.yaml: services\[0\]\.deployment: deployment must be a lowercase DNS subdomain .*got "Web_V1"/,
+    says: () => /\.yaml: services\[0\]\.deployment: must be a lowercase DNS subdomain .*got "Web_V1"/,
   },
   {
     name: 'config: container name is not RFC 1123', code: 2,
@@ -195,7 +195,7 @@ const rows: Row[] = [
   {
     name: 'config: lockNamespace is not RFC 1123', code: 2,
     args: (c) => open(c, `lockNamespace: kube_system\n${webImage(c)}`),
-    says: () => /\.yaml: lockNamespace: lockNamespace must be a lowercase DNS label/,
+    says: () => /\.yaml: lockNamespace: must be a lowercase DNS label/,
   },
   // --- Regex metacharacters in names and in the header and its value -------------------------------------------
   {
@@ -206,12 +206,12 @@ const rows: Row[] = [
   {
     name: 'config: regex metacharacters in a Deployment name', code: 2,
     args: (c) => open(c, `services:\n  - {namespace: ${c.ns}, deployment: "web.*", image: example.com/web:pr}\n`),
-    says: () => /\.yaml: services\[0\]\.deployment: deployment must be a lowercase DNS subdomain .*got "web\.\*"/,
+    says: () => /\.yaml: services\[0\]\.deployment: must be a lowercase DNS subdomain .*got "web\.\*"/,
   },
   {
     name: 'config: regex metacharacters in the routing header', code: 2,
     args: (c) => open(c, `routing: {header: "x-(override)"}\n${webImage(c)}`),
-    says: () => /\.yaml: routing\.header: header must be an HTTP header name .*got "x-\(override\)"/,
+    says: () => /\.yaml: routing\.header: must be an HTTP header name .*got "x-\(override\)"/,
   },
   {
     name: 'config: regex metacharacters in a label value', code: 2,
@@ -221,19 +221,19 @@ const rows: Row[] = [
   {
     name: '--env with regex metacharacters (the header value)', code: 2,
     args: (c) => ['open', '--env', 'pr-.*', '--config', c.file(webImage(c)), '--kubeconfig', c.kubeconfig],
-    says: () => /env: env name must be a lowercase DNS label .*got "pr-\.\*"/,
+    says: () => /^dynamic-env open: --env "pr-\.\*": an env name is a lowercase RFC 1123 label/,
   },
   {
     name: 'shorthand: regex metacharacters in --deployment', code: 2,
     args: (c) => shorthand(c, { namespace: c.ns, deployment: 'web-v1|api-v1', image: 'example.com/web:pr' }),
-    says: () => /--deployment: deployment must be a lowercase DNS subdomain .*got "web-v1\|api-v1"/,
+    says: () => /--deployment: must be a lowercase DNS subdomain .*got "web-v1\|api-v1"/,
     not: /nothing to open/,
   },
   // --- Images and env values ----------------------------------------------------------------------------------
   {
     name: 'config: image with a space', code: 2,
     args: (c) => open(c, web(c, 'image: "example.com/web:pr 42"')),
-    says: () => /\.yaml: services\[0\]\.image: image must not contain whitespace or control characters, got "example\.com\/web:pr 42"/,
+    says: () => /\.yaml: services\[0\]\.image: must not contain whitespace or control characters, got "example\.com\/web:pr 42"/,
   },
   {
     name: 'config: image with an upper-case repository', code: 2,
@@ -274,7 +274,7 @@ const rows: Row[] = [
   {
     name: 'shorthand: --image with a space', code: 2,
     args: (c) => shorthand(c, { namespace: c.ns, deployment: 'web-v1', image: 'example.com/web:pr 42' }),
-    says: () => /^dynamic-env open: --image: image must not contain whitespace or control characters, got "example\.com\/web:pr 42"\n$/,
+    says: () => /^dynamic-env open: --image: must not contain whitespace or control characters, got "example\.com\/web:pr 42"\n$/,
     not: /nothing to open/,
   },
   {
@@ -291,7 +291,7 @@ const rows: Row[] = [
   {
     name: 'config: replicas over the cap', code: 2,
     args: (c) => open(c, webImage(c, 'replicas: 51')),
-    says: () => /\.yaml: services\[0\]\.replicas: replicas must be at most 50/,
+    says: () => /\.yaml: services\[0\]\.replicas: must be at most 50/,
   },
   {
     name: 'config: a label sets the version label', code: 2,
@@ -306,12 +306,12 @@ const rows: Row[] = [
   {
     name: 'config: timeout is not a duration', code: 2,
     args: (c) => open(c, `timeout: soon\n${webImage(c)}`),
-    says: () => /\.yaml: timeout: timeout must be a duration like 300, 300s, 5m, 1h30m, got "soon"/,
+    says: () => /\.yaml: timeout: must be a duration like 300, 300s, 5m, 1h30m, got "soon"/,
   },
   {
     name: 'config: baggageKey is true', code: 2,
     args: (c) => open(c, `routing: {baggageKey: true}\n${webImage(c)}`),
-    says: () => /\.yaml: routing\.baggageKey: baggageKey must be a W3C baggage key .*or false to turn baggage matching off/,
+    says: () => /\.yaml: routing\.baggageKey: must be a W3C baggage key .*or false to turn baggage matching off/,
   },
   // --- YAML itself --------------------------------------------------------------------------------------------
   {
@@ -348,17 +348,17 @@ const rows: Row[] = [
   {
     name: '--timeout is not a duration', code: 2,
     args: (c) => open(c, webImage(c)).concat('--timeout', '5x'),
-    says: () => /timeout: timeout must be a duration like 300, 300s, 5m, 1h30m, got "5x"/,
+    says: () => /^dynamic-env open: --timeout: must be a duration like 300, 300s, 5m, 1h30m, got "5x"\n$/,
   },
   {
     name: '--timeout over 24h', code: 2,
     args: (c) => open(c, webImage(c)).concat('--timeout', '48h'),
-    says: () => /timeout: timeout must be at most 24h, got 48h/,
+    says: () => /^dynamic-env open: --timeout: must be at most 24h, got "48h"\n$/,
   },
   {
     name: '--timeout without a value', code: 2,
     args: (c) => open(c, webImage(c)).concat('--timeout'),
-    says: () => /^dynamic-env: Option '--timeout <value>' argument missing/,
+    says: () => /^dynamic-env open: --timeout needs a value \(--timeout DURATION\); run dynamic-env open --help for its flags\n$/,
   },
   {
     name: '--output xml', code: 2,
@@ -368,12 +368,32 @@ const rows: Row[] = [
   {
     name: 'an unknown flag', code: 2,
     args: (c) => open(c, webImage(c), '--frobnicate'),
-    says: () => /^dynamic-env: Unknown option '--frobnicate'/,
+    says: () => /^dynamic-env open: unknown flag --frobnicate; run dynamic-env open --help for its flags\n$/,
   },
   {
     name: 'an unknown command', code: 2,
     args: (c) => ['frobnicate', '--env', c.env, '--kubeconfig', c.kubeconfig],
-    says: () => /^dynamic-env frobnicate: unknown command "frobnicate"; commands: open, close, status, list, sweep, plan, demo\n$/,
+    says: () => /^dynamic-env: unknown command "frobnicate"; run dynamic-env --help for the commands\n$/,
+  },
+  {
+    name: 'a misspelt flag, with a likely correction', code: 2,
+    args: (c) => open(c, webImage(c), '--tiemout', '30s'),
+    says: () => /^dynamic-env open: unknown flag --tiemout; did you mean --timeout\? Run dynamic-env open --help for its flags\n$/,
+  },
+  {
+    name: 'a misspelt command, with a likely correction', code: 2,
+    args: (c) => ['opne', '--env', c.env, '--kubeconfig', c.kubeconfig],
+    says: () => /^dynamic-env: unknown command "opne"; did you mean "open"\? Run dynamic-env --help for the commands\n$/,
+  },
+  {
+    name: 'a flag of another command', code: 2,
+    args: (c) => ['close', '--env', c.env, '--image', 'example.com/web:pr', '--kubeconfig', c.kubeconfig, '--lock-namespace', c.ns],
+    says: () => /^dynamic-env close: --image is not a flag of close \(open, plan take it\); run dynamic-env close --help for its flags\n$/,
+  },
+  {
+    name: 'sweep --env without --heal', code: 2,
+    args: (c) => ['sweep', '--ttl', '72h', '--env', c.env, '--kubeconfig', c.kubeconfig, '--lock-namespace', c.ns],
+    says: () => /^dynamic-env sweep: --env narrows --heal to one env; .*\(use close --env\)\n$/,
   },
   {
     name: 'a stray positional argument', code: 2,
@@ -383,7 +403,7 @@ const rows: Row[] = [
   {
     name: '--env of 41 characters', code: 2,
     args: (c) => ['open', '--env', 'e'.repeat(41), '--config', c.file(webImage(c)), '--kubeconfig', c.kubeconfig],
-    says: () => /env: env name must be at most 40 characters/,
+    says: () => /^dynamic-env open: --env "e{41}": an env name is a lowercase RFC 1123 label of at most 40 characters, e\.g\. pr-42\n$/,
   },
   {
     name: 'close without --env', code: 2,

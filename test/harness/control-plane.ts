@@ -328,9 +328,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
 async function installProductRbac(admin: Endpoint, dir: string, server: string, ca: string): Promise<string> {
   const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'rbac.yaml'), 'utf8'))
     .map((d) => d.toJSON()).filter((o) => o && o.kind);
-  await applyObject(admin, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dynamic-env' } });
+  // Nothing created beforehand: the manifest must bring its own namespace (test/e2e/cluster-setup.test.ts).
   for (const obj of docs) await applyObject(admin, obj);
-  await applyObject(admin, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'dynamic-env', namespace: 'dynamic-env' } });
   const token = await serviceAccountToken(admin, 'dynamic-env', 'dynamic-env');
   const path = join(dir, 'service-account.kubeconfig');
   writeFileSync(path, kubeconfigText(server, ca, { token }, 'dynamic-env'), { mode: 0o600 });

@@ -34,7 +34,14 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export async function startFaultProxy(opts: { target: string; ca: string; cert: string; key: string; seed?: number }): Promise<FaultProxy> {
+export async function startFaultProxy(opts: {
+  target: string; ca: string; cert: string; key: string; seed?: number;
+  /**
+   * Sends a request on to another path, so the API server's own answer stands for a cluster that lacks an API
+   * (e.g. networking.istio.io/v1 asked as a version this server does not serve).
+   */
+  rewritePath?: (path: string) => string;
+}): Promise<FaultProxy> {
   const target = new URL(opts.target);
   const random = seededRandom(opts.seed ?? 1);
   let config: FaultConfig | null = null;
@@ -47,7 +54,7 @@ export async function startFaultProxy(opts: { target: string; ca: string; cert: 
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, cut: boolean) => {
     const up = https.request({
-      host: target.hostname, port: target.port, method: req.method, path: req.url, ca: opts.ca,
+      host: target.hostname, port: target.port, method: req.method, path: opts.rewritePath ? opts.rewritePath(req.url ?? '/') : req.url, ca: opts.ca,
       headers: { ...req.headers, host: target.host },
     }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);

@@ -51,7 +51,8 @@ describe('package.json', () => {
       copyFileSync('dist/cli.js', join(dir, 'cli.js'));
       const out = execFileSync(process.execPath, [join(dir, 'cli.js'), '--help'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
       expect(out).toMatch(/^dynamic-env: /);
-      expect(out).toContain('dynamic-env open');
+      expect(out).toContain('Usage: dynamic-env <command>');
+      expect(out).toMatch(/^ {2}open {2,}open or update an env/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
