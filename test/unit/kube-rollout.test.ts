@@ -33,7 +33,13 @@ describe('assessRollout and stale ReplicaFailure', () => {
     expect(assessRollout(failing('2026-03-01T09:59:00Z', 1), [], [], undefined, t).state).toBe('ready');
   });
   test('timing out during the grace reports the failure', () => {
-    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [], 5, t)).toMatchObject({ state: 'failed', reason: 'FailedCreate: serviceaccount "x" not found' });
+    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [], 5, t)).toMatchObject({ state: 'failed', reason: 'timed out after 5s: FailedCreate: serviceaccount "x" not found' });
+  });
+  test('timing out with some pods ready is failed, not degraded: the env is not routed to a clone short of Available', () => {
+    const d = failing('2026-03-01T09:59:00Z', 1);
+    d.spec.replicas = 2;
+    d.status!.conditions = [];
+    expect(assessRollout(d, [], [], 5)).toEqual({ state: 'failed', reason: 'timed out after 5s: 1/2 ready', ready: 1, desired: 2 });
   });
 });
 
