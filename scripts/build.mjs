@@ -36,8 +36,17 @@ const builtinsViaRequire = {
   },
 };
 
+const socksStub = join(root, 'scripts/stubs/socks.mjs');
+/** socks, loaded on its first use (scripts/stubs/socks.mjs): everyone but the stub gets the stub. */
+const lazySocks = {
+  name: 'lazy-socks',
+  setup(b) {
+    b.onResolve({ filter: /^socks$/ }, (args) => (args.importer === socksStub ? undefined : { path: socksStub }));
+  },
+};
+
 const common = {
-  plugins: [clientNodeSideEffectFree, builtinsViaRequire],
+  plugins: [clientNodeSideEffectFree, builtinsViaRequire, lazySocks],
   alias: { undici: join(root, 'scripts/stubs/undici.mjs') },
   bundle: true,
   platform: 'node',
