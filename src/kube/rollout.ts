@@ -196,16 +196,21 @@ export async function waitForRollout(
         let version = listed.resourceVersion;
         for (;;) {
           const left = (deadline - Date.now()) / 1000;
+          const began = Date.now();
+          let events = 0;
           await client.watch<KubeObject>(src.type, src.namespace, {
             labelSelector: src.labelSelector, fieldSelector: src.fieldSelector, resourceVersion: version,
             timeoutSeconds: Math.min(WATCH_SECONDS, left + 1), signal: stop.signal,
           }, (e) => {
+            events++;
             version = e.object.metadata.resourceVersion ?? version;
             if (e.type === 'BOOKMARK') return;
             if (e.type === 'DELETED') src.store.delete(keyOf(e.object));
             else src.store.set(keyOf(e.object), e.object);
             assess();
           });
+          // A stream that ends at once with nothing in it (a proxy cutting watches) is not resumed in a tight loop.
+          if (events === 0 && Date.now() - began < 1_000) await sleep(250);
         }
       } catch (e) {
         if (stop.signal.aborted) return;
