@@ -97,6 +97,14 @@ type Written = { outcome: WriteOutcome; object: Deployment };
 const envClones = (snapshot: Snapshot, env: string) =>
   snapshot.deployments.filter((d) => isManaged(d.metadata.labels) && d.metadata.labels?.[ENV_LABEL] === env);
 
+/**
+ * DestinationRules of the env without clones: a close between removing the clones and the rules (or an open between
+ * writing the rules and the clones) was running when the snapshot was read, so the clones alone cannot tell whether
+ * it finished since.
+ */
+const hasEnvRules = (snapshot: Snapshot, env: string) =>
+  snapshot.destinationRules.some((d) => isManaged(d.metadata.labels) && d.metadata.labels?.[ENV_LABEL] === env);
+
 /** Whether `clones` (read now) are the env's clones of `snapshot`, each at the same resourceVersion. */
 function sameClones(snapshot: Snapshot, clones: Deployment[], env: string): boolean {
   const version = (list: Deployment[]) => list.map((d) => `${keyOf(d)}@${d.metadata.resourceVersion}`).sort();
@@ -213,11 +221,13 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
    * Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). `validated`: the
    * read and plan made before the Lease, which stand when the env's clones read under the Lease (`clones`) are
    * exactly those it saw: every open and close of the env changes its clones, so no other run of the env came in
-   * between. Otherwise the cluster is read and planned again.
+   * between (unless the snapshot caught one halfway: rules without clones). Otherwise the cluster is read and
+   * planned again.
    */
   const writeWorkloads = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }):
   Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[]; written: Map<string, Written> }> => {
-    const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name);
+    const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
+      && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
     const snapshot = standing ? validated.snapshot
       : await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
     // throws, listing every problem, before any write
