@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
-import{a as h,b as x}from"./chunks/chunk-EIAHAW4I.js";import{a as b,b as k,n as v}from"./chunks/chunk-CSXIN2XO.js";import{a as S,b as d,d as N,t as C}from"./chunks/chunk-ELUJ2KHH.js";import"./chunks/chunk-TZN7URKK.js";import{parseArgs as U}from"node:util";import{readFile as _}from"node:fs/promises";var I=async()=>{let e=await import("./chunks/dist-AWTLUVOD.js");return e.default??e},u=()=>import("./chunks/cli-engine-GCXWRBZP.js"),P,A=`dynamic-env: per-pull-request environments in a shared Kubernetes + Istio mesh
+import{a as h,b as x}from"./chunks/chunk-EIAHAW4I.js";import{a as b,b as k,n as v}from"./chunks/chunk-CSXIN2XO.js";import{a as S,b as d,d as N,t as C}from"./chunks/chunk-ELUJ2KHH.js";import"./chunks/chunk-TZN7URKK.js";import{parseArgs as U}from"node:util";import{readFile as _}from"node:fs/promises";var I=async()=>{let e=await import("./chunks/dist-AWTLUVOD.js");return e.default??e},u=()=>import("./chunks/cli-engine-GWVGIWPF.js"),P,A=`dynamic-env: per-pull-request environments in a shared Kubernetes + Istio mesh
 
 Usage:
   dynamic-env open   --env NAME (--config FILE | --namespace NS --deployment NAME --image IMAGE [--container NAME])

@@ -98,7 +98,9 @@ function eventProblem(pods: Pod[], events: KubeEvent[]): string | null {
     .filter((e) => e.involvedObject.kind === 'Pod' && notReady.has(`${e.involvedObject.namespace}/${e.involvedObject.name}`))
     .sort((a, b) => (a.lastTimestamp ?? a.eventTime ?? '').localeCompare(b.lastTimestamp ?? b.eventTime ?? ''));
   const last = relevant.at(-1);
-  return last ? `pod ${last.involvedObject.name}: ${last.reason}: ${last.message ?? ''}`.trim() : null;
+  // Said as the Pod's own condition says it: with watches the event may arrive before the Pod's status.
+  const reason = last?.reason === 'FailedScheduling' ? 'unschedulable' : last?.reason;
+  return last ? `pod ${last.involvedObject.name}: ${reason}: ${last.message ?? ''}`.trim() : null;
 }
 
 export interface Observed {

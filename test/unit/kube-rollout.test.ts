@@ -43,6 +43,19 @@ describe('assessRollout and stale ReplicaFailure', () => {
   });
 });
 
+describe('assessRollout diagnoses from events alone', () => {
+  test('a FailedScheduling event before the Pod shows its condition says unschedulable, as the condition would', () => {
+    const d = deployment('api-pr-1', { labels: { app: 'api', version: 'pr-1' }, replicas: 1 });
+    d.status = { observedGeneration: d.metadata.generation, replicas: 1, updatedReplicas: 1 };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-pr-1-x', namespace: 'default', labels: { app: 'api', version: 'pr-1' } }, status: {} };
+    const event = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e', namespace: 'default' }, type: 'Warning', reason: 'FailedScheduling',
+      message: '0/1 nodes are available: 1 node(s) didn\'t match Pod\'s node affinity/selector.', involvedObject: { kind: 'Pod', namespace: 'default', name: 'api-pr-1-x' } };
+    expect(assessRollout(d, [pod as never], [event as never])).toMatchObject({
+      state: 'failed', reason: "pod api-pr-1-x: unschedulable: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+    });
+  });
+});
+
 describe('open marks a clone whose ReplicaSet could not create Pods', () => {
   const original = deployment('api', { labels: { app: 'api', version: 'v1' } });
   const base = {
