@@ -5,9 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
-import { loadConfigFile, parseConfigText } from './config/file.js';
 import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
 import { parseDuration, TTL_FROM, type TtlFrom } from './config/inputs.js';
 import { parseImageLines } from './config/images.js';
@@ -16,23 +14,19 @@ import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE } from './config/names.js';
 import { withoutRepeatedKey } from './config/issues.js';
 import { MAX_ENV_NAME } from './plan/names.js';
 import type { Snapshot } from './plan/types.js';
-import { KubeClient } from './kube/client.js';
-import { parseSnapshot } from './kube/snapshot-file.js';
-import { openEnv, planWithAnnotations, diffPlan } from './commands/open.js';
-import { closeEnv } from './commands/close.js';
-import { healEnvs } from './commands/heal.js';
-import { envStatus, listEnvs, listOrphans, sweepEnvs, ttlAndKeepList } from './commands/status.js';
-import { reportFromPlan } from './commands/report.js';
-import { MIN_TOKEN_SECONDS, checkServerUrl, issueKubeconfig } from './commands/kubeconfig.js';
-import { renderMarkdown, renderText } from './report/render.js';
 import { orphanLines, renderChanges, renderEnvList, renderHeal, renderSweep } from './report/cli-text.js';
 import type { EnvReport } from './report/model.js';
-import { demoConfigText, demoSnapshot } from './demo/bookinfo.js';
+import type { KubeClient } from './kube/client.js';
+
+// Loaded by the commands that use them, so each starts without the others' code (yaml alone is ~35 ms to load):
+// `import()` of these is split into chunks of dist/ by the build.
+const engine = () => import('./cli-engine.js');
+const files = () => import('./cli-files.js');
+/** Set before printing when --output yaml asks for it. */
+let yamlText: ((data: unknown) => string) | undefined;
 import { commandHelp, overviewHelp } from './cli/commands.js';
 import { parseCommandLine } from './cli/parse.js';
 import { VERSION } from './cli/version.js';
-
-export { parseSnapshot };
 
 export const options = {
   env: { type: 'string' },
@@ -93,6 +87,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
   try {
     const values = parse(argv).values;
     const output = command === 'kubeconfig' ? 'text' : parseOutput(values.output);
+    if (output === 'yaml') yamlText = (await files()).yamlStringify;
     switch (command) {
       case 'open': return await open(values, output, io);
       case 'close': return await close(values, output, io);
@@ -123,12 +118,12 @@ function parseOutput(v: string | undefined): Output {
 
 function print(io: CliIO, output: Output, data: unknown, text: () => string): void {
   if (output === 'json') io.out(`${JSON.stringify(data, null, 2)}\n`);
-  else if (output === 'yaml') io.out(stringify(data));
+  else if (output === 'yaml') io.out(yamlText!(data));
   else io.out(text());
 }
 
 async function readConfig(values: Values): Promise<ConfigFile> {
-  if (values.config) return loadConfigFile(values.config);
+  if (values.config) return (await files()).loadConfigFile(values.config);
   // Without a config file the shorthand flags name the one Deployment; resolveEnvSpec says so when they are
   // missing. (A config *file* must list at least one Deployment, so parsing '{}' would refuse the shorthand.)
   return { services: [], workers: [] };
@@ -225,7 +220,8 @@ function drainOption(values: Values): { drainMs?: number } {
   return { drainMs: parsed * 1000 };
 }
 
-function client(values: Values): KubeClient {
+async function client(values: Values): Promise<KubeClient> {
+  const { KubeClient } = await engine();
   return KubeClient.load({
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context ? { context: values.context } : {}),
@@ -251,8 +247,9 @@ async function open(values: Values, output: Output, io: CliIO): Promise<number> 
   const spec = resolveEnvSpec(config, overrides(values));
   const run = runOptions(values, config);
   const drain = drainOption(values);
-  const kube = client(values);
+  const kube = await client(values);
   try {
+    const { openEnv, renderText } = await engine();
     const result = await openEnv({ client: kube, spec, run, ...drain, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, values['dry-run'] ? { changes: result.changes, report: result.report } : result.report, () =>
       (values['dry-run'] ? `Dry run: these changes would be made:\n${renderChanges(result.changes)}\n` : '') + renderText(result.report));
@@ -267,8 +264,9 @@ async function close(values: Values, output: Output, io: CliIO): Promise<number>
   const run = runOptions(values);
   const owner = ownerFlags(values);
   const drain = drainOption(values);
-  const kube = client(values);
+  const kube = await client(values);
   try {
+    const { closeEnv, renderText } = await engine();
     const report = await closeEnv({ client: kube, env, run, ...drain, dryRun: values['dry-run'], reason: 'manual', owner, log: (l) => io.err(`${l}\n`) });
     print(io, output, report, () => renderText(report));
     return 0;
@@ -279,8 +277,9 @@ async function close(values: Values, output: Output, io: CliIO): Promise<number>
 
 async function status(values: Values, output: Output, io: CliIO): Promise<number> {
   const env = requireEnv(values);
-  const kube = client(values);
+  const kube = await client(values);
   try {
+    const { envStatus, renderText } = await engine();
     const report = await envStatus(kube, env);
     print(io, output, report, () => renderText(report));
     return report.state === 'absent' ? 1 : exitFor(report);
@@ -290,8 +289,9 @@ async function status(values: Values, output: Output, io: CliIO): Promise<number
 }
 
 async function list(values: Values, output: Output, io: CliIO): Promise<number> {
-  const kube = client(values);
+  const kube = await client(values);
   try {
+    const { listEnvs, listOrphans } = await engine();
     const [envs, orphans] = await Promise.all([listEnvs(kube), listOrphans(kube)]);
     // Orphans (pins no rule backs, our unused VirtualServices): after the table, or on stderr with --output json (the
     // JSON stays the list of envs).
@@ -332,8 +332,9 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   const run = runOptions(values);
   const drain = drainOption(values);
   if (values.env !== undefined) requireEnv(values);
-  const kube = client(values);
+  const kube = await client(values);
   try {
+    const { sweepEnvs, ttlAndKeepList } = await engine();
     const results = await sweepEnvs({ client: kube, run, ...drain, decide: ttlAndKeepList(ttl, keep, undefined, from), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, results, () => renderSweep(results, values['dry-run'] === true));
     const healed = values.heal ? await heal(values, output, io, kube) : 0;
@@ -355,8 +356,9 @@ async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClie
   const run = runOptions(values);
   // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
   const only = values.env !== undefined ? requireEnv(values) : undefined;
-  const kube = shared ?? client(values);
+  const kube = shared ?? await client(values);
   try {
+    const { healEnvs } = await engine();
     const results = await healEnvs({ client: kube, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`), ...(only ? { only: (e: string) => e === only } : {}) });
     print(io, output, { healed: results }, () => renderHeal(results));
     return results.some((r) => r.error) ? 1 : 0;
@@ -365,7 +367,8 @@ async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClie
   }
 }
 
-function planReport(snapshot: Snapshot, spec: ReturnType<typeof resolveEnvSpec>) {
+async function planReport(snapshot: Snapshot, spec: ReturnType<typeof resolveEnvSpec>) {
+  const { planWithAnnotations, diffPlan, reportFromPlan } = await engine();
   const p = planWithAnnotations(snapshot, spec);
   const changes = diffPlan(p, snapshot);
   const report = reportFromPlan(p, { header: spec.routing.header, baggageKey: spec.routing.baggageKey },
@@ -383,15 +386,17 @@ async function plan(values: Values, output: Output, io: CliIO): Promise<number> 
   }
   const config = await readConfig(values);
   const spec = resolveEnvSpec(config, overrides(values));
-  const { plan: p, changes, report } = planReport(parseSnapshot(text, values.snapshot), spec);
+  const [{ parseSnapshot }, { renderText }] = await Promise.all([files(), engine()]);
+  const { plan: p, changes, report } = await planReport(parseSnapshot(text, values.snapshot), spec);
   print(io, output, { changes, objects: { clones: p.clones, destinationRules: p.destinationRules, virtualServices: p.createVirtualServices }, routeEdits: p.routeEdits, warnings: p.warnings },
     () => `Plan for env ${spec.name}:\n${renderChanges(changes)}${p.warnings.map((w) => `warning: ${w}\n`).join('')}\n${renderText(report)}`);
   return 0;
 }
 
 async function demo(output: Output, io: CliIO): Promise<number> {
+  const [{ demoConfigText, demoSnapshot, parseConfigText }, { renderMarkdown }] = await Promise.all([files(), engine()]);
   const spec = resolveEnvSpec(parseConfigText(demoConfigText, 'demo config'), { owner: { repo: 'acme/bookinfo', pr: 42, commit: '4b825dc642cb6eb9a060e54bf8d69288fbee4904' } });
-  const { changes, report } = planReport(demoSnapshot(), spec);
+  const { changes, report } = await planReport(demoSnapshot(), spec);
   const context = { repo: 'acme/bookinfo', pr: 42, commit: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', updatedAt: spec.now };
   print(io, output, { changes, report: { ...report, context } }, () => [
     `dynamic-env demo: planning env ${spec.name} against a bundled bookinfo snapshot (no cluster needed).`,
@@ -421,6 +426,7 @@ async function kubeconfig(values: Values, io: CliIO): Promise<number> {
   const ns = values.namespace;
   if (!ns) throw usageError('--namespace (-n) is required: the namespace of the ServiceAccount, e.g. -n dynamic-env');
   if (ns.length > 63 || !DNS_LABEL_RE.test(ns)) throw usageError(`--namespace "${ns}": a namespace name is a lowercase RFC 1123 label of at most 63 characters, e.g. dynamic-env`);
+  const { MIN_TOKEN_SECONDS, checkServerUrl, issueKubeconfig } = await files();
   let seconds = 365 * 24 * 3600;
   if (values.duration !== undefined) {
     const parsed = parseDuration(values.duration.trim(), 'dhms');
@@ -436,7 +442,7 @@ async function kubeconfig(values: Values, io: CliIO): Promise<number> {
   if (target !== '-' && readKubeconfigs(values).includes(resolve(target))) {
     throw usageError(`--output ${target}: that is the kubeconfig this command reads; write the ServiceAccount's to another file`);
   }
-  const kube = client(values);
+  const kube = await client(values);
   try {
     const issued = await issueKubeconfig(kube, { namespace: ns, serviceAccount: sa, seconds, ...(server ? { server } : {}) });
     if (target === '-') io.out(issued.text);

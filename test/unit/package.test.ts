@@ -2,7 +2,7 @@
 // runtime dependency (each would be installed for nothing, next to its bundled copy).
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,8 +48,12 @@ describe('package.json', () => {
   it('runs dist/cli.js from a directory without node_modules', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dist-alone-'));
     try {
-      copyFileSync('dist/cli.js', join(dir, 'cli.js'));
-      const out = execFileSync(process.execPath, [join(dir, 'cli.js'), '--help'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+      // dist/ as published: the entry points and the chunks they load on demand.
+      cpSync('dist', dir, { recursive: true });
+      const run = (...args: string[]) => execFileSync(process.execPath, [join(dir, 'cli.js'), ...args], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+      // demo loads the engine's and the file readers' chunks (yaml, the planner, the renderer).
+      expect(run('demo')).toContain('x-override: pr-42');
+      const out = run('--help');
       expect(out).toMatch(/^dynamic-env: /);
       expect(out).toContain('Usage: dynamic-env <command>');
       expect(out).toMatch(/^ {2}open {2,}open or update an env/m);
