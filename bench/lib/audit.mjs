@@ -92,6 +92,13 @@ export class AuditTail {
     return this.events.slice(mark - this.dropped).filter((e) => users.has(e.user?.username));
   }
 
+  /** Events since `mark` (after a flush) that `pred` selects, whoever sent them. */
+  async matching(mark, pred) {
+    await this.flush();
+    if (mark < this.dropped) throw new Error('audit: events of this mark were compacted away');
+    return this.events.slice(mark - this.dropped).filter(pred);
+  }
+
   /** Forgets the events read so far (memory: seeding 200 envs logs thousands); older marks become invalid. */
   compact() {
     this.dropped += this.events.length;
