@@ -88,11 +88,20 @@ try {
   // How busy the machine was with other work during each measurement (a figure taken then is suspect): the share
   // of all cores' time that neither this process, its commands nor its control plane used.
   const meter = cpuMeter(join(process.env.DYNAMIC_ENV_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'dynamic-env'), 'control-plane'));
+  // A measurement that fails is reported and the others still run (each has its own namespace); the run then
+  // exits 1 and its figures go to bench/out/, never over bench/results.json.
+  const failed = [];
   for (const m of selected) {
     log(`— ${m}: ${modules[m].title}`);
     meter.lap();
     const t0 = Date.now();
-    results[KEY[m]] = await modules[m].run(ctx);
+    try {
+      results[KEY[m]] = await modules[m].run(ctx);
+    } catch (e) {
+      log(`${m} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      failed.push(m);
+      (results.failures ??= {})[m] = e instanceof Error ? e.message : String(e);
+    }
     results.otherWork[m] = { ...meter.lap(), seconds: round((Date.now() - t0) / 1000, 0) };
   }
   results.loadAverage.after = loadavg().map((x) => round(x, 2));
@@ -100,13 +109,15 @@ try {
   results.durationSeconds = round((Date.now() - started) / 1000, 0);
   const md = markdown(results);
   process.stdout.write(`${md}\n`);
-  const out = partial ? join(here, 'out', 'results.partial.json') : join(here, 'results.json');
+  const complete = !partial && failed.length === 0;
+  const out = complete ? join(here, 'results.json') : join(here, 'out', 'results.partial.json');
   mkdirSync(join(here, 'out'), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(here, 'out', partial ? 'results.partial.md' : 'results.md'), md);
+  writeFileSync(join(here, 'out', complete ? 'results.md' : 'results.partial.md'), md);
   // A full run also puts its figures in BENCHMARKS.md (between its results markers; the prose is left alone).
-  if (!partial) writeFileSync(join(root, 'BENCHMARKS.md'), updated(readFileSync(join(root, 'BENCHMARKS.md'), 'utf8'), results));
-  log(`wrote ${out.slice(root.length + 1)} (${results.durationSeconds} s in all)`);
+  if (complete) writeFileSync(join(root, 'BENCHMARKS.md'), updated(readFileSync(join(root, 'BENCHMARKS.md'), 'utf8'), results));
+  log(`wrote ${out.slice(root.length + 1)} (${results.durationSeconds} s in all)${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
+  if (failed.length) exitCode = 1;
 } catch (e) {
   log(`failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
   if (planeDir()) log(`control plane logs (kept with DYNAMIC_ENV_KEEP_CONTROL_PLANE=1): ${planeDir()}`);

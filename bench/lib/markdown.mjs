@@ -25,7 +25,8 @@ const cmdRow = (label, s) => [label, ms(s.ms), `${ms(s.msMin)}–${ms(s.msMax)}`
   `${s.requests} (${s.requestFloor})`, `${s.reads} (${s.readFloor})`, `${s.writes} (${s.writeFloor})`, String(s.accessReviews)];
 
 export function markdown(r) {
-  const out = [`## Targets (commit ${r.git?.commit?.slice(0, 7) ?? '?'}${r.git?.distChanged ? ', src/ or dist/ changed in the working tree' : ''}, run ${r.generatedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationSeconds} s)`, '', targetsMd(r), '## Figures', ''];
+  const out = [`## Targets (commit ${r.git?.commit?.slice(0, 7) ?? '?'}${r.git?.distChanged ? ', src/ or dist/ changed in the working tree' : ''}, run ${r.generatedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationSeconds} s)`, '', targetsMd(r),
+    ...Object.entries(r.failures ?? {}).map(([m, e]) => `**Measurement ${m} failed**: ${e}\n`), '## Figures', ''];
   if (r.open) {
     const o = r.open;
     out.push(`### open / close (median of ${r.settings.reps})`, '');
