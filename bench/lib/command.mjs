@@ -54,8 +54,8 @@ const PHASES = {
   ],
   close: [
     ['take the Lease', first('leases', LEASE_TAKE), 'end'],
-    ['read and plan', first('selfsubjectaccessreviews', ['create']), 'start'],
-    ['permission checks', last('selfsubjectaccessreviews', ['create']), 'end'],
+    ['read and plan', (ev) => first('selfsubjectrulesreviews', ['create'])(ev) ?? first('selfsubjectaccessreviews', ['create'])(ev), 'start'],
+    ['permission checks', (ev) => last('selfsubjectaccessreviews', ['create'])(ev) ?? last('selfsubjectrulesreviews', ['create'])(ev), 'end'],
     ['remove routes', first('virtualservices', ['update', 'delete']), 'end'],
     ['delete clones', last('deployments', ['delete']), 'end'],
     ['wait for the clones\' pods to go, delete DestinationRules', last('destinationrules', ['delete']), 'end'],
@@ -111,7 +111,7 @@ export function figures(wallMs, started, s, changed, holds = 1) {
     conflicts: s.conflicts,
     errors: s.errors,
     // The API server's own time for the writes (received -> answered, summed): part of every floor of wall time.
-    writeServerMs: round(Object.entries(s.serverMsBy).filter(([k]) => /^(create|update|patch|delete) /.test(k) && !k.includes('selfsubjectaccessreviews'))
+    writeServerMs: round(Object.entries(s.serverMsBy).filter(([k]) => /^(create|update|patch|delete) /.test(k) && !k.includes('selfsubject'))
       .reduce((n, [, v]) => n + v.totalMs, 0)),
     readsBy: s.readsBy,
     writesBy: s.writesBy,
