@@ -35,7 +35,8 @@ export function markdown(r) {
       cmdRow(`close ${x.services} svc (after ${m === 'wait' ? '--wait' : '--no-wait'})`, x[m].close),
     ]))), '');
     out.push(`A CLI process that loads the bundle and sends nothing (\`dynamic-env --help\`): ${ms(o.cliStartMs)}. The cluster's own rollout ` +
-      `of a one-replica Deployment (create to Available, followed by a watch): ${ms(o.rolloutFloorMs)}.`, '');
+      `of one-replica Deployments created at once, like the clones (create to all Available, followed by a watch): ` +
+      `${o.sizes.filter((x) => x.rolloutFloorMs != null).map((x) => `${x.services}: ${ms(x.rolloutFloorMs)}`).join(', ')}.`, '');
     const one = o.sizes.find((x) => x.services === 1);
     const phases = [['open --wait 1 svc', one.wait?.open], ['open --no-wait 1 svc', one.noWait.open], ['close 1 svc', one.noWait.close]].filter(([, s]) => s?.phases);
     if (phases.length) {

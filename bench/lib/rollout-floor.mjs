@@ -1,9 +1,8 @@
-// The cluster's own time to roll out a clone, without dynamic-env: the admin creates a Deployment like a clone and
-// follows it with a watch until it is Available. On kwok the Pod is "ready" as soon as it is scheduled, so this is
+// The cluster's own time to roll out clones, without dynamic-env: the admin creates Deployments like the clones (at
+// once, as open does) and follows them with a watch until all are Available. On kwok the Pod is "ready" as soon as it is scheduled, so this is
 // the controllers' and the scheduler's time: the floor of any `open --wait`.
 import https from 'node:https';
-import { now } from './plane.mjs';
-import { harness } from './plane.mjs';
+import { harness, now } from './plane.mjs';
 
 const available = (d) => {
   const want = d.spec?.replicas ?? 1;
@@ -12,9 +11,9 @@ const available = (d) => {
     (st.conditions ?? []).some((c) => c.type === 'Available' && c.status === 'True');
 };
 
-/** Opens a watch on one Deployment by name; resolves once the API server answered (the stream is open). */
-function watchDeployment(ep, ns, name, onObject) {
-  const url = new URL(`/apis/apps/v1/namespaces/${ns}/deployments?watch=1&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`, ep.server);
+/** Opens a watch on the Deployments of `ns` with `selector`; resolves once the API server answered (the stream is open). */
+function watchDeployments(ep, ns, selector, onObject) {
+  const url = new URL(`/apis/apps/v1/namespaces/${ns}/deployments?watch=1&labelSelector=${encodeURIComponent(selector)}`, ep.server);
   return new Promise((resolve, reject) => {
     const req = https.request(url, { ca: ep.ca, cert: ep.cert, key: ep.key, headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`watch ${url.pathname}: ${res.statusCode}`));
@@ -34,22 +33,31 @@ function watchDeployment(ep, ns, name, onObject) {
   });
 }
 
-/** Create -> Available of a one-replica Deployment made from `template` (a Deployment of the namespace), in ms. */
-export async function rolloutMs(cluster, ns, template, name) {
+/**
+ * Create -> all Available of one one-replica Deployment per template (Deployments of the namespace), created at
+ * once as open creates its clones, in ms.
+ */
+export async function rolloutMs(cluster, ns, templates, batch) {
+  const names = templates.map((t, i) => `${batch}-${i}`);
+  const pending = new Set(names);
   let done;
   const became = new Promise((r) => { done = r; });
-  const stop = await watchDeployment(cluster.admin, ns, name, (d) => { if (available(d)) done(now()); });
+  const stop = await watchDeployments(cluster.admin, ns, `bench-floor=${batch}`, (d) => {
+    if (available(d) && pending.delete(d.metadata.name) && pending.size === 0) done(now());
+  });
   try {
-    const labels = { app: name, version: 'floor' };
     const t0 = now();
-    await cluster.apply({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns, labels },
-      spec: { replicas: 1, selector: { matchLabels: labels }, template: { ...template.spec.template, metadata: { labels } } },
-    });
-    const t1 = await Promise.race([became, new Promise((_, rej) => setTimeout(() => rej(new Error(`${ns}/${name} not Available in 60 s`)), 60_000))]);
+    await Promise.all(templates.map((template, i) => {
+      const labels = { app: names[i], version: 'floor', 'bench-floor': batch };
+      return cluster.apply({
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: names[i], namespace: ns, labels },
+        spec: { replicas: 1, selector: { matchLabels: labels }, template: { ...template.spec.template, metadata: { labels } } },
+      });
+    }));
+    const t1 = await Promise.race([became, new Promise((_, rej) => setTimeout(() => rej(new Error(`${ns}/${batch}-*: not Available in 60 s`)), 60_000))]);
     return t1 - t0;
   } finally {
     stop();
-    await harness.request(cluster.admin, 'DELETE', `/apis/apps/v1/namespaces/${ns}/deployments/${name}?propagationPolicy=Background`).catch(() => {});
+    await Promise.all(names.map((name) => harness.request(cluster.admin, 'DELETE', `/apis/apps/v1/namespaces/${ns}/deployments/${name}?propagationPolicy=Background`).catch(() => {})));
   }
 }
