@@ -1,7 +1,7 @@
-// Bundles the action (dist/index.js) and the CLI (dist/cli.js) into single ESM files.
+// Bundles the action (dist/index.js) and the CLI (dist/cli.js) as ESM, with code loaded on demand in dist/chunks/.
 // Reproducible: no timestamps, no absolute paths, sorted inputs are esbuild's default.
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,8 +23,30 @@ const clientNodeSideEffectFree = {
   },
 };
 
+// `import http from 'node:http'` in an ES module makes Node build the module's ESM facade, which reads every export,
+// lazy ones included: node:http's WebSocket/MessageEvent getters load Node's bundled undici (~50 ms of CPU at every
+// start, for nothing we use). Loaded with require() the module is returned as it is and its getters stay lazy.
+const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http$/ }, (args) => (args.namespace === 'builtin-via-require'
+      ? { path: 'node:http', external: true } // the require() below: Node's own module
+      : { path: 'node:http', namespace: 'builtin-via-require' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-via-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
+const socksStub = join(root, 'scripts/stubs/socks.mjs');
+/** socks, loaded on its first use (scripts/stubs/socks.mjs): everyone but the stub gets the stub. */
+const lazySocks = {
+  name: 'lazy-socks',
+  setup(b) {
+    b.onResolve({ filter: /^socks$/ }, (args) => (args.importer === socksStub ? undefined : { path: socksStub }));
+  },
+};
+
 const common = {
-  plugins: [clientNodeSideEffectFree],
+  plugins: [clientNodeSideEffectFree, builtinsViaRequire, lazySocks],
   alias: { undici: join(root, 'scripts/stubs/undici.mjs') },
   bundle: true,
   platform: 'node',
@@ -38,18 +60,30 @@ const common = {
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 
-/** Bundles the action and the CLI into `outdir`; returns the action bundle's metafile. */
+/**
+ * Bundles the action (index.js) and the CLI (cli.js) into `outdir`, with the code they load on demand (import())
+ * and what they share in `outdir/chunks/` (named by content hash, so the build stays reproducible); returns the
+ * metafile. Chunks of an earlier build are removed first.
+ */
 export async function bundle(outdir) {
-  const action = await build({ ...common, absWorkingDir: root, entryPoints: ['src/index.ts'], outfile: join(outdir, 'index.js'), metafile: true });
-  await build({
+  const result = await build({
     ...common,
     absWorkingDir: root,
-    entryPoints: ['src/cli.ts'],
-    outfile: join(outdir, 'cli.js'),
-    banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
+    entryPoints: { index: 'src/index.ts', cli: 'src/cli.ts' },
+    outdir,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    metafile: true,
+    write: false,
   });
-  await chmod(join(outdir, 'cli.js'), 0o755);
-  return action.metafile;
+  await rm(join(outdir, 'chunks'), { recursive: true, force: true });
+  await mkdir(join(outdir, 'chunks'), { recursive: true });
+  for (const file of result.outputFiles) {
+    const cli = file.path === join(outdir, 'cli.js');
+    await writeFile(file.path, cli ? Buffer.concat([Buffer.from('#!/usr/bin/env node\n'), file.contents]) : file.contents);
+    if (cli) await chmod(file.path, 0o755);
+  }
+  return result.metafile;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {

@@ -2,24 +2,27 @@
 // Exit codes: 0 success, 1 failure (the cluster said no, or the env is failed), 2 bad usage or config.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { parseAllDocuments, stringify } from 'yaml';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
-import { loadConfigFile, parseConfigText } from './config/file.js';
 import { resolveEnvSpec, resolveRunOptions, type SpecOverrides } from './config/spec.js';
 import { parseDuration } from './config/inputs.js';
 import { workloadSchema, type ConfigFile } from './config/schema.js';
 import { DNS_LABEL_RE } from './config/names.js';
 import { MAX_ENV_NAME } from './plan/names.js';
 import type { Snapshot } from './plan/types.js';
-import { KubeClient } from './kube/client.js';
-import { openEnv, planWithAnnotations, diffPlan, type Change } from './commands/open.js';
-import { closeEnv } from './commands/close.js';
-import { healEnvs } from './commands/heal.js';
-import { envStatus, listEnvs, listOrphans, sweepEnvs, ttlAndKeepList } from './commands/status.js';
-import { reportFromPlan } from './commands/report.js';
-import { renderMarkdown, renderText } from './report/render.js';
+import type { KubeClient } from './kube/client.js';
+import type { Change } from './commands/open.js';
 import type { EnvReport } from './report/model.js';
-import { demoConfigText, demoSnapshot } from './demo/bookinfo.js';
+
+// Loaded by the commands that use them, so each starts without the others' code (yaml alone is ~35 ms to load):
+// `import()` of these is split into chunks of dist/ by the build.
+const yaml = async (): Promise<typeof import('yaml')> => {
+  const m = await import('yaml');
+  // yaml is CommonJS: bundled, import() gives its exports as `default`.
+  return (m.default as typeof m | undefined) ?? m;
+};
+const engine = () => import('./cli-engine.js');
+/** Set before printing when --output yaml asks for it. */
+let yamlText: ((data: unknown) => string) | undefined;
 
 const USAGE = `dynamic-env: per-pull-request environments in a shared Kubernetes + Istio mesh
 
@@ -109,6 +112,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
   }
   try {
     const output = parseOutput(values.output);
+    if (output === 'yaml') yamlText = (await yaml()).stringify;
     if (positionals.length > 1) throw usageError(`unexpected argument "${positionals[1]}"; options take the form --name value`);
     switch (command) {
       case 'open': return await open(values, output, io);
@@ -139,12 +143,12 @@ function parseOutput(v: string | undefined): Output {
 
 function print(io: CliIO, output: Output, data: unknown, text: () => string): void {
   if (output === 'json') io.out(`${JSON.stringify(data, null, 2)}\n`);
-  else if (output === 'yaml') io.out(stringify(data));
+  else if (output === 'yaml') io.out(yamlText!(data));
   else io.out(text());
 }
 
 async function readConfig(values: Values): Promise<ConfigFile> {
-  if (values.config) return loadConfigFile(values.config);
+  if (values.config) return (await import('./config/file.js')).loadConfigFile(values.config);
   // Without a config file the shorthand flags name the one Deployment; resolveEnvSpec says so when they are
   // missing. (A config *file* must list at least one Deployment, so parsing '{}' would refuse the shorthand.)
   return { services: [], workers: [] };
@@ -220,7 +224,8 @@ function drainOption(values: Values): { drainMs?: number } {
   return { drainMs: parsed * 1000 };
 }
 
-function client(values: Values): KubeClient {
+async function client(values: Values): Promise<KubeClient> {
+  const { KubeClient } = await engine();
   return KubeClient.load({
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context ? { context: values.context } : {}),
@@ -247,7 +252,8 @@ async function open(values: Values, output: Output, io: CliIO): Promise<number> 
   const config = await readConfig(values);
   const spec = resolveEnvSpec(config, overrides(values));
   const run = runOptions(values, config);
-  const kube = client(values);
+  const { openEnv, renderText } = await engine();
+  const kube = await client(values);
   try {
     const result = await openEnv({ client: kube, spec, run, ...drainOption(values), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, values['dry-run'] ? { changes: result.changes, report: result.report } : result.report, () =>
@@ -261,7 +267,8 @@ async function open(values: Values, output: Output, io: CliIO): Promise<number> 
 async function close(values: Values, output: Output, io: CliIO): Promise<number> {
   const env = requireEnv(values);
   const run = runOptions(values);
-  const kube = client(values);
+  const { closeEnv, renderText } = await engine();
+  const kube = await client(values);
   try {
     const report = await closeEnv({ client: kube, env, run, ...drainOption(values), dryRun: values['dry-run'], reason: 'manual', owner: ownerFlags(values), log: (l) => io.err(`${l}\n`) });
     print(io, output, report, () => renderText(report));
@@ -273,7 +280,8 @@ async function close(values: Values, output: Output, io: CliIO): Promise<number>
 
 async function status(values: Values, output: Output, io: CliIO): Promise<number> {
   const env = requireEnv(values);
-  const kube = client(values);
+  const { envStatus, renderText } = await engine();
+  const kube = await client(values);
   try {
     const report = await envStatus(kube, env);
     print(io, output, report, () => renderText(report));
@@ -284,7 +292,8 @@ async function status(values: Values, output: Output, io: CliIO): Promise<number
 }
 
 async function list(values: Values, output: Output, io: CliIO): Promise<number> {
-  const kube = client(values);
+  const { listEnvs, listOrphans } = await engine();
+  const kube = await client(values);
   try {
     const [envs, orphans] = await Promise.all([listEnvs(kube), listOrphans(kube)]);
     // Orphans (pins no rule backs, our unused VirtualServices): after the table, or on stderr with --output json (the
@@ -324,7 +333,8 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
     throw usageError(`--keep: ${badKeep.map((k) => JSON.stringify(k)).join(', ')} ${badKeep.length === 1 ? 'is not an env name' : 'are not env names'}; separate names with commas, e.g. --keep pr-1,pr-7`);
   }
   const run = runOptions(values);
-  const kube = client(values);
+  const { sweepEnvs, ttlAndKeepList } = await engine();
+  const kube = await client(values);
   try {
     const results = await sweepEnvs({ client: kube, run, ...drainOption(values), decide: ttlAndKeepList(ttl, keep), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, results, () => results.length === 0 ? 'No environments.\n'
@@ -339,7 +349,8 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
 /** `sweep --heal`: every open env's routes written again where a re-apply of a VirtualService removed them. */
 async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClient): Promise<number> {
   const run = runOptions(values);
-  const kube = shared ?? client(values);
+  const { healEnvs } = await engine();
+  const kube = shared ?? await client(values);
   try {
     // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
     const only = values.env !== undefined ? requireEnv(values) : undefined;
@@ -353,9 +364,9 @@ async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClie
 }
 
 /** A multi-document YAML dump of cluster objects (`kubectl get -o yaml` lists included) as a Snapshot. */
-export function parseSnapshot(text: string, source: string): Snapshot {
+export async function parseSnapshot(text: string, source: string): Promise<Snapshot> {
   const snapshot: Snapshot = { deployments: [], services: [], destinationRules: [], virtualServices: [] };
-  const docs = parseAllDocuments(text);
+  const docs = (await yaml()).parseAllDocuments(text);
   const objects: any[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length) throw usageError(`${source}: ${doc.errors[0]!.message.split('\n')[0]}`);
@@ -377,7 +388,8 @@ export function parseSnapshot(text: string, source: string): Snapshot {
   return snapshot;
 }
 
-function planReport(snapshot: Snapshot, spec: ReturnType<typeof resolveEnvSpec>) {
+async function planReport(snapshot: Snapshot, spec: ReturnType<typeof resolveEnvSpec>) {
+  const { planWithAnnotations, diffPlan, reportFromPlan } = await engine();
   const p = planWithAnnotations(snapshot, spec);
   const changes = diffPlan(p, snapshot);
   const report = reportFromPlan(p, { header: spec.routing.header, baggageKey: spec.routing.baggageKey },
@@ -395,15 +407,17 @@ async function plan(values: Values, output: Output, io: CliIO): Promise<number> 
   }
   const config = await readConfig(values);
   const spec = resolveEnvSpec(config, overrides(values));
-  const { plan: p, changes, report } = planReport(parseSnapshot(text, values.snapshot), spec);
+  const { plan: p, changes, report } = await planReport(await parseSnapshot(text, values.snapshot), spec);
+  const { renderText } = await engine();
   print(io, output, { changes, objects: { clones: p.clones, destinationRules: p.destinationRules, virtualServices: p.createVirtualServices }, routeEdits: p.routeEdits, warnings: p.warnings },
     () => `Plan for env ${spec.name}:\n${changesText(changes)}${p.warnings.map((w) => `warning: ${w}\n`).join('')}\n${renderText(report)}`);
   return 0;
 }
 
 async function demo(output: Output, io: CliIO): Promise<number> {
+  const [{ demoConfigText, demoSnapshot }, { parseConfigText }, { renderMarkdown }] = await Promise.all([import('./demo/bookinfo.js'), import('./config/file.js'), engine()]);
   const spec = resolveEnvSpec(parseConfigText(demoConfigText, 'demo config'), { owner: { repo: 'acme/bookinfo', pr: 42, commit: '4b825dc642cb6eb9a060e54bf8d69288fbee4904' } });
-  const { changes, report } = planReport(demoSnapshot(), spec);
+  const { changes, report } = await planReport(demoSnapshot(), spec);
   const context = { repo: 'acme/bookinfo', pr: 42, commit: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', updatedAt: spec.now };
   print(io, output, { changes, report: { ...report, context } }, () => [
     `dynamic-env demo: planning env ${spec.name} against a bundled bookinfo snapshot (no cluster needed).`,

@@ -10,7 +10,7 @@ import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { checkWrites } from '../kube/access.js';
-import { readEnvSnapshot } from '../kube/snapshot.js';
+import { readCloseSnapshot, readEnvSnapshot } from '../kube/snapshot.js';
 import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
 import { explainApiError } from '../kube/client.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -65,13 +65,6 @@ async function liveRules(client: KubeClient): Promise<DestinationRule[]> {
   return rules.filter((d) => !isManaged(d.metadata.labels) || live.has(d.metadata.labels?.[ENV_LABEL] ?? ''));
 }
 
-/** Every DestinationRule of the cluster, read before the first write: what close plans and keeps its own pins by. */
-export async function readCloseState(client: KubeClient, snapshot: Snapshot): Promise<CloseState> {
-  const rules = await client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items)
-    .catch((e) => { throw explainApiError(e, 'listing DestinationRules'); });
-  return { rules, clusterDomain: clusterDomainOf(snapshot) };
-}
-
 export interface CloseOptions {
   client: KubeClient;
   env: string;
@@ -91,10 +84,10 @@ export interface CloseOptions {
 export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   const { client, env } = opts;
   const log = opts.log ?? (() => {});
-  const go = async (): Promise<EnvReport> => {
-    const snapshot = await readEnvSnapshot(client, env);
-    planClose(snapshot, env, opts.owner); // refuses another owner's env before reading more
-    const state = await readCloseState(client, snapshot);
+  const go = async (clones?: Deployment[]): Promise<EnvReport> => {
+    const { snapshot, rules } = await readCloseSnapshot(client, env, clones);
+    planClose(snapshot, env, opts.owner); // refuses another owner's env
+    const state: CloseState = { rules, clusterDomain: clusterDomainOf(snapshot) };
     const plan = planClose(snapshot, env, opts.owner, { rules: state.rules, clusterDomain: state.clusterDomain });
     const toDelete = new Set(snapshot.virtualServices.filter((vs) => isOwnVirtualService(vs) && closeEdit(env, state)(vs) === null)
       .map((vs) => `${vs.metadata.namespace ?? ''}/${vs.metadata.name}`));
@@ -144,8 +137,9 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   if (opts.dryRun) return go();
   // Refused before the Lease too: a close of another repository's env writes nothing at all. Under the Lease the env
   // is read and checked again. The Lease is the one the env's clones record (see withLease).
-  planClose(await readEnvSnapshot(client, env), env, opts.owner);
-  return withLease(client, env, opts.run, log, () => go());
+  const first = await readEnvSnapshot(client, env, false);
+  planClose(first, env, opts.owner);
+  return withLease(client, env, opts.run, log, (_lock, _namespace, clones) => go(clones), first.deployments);
 }
 
 /**

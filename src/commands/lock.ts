@@ -7,9 +7,10 @@
 // setting may have written the env's first clones meanwhile, and then that Lease is taken instead.
 import type { RunOptions } from '../config/spec.js';
 import type { KubeClient } from '../kube/client.js';
-import { acquireLease, readLockNamespaces, type LeaseLock } from '../kube/lease.js';
+import { acquireLease, readClones, readLockNamespaces, type LeaseLock } from '../kube/lease.js';
+import type { Deployment } from '../plan/types.js';
 import { leaseName } from '../plan/names.js';
-import { LOCK_NAMESPACE_ANNOTATION } from '../plan/ownership.js';
+import { LOCK_NAMESPACE_ANNOTATION, recordedLockNamespaces } from '../plan/ownership.js';
 import { DynamicEnvError, clusterError } from '../errors.js';
 
 /**
@@ -32,9 +33,11 @@ export async function withLease<T>(
   env: string,
   run: Pick<RunOptions, 'lockNamespace'> & { lockTimeoutSeconds?: number },
   log: (line: string) => void,
-  body: (lock: LeaseLock, namespace: string) => Promise<T>,
+  body: (lock: LeaseLock, namespace: string, clones: Deployment[]) => Promise<T>,
+  /** The env's clones as the caller just read them, saving that read. */
+  known?: Deployment[],
 ): Promise<T> {
-  let recorded = await readLockNamespaces(client, env);
+  let recorded = known ? recordedLockNamespaces(known, env) : await readLockNamespaces(client, env);
   for (let attempt = 0; ; attempt++) {
     const namespace = pickLockNamespace(recorded, run.lockNamespace, env, attempt === 0 ? log : undefined);
     const lock = await acquireLease(client, {
@@ -53,10 +56,12 @@ export async function withLease<T>(
     });
     let moved = false;
     try {
-      recorded = await readLockNamespaces(client, env);
+      // Read again under the Lease: the body gets the env's clones as they are now.
+      const clones = await readClones(client, env);
+      recorded = recordedLockNamespaces(clones, env);
       const now = pickLockNamespace(recorded, namespace, env);
       moved = now !== namespace && attempt < 3;
-      if (!moved) return await body(lock, namespace);
+      if (!moved) return await body(lock, namespace, clones);
     } finally {
       await lock.release();
     }

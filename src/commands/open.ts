@@ -15,7 +15,7 @@ import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, LEASE, VIRTUAL_SERVICE, type ResourceType } from '../kube/resources.js';
 import { checkWrites, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
-import { createVirtualService, editVirtualService, ensure, remove } from '../kube/apply.js';
+import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
 import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
@@ -91,6 +91,26 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec, lockNames
   return plan;
 }
 
+type Written = { outcome: WriteOutcome; object: Deployment };
+
+/** The env's own clones in a snapshot (its Deployments also hold the user's, and other envs' read by name). */
+const envClones = (snapshot: Snapshot, env: string) =>
+  snapshot.deployments.filter((d) => isManaged(d.metadata.labels) && d.metadata.labels?.[ENV_LABEL] === env);
+
+/**
+ * DestinationRules of the env without clones: a close between removing the clones and the rules (or an open between
+ * writing the rules and the clones) was running when the snapshot was read, so the clones alone cannot tell whether
+ * it finished since.
+ */
+const hasEnvRules = (snapshot: Snapshot, env: string) =>
+  snapshot.destinationRules.some((d) => isManaged(d.metadata.labels) && d.metadata.labels?.[ENV_LABEL] === env);
+
+/** Whether `clones` (read now) are the env's clones of `snapshot`, each at the same resourceVersion. */
+function sameClones(snapshot: Snapshot, clones: Deployment[], env: string): boolean {
+  const version = (list: Deployment[]) => list.map((d) => `${keyOf(d)}@${d.metadata.resourceVersion}`).sort();
+  return isDeepStrictEqual(version(envClones(snapshot, env)), version(clones));
+}
+
 /** On every clone: the id of the open that wrote it (a hash of the clone as that open wrote it). */
 export const OPEN_ID_ANNOTATION = 'dynamic-env.io/open-id';
 
@@ -100,10 +120,10 @@ export const OPEN_ID_ANNOTATION = 'dynamic-env.io/open-id';
  * When a close ran, what this open alone left (its clones, and the env's DestinationRules when no clone and no
  * route of the env is left) is removed, so nothing of the env remains.
  */
-export async function checkStillOurs(client: KubeClient, plan: OpenPlan, log: (line: string) => void): Promise<void> {
+export async function checkStillOurs(client: KubeClient, plan: OpenPlan, log: (line: string) => void, clones?: Deployment[]): Promise<void> {
   const env = plan.env;
   const idOf = (o: { metadata: { annotations?: Record<string, string> } }) => o.metadata.annotations?.[OPEN_ID_ANNOTATION];
-  const now = await client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((r) => r.items);
+  const now = clones ?? (await client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env))).items;
   const pairs = plan.clones.map((c) => ({ want: c, found: now.find((d) => keyOf(d) === keyOf(c)) }));
   const other = pairs.find((p) => p.found && idOf(p.found) !== idOf(p.want));
   if (other) {
@@ -197,9 +217,19 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const lockNamespaceOf = (snapshot: Snapshot, say?: (line: string) => void) =>
     pickLockNamespace(recordedLockNamespaces(snapshot.deployments, spec.name), run.lockNamespace, spec.name, say);
 
-  /** Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). */
-  const writeWorkloads = async (held?: string): Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[] }> => {
-    const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
+  /**
+   * Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). `validated`: the
+   * read and plan made before the Lease, which stand when the env's clones read under the Lease (`clones`) are
+   * exactly those it saw: every open and close of the env changes its clones, so no other run of the env came in
+   * between (unless the snapshot caught one halfway: rules without clones). Otherwise the cluster is read and
+   * planned again.
+   */
+  const writeWorkloads = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }):
+  Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[]; written: Map<string, Written> }> => {
+    const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
+      && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
+    const snapshot = standing ? validated.snapshot
+      : await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
     // throws, listing every problem, before any write
     const plan = planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
     const changes = diffPlan(plan, snapshot);
@@ -217,8 +247,9 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
     await Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
     await writeBaselinePins(snapshot, plan);
-    await Promise.all(plan.clones.map((c) => ensure(client, DEPLOYMENT, c, current(snapshot.deployments, c))));
-    return { snapshot, plan, changes };
+    const written = new Map(await Promise.all(plan.clones.map(async (c) =>
+      [keyOf(c), await ensureObject(client, DEPLOYMENT, c, current(snapshot.deployments, c))] as const)));
+    return { snapshot, plan, changes, written };
   };
 
   /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
@@ -249,12 +280,17 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   };
 
   /** 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. */
-  const rollout = async (plan: OpenPlan): Promise<Map<string, RolloutAssessment>> => {
+  const rollout = async (plan: OpenPlan, written: Map<string, Written>): Promise<Map<string, RolloutAssessment>> => {
     const clones = plan.clones.map(ref);
     if (run.wait) {
       log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
       return waitForRollout(client, spec.name, clones, run.timeoutSeconds);
     }
+    // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
+    // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.
+    const own = new Map([...written].map(([k, w]) => [k, assessRollout(w.object, [], [])]));
+    const unclear = [...written].some(([k, w]) => w.outcome === 'unchanged' && own.get(k)!.state !== 'ready');
+    if (!unclear && own.size === clones.length) return own;
     const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
     return new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
       seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)]));
@@ -300,10 +336,10 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     return { report: reportFromPlan(plan, keys, assess), plan, changes };
   };
 
-  const go = async (held?: string): Promise<OpenResult> => {
-    const w = await writeWorkloads(held);
+  const go = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }): Promise<OpenResult> => {
+    const w = await writeWorkloads(held, clones, validated);
     if ('done' in w) return w.done;
-    return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan), true);
+    return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan, w.written), true);
   };
 
   if (opts.dryRun) return go();
@@ -317,25 +353,27 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const lost = (lock: { lost: boolean }) => {
     if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
   };
+  const validated = { snapshot, lockNamespace };
+  const known = envClones(snapshot, spec.name);
   if (!run.wait) {
-    return withLease(client, spec.name, run, log, async (lock, held) => {
-      const result = await go(held);
+    return withLease(client, spec.name, run, log, async (lock, held, clones) => {
+      const result = await go(held, clones, validated);
       lost(lock);
       return result;
-    });
+    }, known);
   }
   // With a rollout wait (up to 24 h) the Lease is not held through it, so a close of the env never waits behind a
   // rollout: clones and DestinationRules under the Lease, the wait without it, then under the Lease again a check
   // that the clones are still this open's (a close or another open may have run meanwhile) before the routes.
-  const w = await withLease(client, spec.name, run, log, async (lock, held) => {
-    const written = await writeWorkloads(held);
+  const w = await withLease(client, spec.name, run, log, async (lock, held, clones) => {
+    const written = await writeWorkloads(held, clones, validated);
     lost(lock);
     return written;
-  });
+  }, known);
   if ('done' in w) return w.done;
-  const assessments = await rollout(w.plan);
-  return withLease(client, spec.name, run, log, async (lock) => {
-    await checkStillOurs(client, w.plan, log);
+  const assessments = await rollout(w.plan, w.written);
+  return withLease(client, spec.name, run, log, async (lock, _held, clones) => {
+    await checkStillOurs(client, w.plan, log, clones);
     const result = await writeRoutes(w.snapshot, w.plan, w.changes, assessments, false);
     lost(lock);
     return result;

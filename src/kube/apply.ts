@@ -35,13 +35,15 @@ const backoff = (attempt: number) => sleep(20 + Math.random() * Math.min(1_000, 
  * held, saving a read; on 409 we read again.
  */
 export async function ensure<T extends KubeObject>(client: KubeClient, type: ResourceType, desired: T, current?: T | null): Promise<WriteOutcome> {
+  return (await ensureObject(client, type, desired, current)).outcome;
+}
+
+/** `ensure`, also giving the object as the API server now has it (its answer to the write, or what was read). */
+export async function ensureObject<T extends KubeObject>(client: KubeClient, type: ResourceType, desired: T, current?: T | null): Promise<{ outcome: WriteOutcome; object: T }> {
   let existing = current ?? null;
   for (let attempt = 0; ; attempt++) {
     try {
-      if (!existing) {
-        await client.create(type, desired);
-        return 'created';
-      }
+      if (!existing) return { outcome: 'created', object: await client.create(type, desired) };
       const next = {
         ...desired,
         metadata: {
@@ -50,9 +52,8 @@ export async function ensure<T extends KubeObject>(client: KubeClient, type: Res
           resourceVersion: existing.metadata.resourceVersion,
         },
       };
-      if (isDeepStrictEqual(owned(existing), owned(next))) return 'unchanged';
-      await client.replace(type, next);
-      return 'updated';
+      if (isDeepStrictEqual(owned(existing), owned(next))) return { outcome: 'unchanged', object: existing };
+      return { outcome: 'updated', object: await client.replace(type, next) };
     } catch (e) {
       if ((isAlreadyExists(e) || isConflict(e)) && attempt < CONFLICT_RETRIES) {
         existing = await client.get<T>(type, desired.metadata.namespace, desired.metadata.name).catch((err) => {

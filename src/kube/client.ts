@@ -58,7 +58,7 @@ export const isTooLarge = (e: unknown): boolean =>
   e instanceof ApiStatusError &&
   (e.code === 413 || (e.code >= 500 && /request is too large|message larger than max|too large/i.test(e.apiMessage)));
 
-function isTransient(e: unknown): boolean {
+export function isTransient(e: unknown): boolean {
   if (isTooLarge(e)) return false;
   if (e instanceof ApiStatusError) return e.code >= 500 || e.code === 429;
   const code = (e as { code?: string }).code;
@@ -75,6 +75,22 @@ class RequestTimeoutError extends Error {}
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
+}
+
+/** One change from a watch; BOOKMARK carries only a newer resourceVersion to resume from. */
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+  object: T;
+}
+
+export interface WatchOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Changes after this version (from a list, or the last event seen). */
+  resourceVersion: string;
+  /** The API server ends the stream after this long; the caller watches again from where it got. */
+  timeoutSeconds?: number;
+  signal: AbortSignal;
 }
 
 export class KubeClient {
@@ -250,6 +266,89 @@ export class KubeClient {
       resourceVersion = res.metadata.resourceVersion;
     } while (cont);
     return { items, resourceVersion };
+  }
+
+  /**
+   * Streams the changes after `resourceVersion` (newline-delimited JSON, with bookmarks) to `onEvent`. Resolves
+   * when the server ends the stream (its timeout, a restart); rejects on a failed connection, on an error status
+   * (410 Gone: that version is no longer kept, list again), or on abort. Not retried: the caller re-lists or
+   * re-watches, since a retry from an old version would replay or miss changes.
+   */
+  async watch<T extends KubeObject>(type: ResourceType, namespace: string | undefined, o: WatchOptions,
+    onEvent: (e: WatchEvent<T>) => void): Promise<void> {
+    const q = new URLSearchParams({ watch: '1', resourceVersion: o.resourceVersion, allowWatchBookmarks: 'true' });
+    if (o.labelSelector) q.set('labelSelector', o.labelSelector);
+    if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
+    if (o.timeoutSeconds) q.set('timeoutSeconds', String(Math.max(1, Math.ceil(o.timeoutSeconds))));
+    const path = `${resourcePath(type, namespace)}?${q}`;
+    const url = new URL(this.server + path);
+    const opts: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json', 'user-agent': this.options.userAgent } };
+    await this.kc.applyToHTTPSOptions(opts);
+    if (!this.kc.getCurrentCluster()?.proxyUrl && url.protocol === 'https:') opts.agent = this.agentFor(opts);
+    if (o.signal.aborted) throw o.signal.reason;
+    this.counters.requests++;
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise<void>((resolve, reject) => {
+      let failed: unknown;
+      const fail = (e: unknown) => {
+        failed ??= e;
+        o.signal.removeEventListener('abort', onAbort);
+        req.destroy();
+        reject(failed);
+      };
+      const onAbort = () => fail(o.signal.reason);
+      o.signal.addEventListener('abort', onAbort, { once: true });
+      const req = transport.request(url, opts, (res) => {
+        this.contacted = true;
+        const code = res.statusCode ?? 0;
+        let pending = '';
+        const line = (text: string) => {
+          if (!text.trim()) return;
+          let e: { type: string; object: any };
+          try {
+            e = JSON.parse(text);
+          } catch {
+            return fail(new TruncatedResponseError(`WATCH ${path}: a line of the stream was not JSON`));
+          }
+          if (e.type === 'ERROR') {
+            const st = e.object ?? {};
+            return fail(new ApiStatusError(st.code ?? 500, st.reason ?? 'Error', st.message ?? '', 'WATCH', path));
+          }
+          if (e.object && e.type !== 'BOOKMARK') Object.assign(e.object, { apiVersion: type.apiVersion, kind: type.kind });
+          onEvent(e as WatchEvent<T>);
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (failed) return;
+          if (code >= 400) {
+            pending += chunk;
+            return;
+          }
+          const lines = (pending + chunk).split('\n');
+          pending = lines.pop() ?? '';
+          for (const l of lines) if (!failed) line(l);
+        });
+        res.on('error', (e) => fail(Object.assign(new TruncatedResponseError(`WATCH ${path}: ${e.message}`), { cause: e })));
+        res.on('close', () => {
+          if (!res.complete) fail(new TruncatedResponseError(`WATCH ${path}: the connection was cut mid-stream`));
+        });
+        res.on('end', () => {
+          o.signal.removeEventListener('abort', onAbort);
+          if (failed) return;
+          if (code >= 400) {
+            let st: any = {};
+            try {
+              st = JSON.parse(pending);
+            } catch { /* not a Status */ }
+            return fail(new ApiStatusError(code, st.reason ?? res.statusMessage ?? 'Error', st.message ?? pending.slice(0, 200), 'WATCH', path));
+          }
+          line(pending);
+          if (!failed) resolve();
+        });
+      });
+      req.on('error', (e) => fail(e));
+      req.end();
+    });
   }
 
   async get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | null> {

@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, leaseName } from '../plan/names.js';
-import type { KubeObject } from '../plan/types.js';
+import type { Deployment, KubeObject } from '../plan/types.js';
 import { clusterError } from '../errors.js';
 import { explainApiError, isAlreadyExists, isConflict, sleep, type KubeClient } from './client.js';
 import { DEPLOYMENT, LEASE } from './resources.js';
@@ -17,9 +17,13 @@ import { envSelector } from './snapshot.js';
  * Empty for an env without clones (or with clones from before the annotation).
  */
 export async function readLockNamespaces(client: KubeClient, env: string): Promise<string[]> {
+  return recordedLockNamespaces(await readClones(client, env), env);
+}
+
+/** The env's clones wherever they are (what the Lease namespace is read from). */
+export async function readClones(client: KubeClient, env: string): Promise<Deployment[]> {
   try {
-    const clones = await client.list<KubeObject>(DEPLOYMENT, undefined, envSelector(env));
-    return recordedLockNamespaces(clones.items, env);
+    return (await client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env))).items;
   } catch (e) {
     throw explainApiError(e, `reading env ${env}`);
   }
@@ -91,13 +95,21 @@ export async function acquireLease(client: KubeClient, opts: LeaseOptions): Prom
     },
   });
 
+  // Released Leases are deleted, so the usual case is none: create it straight away, and read it only if it exists.
+  let absent = true;
   for (;;) {
     try {
-      current = await client.get<Lease>(LEASE, ns, name);
-      if (!current) {
-        current = await client.create(LEASE, desired(null, 0));
-        break;
+      if (absent) {
+        try {
+          current = await client.create(LEASE, desired(null, 0));
+          break;
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e;
+        }
       }
+      current = await client.get<Lease>(LEASE, ns, name);
+      absent = !current;
+      if (!current) continue;
       const other = current.spec.holderIdentity;
       if (!other || other === holder || expired(current, duration, observed)) {
         current = await client.replace(LEASE, desired(current, (current.spec.leaseTransitions ?? 0) + (other && other !== holder ? 1 : 0)));

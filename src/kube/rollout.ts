@@ -1,9 +1,9 @@
 // Rollout status of the clones: wait until each is Available with updated replicas, and when something is wrong
 // say why from the Deployment's conditions, its Pods and events, instead of waiting out the timeout.
-import type { Deployment, KubeEvent, Pod } from '../plan/types.js';
+import type { Deployment, KubeEvent, KubeObject, Pod } from '../plan/types.js';
 import type { WorkloadState } from '../report/model.js';
-import { explainApiError, sleep, type KubeClient } from './client.js';
-import { DEPLOYMENT, EVENT, POD } from './resources.js';
+import { ApiStatusError, explainApiError, isTransient, sleep, type KubeClient } from './client.js';
+import { DEPLOYMENT, EVENT, POD, type ResourceType } from './resources.js';
 import { envSelector } from './snapshot.js';
 
 export interface RolloutAssessment {
@@ -58,10 +58,11 @@ export function assessRollout(d: Deployment | null | undefined, pods: Pod[], eve
   const done = current && (st.updatedReplicas ?? 0) === desired && (st.availableReplicas ?? 0) === desired
     && (st.replicas ?? 0) === desired && ready === desired;
   if (done) return { state: 'ready', reason: null, ready, desired };
-  if (problem) return { state: ready > 0 ? 'degraded' : 'failed', reason: problem, ready, desired };
   if (timedOutAfter !== undefined) {
-    return { state: ready > 0 ? 'degraded' : 'failed', reason: failure ?? `not available after ${timedOutAfter}s (${ready}/${desired} ready)`, ready, desired };
+    // Whatever was last seen, a clone not Available by the deadline is failed: the env is not routed to it.
+    return { state: 'failed', reason: `timed out after ${timedOutAfter}s: ${problem ?? failure ?? `${ready}/${desired} ready`}`, ready, desired };
   }
+  if (problem) return { state: ready > 0 ? 'degraded' : 'failed', reason: problem, ready, desired };
   return { state: 'progressing', reason: `${ready}/${desired} ready${failure ? ` (retrying after ${failure})` : ''}`, ready, desired };
 }
 
@@ -97,7 +98,9 @@ function eventProblem(pods: Pod[], events: KubeEvent[]): string | null {
     .filter((e) => e.involvedObject.kind === 'Pod' && notReady.has(`${e.involvedObject.namespace}/${e.involvedObject.name}`))
     .sort((a, b) => (a.lastTimestamp ?? a.eventTime ?? '').localeCompare(b.lastTimestamp ?? b.eventTime ?? ''));
   const last = relevant.at(-1);
-  return last ? `pod ${last.involvedObject.name}: ${last.reason}: ${last.message ?? ''}`.trim() : null;
+  // Said as the Pod's own condition says it: with watches the event may arrive before the Pod's status.
+  const reason = last?.reason === 'FailedScheduling' ? 'unschedulable' : last?.reason;
+  return last ? `pod ${last.involvedObject.name}: ${reason}: ${last.message ?? ''}`.trim() : null;
 }
 
 export interface Observed {
@@ -125,7 +128,30 @@ export interface CloneRef {
   name: string;
 }
 
-/** Waits until every clone is ready or one has failed for good; returns each clone's assessment. */
+/** How long a watch runs before the API server ends it and it is started again (from the last version seen). */
+const WATCH_SECONDS = 300;
+
+interface Source {
+  type: ResourceType;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  store: Map<string, KubeObject>;
+  /** A list that fails for good (events this identity may not read) leaves it empty instead of failing the wait. */
+  optional?: boolean;
+  synced?: boolean;
+}
+
+const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+/**
+ * Waits until every clone is ready or one has failed for good; returns each clone's assessment. The env's
+ * Deployments and Pods and the Warning events of its namespaces are each listed once and then watched, and the
+ * clones are assessed again on every change, so a clone counts as ready the moment the API server says so. A watch
+ * that ends is resumed from the last version it delivered; one whose version expired (410 Gone) or whose connection
+ * failed (a restarting API server) starts again with a list, with backoff, until the deadline. At the deadline
+ * every clone not ready is failed: "timed out after Ns", with what was last seen wrong.
+ */
 export async function waitForRollout(
   client: KubeClient,
   env: string,
@@ -136,19 +162,85 @@ export async function waitForRollout(
   const started = Date.now();
   const deadline = started + timeoutSeconds * 1000;
   const namespaces = [...new Set(clones.map((c) => c.namespace))];
-  for (;;) {
-    const seen = await observeEnv(client, env, namespaces);
-    const timedOut = Date.now() >= deadline ? timeoutSeconds : undefined;
+  const deployments: Source = { type: DEPLOYMENT, labelSelector: envSelector(env), store: new Map() };
+  const pods: Source = { type: POD, labelSelector: `dynamic-env.io/env=${env}`, store: new Map() };
+  const events: Source[] = namespaces.map((namespace) => ({ type: EVENT, namespace, fieldSelector: 'type=Warning', store: new Map(), optional: true }));
+  const stop = new AbortController();
+  let settle!: (r: Map<string, RolloutAssessment>) => void;
+  let fail!: (e: unknown) => void;
+  const result = new Promise<Map<string, RolloutAssessment>>((resolve, reject) => { settle = resolve; fail = reject; });
+
+  const assess = (timedOut?: number) => {
+    // Until the clones have been listed once, a clone not seen yet is not known to be missing.
+    if (!deployments.synced && timedOut === undefined) return;
     // Failures already reported before this wait (lastTransitionTime has whole seconds) get a grace period.
     const unconfirmedBefore = Date.now() < started + STALE_FAILURE_GRACE_MS ? started - 1_000 : undefined;
-    const result = new Map<string, RolloutAssessment>();
+    const seenPods = [...pods.store.values()] as Pod[];
+    const seenEvents = events.flatMap((s) => [...s.store.values()]) as KubeEvent[];
+    const out = new Map<string, RolloutAssessment>();
     for (const c of clones) {
-      const d = seen.deployments.find((x) => x.metadata.namespace === c.namespace && x.metadata.name === c.name);
-      result.set(`${c.namespace}/${c.name}`, assessRollout(d, seen.pods, seen.events, timedOut, unconfirmedBefore));
+      const d = deployments.store.get(`${c.namespace}/${c.name}`) as Deployment | undefined;
+      out.set(`${c.namespace}/${c.name}`, assessRollout(d, seenPods, seenEvents, timedOut, unconfirmedBefore));
     }
-    onProgress?.(result);
-    const states = [...result.values()].map((a) => a.state);
-    if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) return result;
-    await sleep(1_000);
+    onProgress?.(out);
+    const states = [...out.values()].map((a) => a.state);
+    if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) settle(out);
+  };
+
+  const follow = async (src: Source): Promise<void> => {
+    for (let attempt = 0; !stop.signal.aborted; attempt++) {
+      try {
+        const listed = await client.list<KubeObject>(src.type, src.namespace, src.labelSelector, src.fieldSelector);
+        src.store = new Map(listed.items.map((o) => [keyOf(o), o]));
+        src.synced = true;
+        attempt = 0;
+        assess();
+        let version = listed.resourceVersion;
+        for (;;) {
+          const left = (deadline - Date.now()) / 1000;
+          const began = Date.now();
+          let events = 0;
+          await client.watch<KubeObject>(src.type, src.namespace, {
+            labelSelector: src.labelSelector, fieldSelector: src.fieldSelector, resourceVersion: version,
+            timeoutSeconds: Math.min(WATCH_SECONDS, left + 1), signal: stop.signal,
+          }, (e) => {
+            events++;
+            version = e.object.metadata.resourceVersion ?? version;
+            if (e.type === 'BOOKMARK') return;
+            if (e.type === 'DELETED') src.store.delete(keyOf(e.object));
+            else src.store.set(keyOf(e.object), e.object);
+            assess();
+          });
+          // A stream that ends at once with nothing in it (a proxy cutting watches) is not resumed in a tight loop.
+          if (events === 0 && Date.now() - began < 1_000) await sleep(250);
+        }
+      } catch (e) {
+        if (stop.signal.aborted) return;
+        // 410 Gone: the version is no longer kept; list again at once.
+        if (e instanceof ApiStatusError && e.code === 410) continue;
+        if (!isTransient(e)) {
+          if (src.optional) {
+            src.store.clear();
+            return;
+          }
+          return fail(explainApiError(e, `watching the clones and pods of env ${env}`));
+        }
+        // The API server is away (restarting) or failing: try again, with backoff, until the deadline.
+        await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      }
+    }
+  };
+
+  const timers = [
+    setTimeout(() => assess(timeoutSeconds), Math.max(0, deadline - Date.now())),
+    // The grace for a ReplicaFailure from before the wait ends even when nothing changes.
+    setTimeout(() => assess(), STALE_FAILURE_GRACE_MS + 10),
+  ];
+  for (const src of [deployments, pods, ...events]) void follow(src);
+  try {
+    return await result;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    stop.abort();
   }
 }

@@ -48,13 +48,34 @@ export async function readOpenSnapshot(
   }
 }
 
-/** For close/status: only what carries the env's labels, plus every VirtualService (routes are found by name). */
-export async function readEnvSnapshot(client: KubeClient, env: string): Promise<Snapshot> {
+/**
+ * For close: the env's snapshot (as readEnvSnapshot) and every DestinationRule of the cluster (what close un-pins
+ * by), the env's own picked from those by label; `clones`, the env's clones as just read, saves reading them again.
+ */
+export async function readCloseSnapshot(client: KubeClient, env: string, clones?: Deployment[]): Promise<{ snapshot: Snapshot; rules: DestinationRule[] }> {
+  try {
+    const [deployments, rules, virtualServices] = await Promise.all([
+      clones ?? client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((r) => r.items),
+      client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items),
+      client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items),
+    ]);
+    const own = rules.filter((d) => d.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && d.metadata.labels?.[ENV_LABEL] === env);
+    return { snapshot: { deployments, services: [], destinationRules: own, virtualServices }, rules };
+  } catch (e) {
+    throw explainApiError(e, 'reading the cluster');
+  }
+}
+
+/**
+ * For close/status: only what carries the env's labels, plus every VirtualService (routes are found by name), unless
+ * `routes` is false (what the env records about its owner is all that is asked).
+ */
+export async function readEnvSnapshot(client: KubeClient, env: string, routes = true): Promise<Snapshot> {
   try {
     const [deployments, destinationRules, virtualServices] = await Promise.all([
       client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
       client.list<DestinationRule>(DESTINATION_RULE, undefined, envSelector(env)),
-      client.list<VirtualService>(VIRTUAL_SERVICE),
+      routes ? client.list<VirtualService>(VIRTUAL_SERVICE) : { items: [] },
     ]);
     return { deployments: deployments.items, services: [], destinationRules: destinationRules.items, virtualServices: virtualServices.items };
   } catch (e) {

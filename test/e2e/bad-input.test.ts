@@ -71,6 +71,31 @@ function deleteServiceWhileHeld(c: Ctx, pathPrefix: string, service: string): Re
   };
 }
 
+/**
+ * Holds back the Lease's creation while another run gives the env a clone (labelled as the env's) and `service`
+ * goes; the clone is removed once the Lease is given back.
+ */
+function changeEnvWhileLeaseHeld(c: Ctx, service: string): ReturnType<NonNullable<Row['proxy']>> {
+  const leases = `/apis/coordination.k8s.io/v1/namespaces/${c.ns}/leases`;
+  const name = `other-run-${c.env}`;
+  let created: Promise<unknown> | undefined;
+  return {
+    delayMs: 1_500,
+    match: (method, path) => {
+      if (!path.startsWith(leases)) return false;
+      if (method === 'DELETE' && created) c.pending.push(created.then(() => cluster.delete('Deployment', c.ns, name)));
+      if (method !== 'POST' || created) return false;
+      const labels = { app: name, 'app.kubernetes.io/managed-by': 'dynamic-env', 'dynamic-env.io/env': c.env };
+      created = cluster.apply({
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: c.ns, labels },
+        spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels }, spec: { containers: [{ name: 'x', image: 'example.com/x:1' }] } } },
+      });
+      c.pending.push(created, cluster.delete('Service', c.ns, service));
+      return true;
+    },
+  };
+}
+
 /** A RegExp whose literal parts are regex source and whose `${}` values match themselves literally. */
 function re(strings: TemplateStringsArray, ...values: string[]): RegExp {
   const lit = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -528,11 +553,13 @@ const rows: Row[] = [
     says: (c) => re`^dynamic-env open: Deployment ${c.ns}/doomed-v1: no Service in namespace ${c.ns} selects its pods`,
   },
   {
-    name: 'a Service deleted after validation, before the plan under the Lease', code: 1, requests: 'lease',
+    name: 'the env changed by another run after validation, before the Lease: read and planned again under it', code: 1, requests: 'lease',
     args: (c) => open(c, `services:\n  - {namespace: ${c.ns}, deployment: doomed2-v1, image: example.com/doomed:pr}\n`),
-    // Validation read the Service; the Lease look-up is held back while the Service goes, so only the second plan
-    // (under the Lease) can see it missing.
-    proxy: (c) => deleteServiceWhileHeld(c, `/apis/coordination.k8s.io/v1/namespaces/${c.ns}/leases/`, 'doomed2'),
+    // Validation read the Service; while the Lease is being taken, another run gives the env a clone and the Service
+    // goes. The env's clones read under the Lease differ from validation's, so open reads and plans again, and only
+    // that plan can see the Service missing. (With the env's clones unchanged, validation's plan stands: no other
+    // run of the env came in between.)
+    proxy: (c) => changeEnvWhileLeaseHeld(c, 'doomed2'),
     says: (c) => re`^dynamic-env open: Deployment ${c.ns}/doomed2-v1: no Service in namespace ${c.ns} selects its pods`,
   },
 ];
@@ -607,7 +634,7 @@ async function runRow(row: Row, mesh: { ns: string; other: string }): Promise<Ou
 }
 
 const STACK_TRACE = /\n\s+at \S.*[(:]\d+|\bat (file|node):|(Type|Reference|Range|Syntax)Error\b|\[object Object\]|\bundefined\b/;
-const write = (e: AuditEvent) => WRITE_VERBS.has(e.verb) && e.objectRef?.resource !== 'selfsubjectaccessreviews';
+const write = (e: AuditEvent) => WRITE_VERBS.has(e.verb) && !e.objectRef?.resource?.startsWith('selfsubject');
 const describeEvent = (e: AuditEvent) => `${e.verb} ${e.objectRef?.resource} ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? ''} ${e.responseStatus?.code}`;
 
 describe(`bad input: ${rows.length} cases, each a clear error with exit 1 or 2 and zero writes in the audit log`, () => {

@@ -33,7 +33,26 @@ describe('assessRollout and stale ReplicaFailure', () => {
     expect(assessRollout(failing('2026-03-01T09:59:00Z', 1), [], [], undefined, t).state).toBe('ready');
   });
   test('timing out during the grace reports the failure', () => {
-    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [], 5, t)).toMatchObject({ state: 'failed', reason: 'FailedCreate: serviceaccount "x" not found' });
+    expect(assessRollout(failing('2026-03-01T09:59:00Z'), [], [], 5, t)).toMatchObject({ state: 'failed', reason: 'timed out after 5s: FailedCreate: serviceaccount "x" not found' });
+  });
+  test('timing out with some pods ready is failed, not degraded: the env is not routed to a clone short of Available', () => {
+    const d = failing('2026-03-01T09:59:00Z', 1);
+    d.spec.replicas = 2;
+    d.status!.conditions = [];
+    expect(assessRollout(d, [], [], 5)).toEqual({ state: 'failed', reason: 'timed out after 5s: 1/2 ready', ready: 1, desired: 2 });
+  });
+});
+
+describe('assessRollout diagnoses from events alone', () => {
+  test('a FailedScheduling event before the Pod shows its condition says unschedulable, as the condition would', () => {
+    const d = deployment('api-pr-1', { labels: { app: 'api', version: 'pr-1' }, replicas: 1 });
+    d.status = { observedGeneration: d.metadata.generation, replicas: 1, updatedReplicas: 1 };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-pr-1-x', namespace: 'default', labels: { app: 'api', version: 'pr-1' } }, status: {} };
+    const event = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e', namespace: 'default' }, type: 'Warning', reason: 'FailedScheduling',
+      message: '0/1 nodes are available: 1 node(s) didn\'t match Pod\'s node affinity/selector.', involvedObject: { kind: 'Pod', namespace: 'default', name: 'api-pr-1-x' } };
+    expect(assessRollout(d, [pod as never], [event as never])).toMatchObject({
+      state: 'failed', reason: "pod api-pr-1-x: unschedulable: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+    });
   });
 });
 

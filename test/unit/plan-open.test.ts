@@ -796,6 +796,7 @@ function fakeClient(snap: Snapshot, refused: (namespace: string, resource: strin
     get: async (type: ResourceType, namespace: string | undefined, name: string) =>
       (byKind[type.kind] ?? []).find((o) => o.metadata.namespace === namespace && o.metadata.name === name) ?? null,
     create: async (type: ResourceType, obj: KubeObject) => {
+      if (type.kind === 'SelfSubjectRulesReview') return { ...obj, status: { resourceRules: [], incomplete: true } };
       if (type.kind !== 'SelfSubjectAccessReview') return write('create')(type, obj);
       const { namespace, resource } = (obj as unknown as { spec: { resourceAttributes: { namespace: string; resource: string } } }).spec.resourceAttributes;
       return { ...obj, status: { allowed: !refused(namespace, resource) } };

@@ -206,6 +206,7 @@ function fakeClient(snap: Snapshot, o: { leaseForbidden?: boolean } = {}): { cli
     }),
     get: async () => null,
     create: async (type: ResourceType, obj: KubeObject) => {
+      if (type.kind === 'SelfSubjectRulesReview') return { ...obj, status: { resourceRules: [], incomplete: true } };
       if (type.kind !== 'SelfSubjectAccessReview') return write('create')(type, obj);
       const { namespace, resource, verb } = (obj as unknown as { spec: { resourceAttributes: { namespace: string; resource: string; verb: string } } }).spec.resourceAttributes;
       reviews.push(`${resource} ${namespace} ${verb}`);

@@ -1,0 +1,63 @@
+// Every request an open and a close make, from the API server's audit log (issue 9: an open of 1 service makes at
+// most 13): reads, the permission check, the Lease and the writes. A change that adds requests fails here, with
+// where they went.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useCluster, type AuditEvent } from '../harness/cluster.js';
+import { actor, deployment, destinationRule, envName, install, ok, service, virtualService, writeConfig } from './fixtures/engine.js';
+
+const cluster = useCluster();
+const skip = !!cluster.info.skipped;
+
+/** `verb resource` of each request, sorted, for a readable failure. */
+const describeRequests = (events: AuditEvent[]) =>
+  events.map((e) => `${e.verb} ${e.objectRef?.resource ?? e.requestURI}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}`).sort();
+
+describe.skipIf(skip)('requests of an open and a close', () => {
+  let ns: string;
+  let who: Awaited<ReturnType<typeof actor>>;
+  const services = ['s0', 's1', 's2', 's3', 's4'];
+
+  beforeAll(async () => {
+    ns = await cluster.namespace('requests');
+    await install(cluster, services.flatMap((s) => [
+      deployment(ns, `${s}-v1`, { labels: { app: s, version: 'v1' } }),
+      service(ns, s, { app: s }),
+      destinationRule(ns, s, s, ['v1']),
+      virtualService(ns, s, { hosts: [s], http: [{ name: 'default', route: [{ destination: { host: s, subset: 'v1' } }] }] }),
+    ]));
+    who = await actor(cluster, [ns]);
+  });
+
+  /** The identity's requests while `run` runs. */
+  const requestsOf = async (run: () => Promise<unknown>): Promise<AuditEvent[]> => {
+    const before = cluster.audit({ username: who.username }).length;
+    await run();
+    // ResponseComplete events reach the log as requests finish; the process has exited, so all have.
+    return cluster.audit({ username: who.username }).slice(before);
+  };
+  const config = (env: string, n: number) => writeConfig(cluster, {
+    env, services: services.slice(0, n).map((s) => ({ namespace: ns, deployment: `${s}-v1`, image: `example.com/${s}:pr` })),
+  });
+
+  it('an open of 1 service (--no-wait) makes at most 13 requests; its close at most 14', async () => {
+    const env = envName();
+    const opened = await requestsOf(async () => ok(await who.open(config(env, 1), '--no-wait')));
+    const shown = describeRequests(opened);
+    expect(opened.length, shown.join('\n')).toBeLessThanOrEqual(13);
+    // The writes stay at the floor: the Lease taken and given back, one write per object changed.
+    expect(shown.filter((r) => !r.startsWith('get') && !r.startsWith('list') && !r.includes('selfsubject'))).toEqual([
+      `create deployments s0-v1-${env}`, `create destinationrules dynamic-env-${env}-s0`, `create leases dynamic-env-${env}`,
+      `delete leases dynamic-env-${env}`, 'update virtualservices s0',
+    ]);
+    const closed = await requestsOf(async () => ok(await who.close(env)));
+    expect(closed.length, describeRequests(closed).join('\n')).toBeLessThanOrEqual(14);
+  });
+
+  it('an open of 5 services makes a few requests more than one of 1, not five times as many', async () => {
+    const env = envName();
+    const opened = await requestsOf(async () => ok(await who.open(config(env, 5), '--no-wait')));
+    // 5 clones, 5 DestinationRules, 5 VirtualService updates and one named read per clone over the 1-service open.
+    expect(opened.length, describeRequests(opened).join('\n')).toBeLessThanOrEqual(13 + 4 * 4);
+    ok(await who.close(env));
+  });
+});
