@@ -112,7 +112,9 @@ export function targets(r) {
   if (r.bundle) {
     const b = r.bundle.action;
     add({
-      name: 'bundle size of dist/index.js', target: '<= 2 MB', measured: b.bytes, value: `${bytes(b.bytes)} (${bytes(b.gzipBytes)} gzipped)`, met: b.bytes <= 2_000_000,
+      name: 'bundle size of dist/index.js', target: '<= 2 MB', measured: b.bytes,
+      value: `${bytes(b.bytes)} (${bytes(b.gzipBytes)} gzipped)${r.bundle.chunks?.files ? ` + ${bytes(r.bundle.chunks.bytes)} in ${r.bundle.chunks.files} chunks loaded when needed` : ''}`,
+      met: b.bytes + (r.bundle.chunks?.bytes ?? 0) <= 2_000_000,
       floor: null, floorText: '', by: `${bytes(b.bytes - 2_000_000)} over`,
       why: `by package: ${Object.entries(b.byPackage ?? {}).map(([k, v]) => `${k} ${bytes(v)}`).join(', ')}`,
     });

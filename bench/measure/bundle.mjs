@@ -1,7 +1,7 @@
 // The size of the bundles, and what the action's is made of by package (the build script bundles the sources
 // again into bench/out/bundle for the esbuild metafile; dist/ is not touched). Needs no cluster.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -36,5 +36,9 @@ export async function run() {
   } catch (e) {
     log(`bundle composition: ${e.message}`);
   }
-  return { action: { ...file('dist/index.js'), byPackage, rebuiltBytes }, cli: file('dist/cli.js') };
+  // Code loaded only when needed (esbuild splitting): dist/chunks, shared by both entries.
+  const chunkDir = join(root, 'dist', 'chunks');
+  const chunks = existsSync(chunkDir) ? readdirSync(chunkDir).map((f) => file(`dist/chunks/${f}`)) : [];
+  const chunksBytes = chunks.reduce((n, c) => n + c.bytes, 0);
+  return { action: { ...file('dist/index.js'), byPackage, rebuiltBytes }, cli: file('dist/cli.js'), chunks: { files: chunks.length, bytes: chunksBytes } };
 }
