@@ -4,6 +4,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 const READ_VERBS = new Set(['get', 'list', 'watch']);
+/** Permission questions: a "create" that asks the API server and stores nothing. */
+const QUESTIONS = new Set(['selfsubjectaccessreviews', 'selfsubjectrulesreviews']);
 
 /** `2026-12-01T21:37:52.123456Z` -> ms since the epoch, with the microseconds kept as a fraction. */
 export function auditTime(s) {
@@ -92,6 +94,13 @@ export class AuditTail {
     return this.events.slice(mark - this.dropped).filter((e) => users.has(e.user?.username));
   }
 
+  /** Events since `mark` (after a flush) that `pred` selects, whoever sent them. */
+  async matching(mark, pred) {
+    await this.flush();
+    if (mark < this.dropped) throw new Error('audit: events of this mark were compacted away');
+    return this.events.slice(mark - this.dropped).filter(pred);
+  }
+
   /** Forgets the events read so far (memory: seeding 200 envs logs thousands); older marks become invalid. */
   compact() {
     this.dropped += this.events.length;
@@ -107,7 +116,8 @@ const resourceOf = (e) => `${e.objectRef?.apiGroup ? `${e.objectRef.apiGroup}/` 
  * - requests: every request it sent.
  * - reads: get/list/watch. readFloor: one list per kind per namespace read, a cluster-wide read of a kind counting
  *   once for every namespace (the floor the issue names: no kind read twice in the same scope).
- * - accessReviews: SelfSubjectAccessReviews (a "create" that stores nothing: the permission check before writing).
+ * - accessReviews: SelfSubjectAccessReviews and SelfSubjectRulesReviews (a "create" that stores nothing: the
+ *   permission checks before writing).
  * - leaseWrites: writes of the env's Lease (taking and giving back the lock).
  * - objectWrites: every other write (clones, DestinationRules, VirtualServices), retries after a 409 included.
  * - conflicts: answers 409.
@@ -115,7 +125,7 @@ const resourceOf = (e) => `${e.objectRef?.apiGroup ? `${e.objectRef.apiGroup}/` 
 export function summarize(events) {
   const reads = events.filter((e) => READ_VERBS.has(e.verb));
   const writes = events.filter((e) => WRITE_VERBS.has(e.verb));
-  const accessReviews = writes.filter((e) => e.objectRef?.resource === 'selfsubjectaccessreviews');
+  const accessReviews = writes.filter((e) => QUESTIONS.has(e.objectRef?.resource));
   const leaseWrites = writes.filter((e) => e.objectRef?.resource === 'leases');
   const objectWrites = writes.filter((e) => !accessReviews.includes(e) && !leaseWrites.includes(e));
   const scopes = new Map();
