@@ -8,7 +8,7 @@ import { isManaged } from '../plan/deployment.js';
 import { ENV_LABEL, UPDATED_AT_ANNOTATION, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { envSelector } from '../kube/snapshot.js';
-import type { Deployment, KubeObject } from '../plan/types.js';
+import type { Deployment, KubeObject, Service } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -17,6 +17,7 @@ import { checkWrites, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
+import { waitForEndpoints } from '../kube/endpoints.js';
 import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
 import { throwIfProblems } from '../plan/problems.js';
@@ -301,11 +302,17 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   };
 
   /** 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. */
-  const rollout = async (plan: OpenPlan, written: Map<string, Written>): Promise<Map<string, RolloutAssessment>> => {
+  const rollout = async (plan: OpenPlan, written: Map<string, Written>, services: Service[]): Promise<Map<string, RolloutAssessment>> => {
     const clones = plan.clones.map(ref);
     if (run.wait) {
       log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
-      return waitForRollout(client, spec.name, clones, run.timeoutSeconds);
+      const deadline = Date.now() + run.timeoutSeconds * 1000;
+      const assessed = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
+      if ([...assessed.values()].every((a) => a.state === 'ready')) {
+        const missing = await waitForEndpoints(client, spec.name, services, deadline);
+        if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
+      }
+      return assessed;
     }
     // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
     // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.
@@ -366,7 +373,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const go = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }): Promise<OpenResult> => {
     const w = await writeWorkloads(held, clones, validated);
     if ('done' in w) return w.done;
-    return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan, w.written), true);
+    return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan, w.written, w.snapshot.services), true);
   };
 
   if (opts.dryRun) return go();
@@ -399,7 +406,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   }, known);
   if ('done' in w) return w.done;
   await applied(w.plan);
-  const assessments = await rollout(w.plan, w.written);
+  const assessments = await rollout(w.plan, w.written, w.snapshot.services);
   return withLease(client, spec.name, run, log, async (lock, _held, clones) => {
     await checkStillOurs(client, w.plan, log, clones);
     const result = await writeRoutes(w.snapshot, w.plan, w.changes, assessments, false);

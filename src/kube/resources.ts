@@ -12,6 +12,7 @@ const type = (apiVersion: string, kind: string, plural: string, namespaced = tru
 export const DEPLOYMENT = type('apps/v1', 'Deployment', 'deployments');
 export const SERVICE = type('v1', 'Service', 'services');
 export const POD = type('v1', 'Pod', 'pods');
+export const ENDPOINT_SLICE = type('discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices');
 export const EVENT = type('v1', 'Event', 'events');
 export const LEASE = type('coordination.k8s.io/v1', 'Lease', 'leases');
 // v1 is Istio's storage version since 1.27 and served since 1.22; we write v1.

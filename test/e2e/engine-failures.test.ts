@@ -77,7 +77,7 @@ describe.skipIf(skip)('refused before the first write', () => {
     const badKey = await who.open(writeConfig(cluster, { env, services: [{ namespace: ns, deployment: 'web-v1', image: 'x:1', replicas: 0 }], colour: 'blue' }));
     expect(badKey.code).toBe(2);
     expect(badKey.stderr).toMatch(/colour/);
-    expect(badKey.stderr).toMatch(/replicas must be at least 1/);
+    expect(badKey.stderr).toMatch(/services\[0\]\.replicas: must be at least 1/);
     const noEnv = await cli(['close', '--kubeconfig', who.kubeconfig]);
     expect(noEnv.code).toBe(2);
     expect(noEnv.stderr).toMatch(/--env is required/);

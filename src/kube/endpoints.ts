@@ -1,0 +1,61 @@
+// A clone Available is not yet a clone istiod can route to: its pods reach the env subset's cluster only once the
+// EndpointSlice controller has listed them in their Services' EndpointSlices, which istiod watches. Routes written
+// before that send the env's requests to a cluster with no endpoints (503) for as long as the controller takes, so
+// open waits for the slices to list every ready clone pod before it writes routes.
+import { servicesSelecting } from '../plan/hosts.js';
+import type { KubeObject, Pod, Service } from '../plan/types.js';
+import { explainApiError, isForbidden, sleep, type KubeClient } from './client.js';
+import { ENDPOINT_SLICE, POD } from './resources.js';
+
+interface EndpointSlice extends KubeObject {
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
+}
+
+const POLL_MS = 50;
+
+const readyIp = (p: Pod): string | undefined =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? (p.status?.podIP as string | undefined) : undefined;
+
+/** `namespace/service` → the IPs of the env's ready pods that Service selects. */
+function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { service: Service; ips: string[] }> {
+  const wanted = new Map<string, { service: Service; ips: string[] }>();
+  for (const p of pods) {
+    const ip = readyIp(p);
+    if (!ip) continue;
+    const here = services.filter((s) => s.metadata.namespace === p.metadata.namespace);
+    for (const s of servicesSelecting(p.metadata.labels, here)) {
+      const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const entry = wanted.get(key) ?? { service: s, ips: [] };
+      entry.ips.push(ip);
+      wanted.set(key, entry);
+    }
+  }
+  return wanted;
+}
+
+/**
+ * Waits until each Service selecting the env's ready pods lists them as ready endpoints, or the deadline passes.
+ * Returns what is still missing at the end ('' when nothing): the caller logs it and routes anyway, since the clone
+ * is Available. An identity that may not read EndpointSlices (a role older than deploy/rbac.yaml) skips the wait.
+ */
+export async function waitForEndpoints(client: KubeClient, env: string, services: Service[], deadline: number): Promise<string> {
+  try {
+    const pods = (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
+    let pending = [...expectedEndpoints(pods, services).values()];
+    for (;;) {
+      const listed = await Promise.all(pending.map(async ({ service }) => {
+        const slices = await client.list<EndpointSlice>(ENDPOINT_SLICE, service.metadata.namespace, `kubernetes.io/service-name=${service.metadata.name}`);
+        return new Set(slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses)));
+      }));
+      pending = pending.filter((p, i) => !p.ips.every((ip) => listed[i]!.has(ip)));
+      if (pending.length === 0) return '';
+      if (Date.now() + POLL_MS >= deadline) {
+        return pending.map((p) => `Service ${p.service.metadata.namespace}/${p.service.metadata.name}`).join(', ');
+      }
+      await sleep(POLL_MS);
+    }
+  } catch (e) {
+    if (isForbidden(e)) return '';
+    throw explainApiError(e, `reading the endpoints of env ${env}`);
+  }
+}
