@@ -26,9 +26,15 @@ function controllerAnnotations(o: KubeObject): Record<string, string> {
   return Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => k.startsWith('deployment.kubernetes.io/')));
 }
 
-/** Bounded, jittered retries for 409 on read-modify-write. */
-export const CONFLICT_RETRIES = 12;
-const backoff = (attempt: number) => sleep(20 + Math.random() * Math.min(1_000, 25 * 2 ** attempt));
+/**
+ * Retries for 409 on read-modify-write, bounded by time, not by count: N runs editing one VirtualService at once
+ * need up to N rounds (one wins each), so a fixed count failed the last of many. Full jitter (a random wait up to
+ * 5 ms × 2^attempt, at most 250 ms) spreads the losers out within a round or two instead of making every one wait
+ * out long fixed steps: 20 concurrent opens took 64× one open with the old 20 ms + up to 1 s (bench `concurrency`).
+ */
+const CONFLICT_RETRY_MS = 60_000;
+const backoff = (attempt: number) => sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
+const retryConflict = (started: number) => Date.now() - started < CONFLICT_RETRY_MS;
 
 /**
  * Makes the object look like `desired` (ours alone: labels/annotations/spec). `current` is what the snapshot
@@ -41,6 +47,7 @@ export async function ensure<T extends KubeObject>(client: KubeClient, type: Res
 /** `ensure`, also giving the object as the API server now has it (its answer to the write, or what was read). */
 export async function ensureObject<T extends KubeObject>(client: KubeClient, type: ResourceType, desired: T, current?: T | null): Promise<{ outcome: WriteOutcome; object: T }> {
   let existing = current ?? null;
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       if (!existing) return { outcome: 'created', object: await client.create(type, desired) };
@@ -55,7 +62,7 @@ export async function ensureObject<T extends KubeObject>(client: KubeClient, typ
       if (isDeepStrictEqual(owned(existing), owned(next))) return { outcome: 'unchanged', object: existing };
       return { outcome: 'updated', object: await client.replace(type, next) };
     } catch (e) {
-      if ((isAlreadyExists(e) || isConflict(e)) && attempt < CONFLICT_RETRIES) {
+      if ((isAlreadyExists(e) || isConflict(e)) && retryConflict(started)) {
         existing = await client.get<T>(type, desired.metadata.namespace, desired.metadata.name).catch((err) => {
           throw explainApiError(err, `reading ${describe(type, desired)}`);
         });
@@ -79,6 +86,7 @@ export async function editVirtualService(
 ): Promise<WriteOutcome> {
   let vs = current ?? null;
   const what = `VirtualService ${ref.namespace}/${ref.name}`;
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     let next: VirtualService | null = null;
     try {
@@ -95,7 +103,7 @@ export async function editVirtualService(
     } catch (e) {
       // 409: changed since we read it. 404 on the replace: deleted since we read it (our own VirtualService, by
       // the close of the last other env in it); the re-read says 'absent' and the caller decides.
-      if ((isConflict(e) || isNotFound(e)) && attempt < CONFLICT_RETRIES) {
+      if ((isConflict(e) || isNotFound(e)) && retryConflict(started)) {
         vs = null;
         await backoff(attempt);
         continue;
