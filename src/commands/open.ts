@@ -311,6 +311,10 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
       if ([...assessed.values()].every((a) => a.state === 'ready')) {
         const missing = await waitForEndpoints(client, spec.name, services, deadline);
         if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
+        // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
+        // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
+        // one keeps its old pods until the new are ready, and its routes are in place already.
+        if ([...written.values()].some((x) => x.outcome === 'created')) await drain("the new clones' endpoints before their routes");
       }
       return assessed;
     }

@@ -300,7 +300,7 @@ describe.skipIf(skip)('make before break, followed push by push', () => {
     await meshView(cluster, [app], []);
     const watch = await watchProxy(cluster.info, { namespace: app, labels: { app: 'client' } });
     try {
-      ok(await who.open(writeConfig(cluster, { env, services: [{ namespace: app, deployment: 'reviews-v1', image: 'ghcr.io/acme/app:pr' }] })));
+      ok(await who.open(writeConfig(cluster, { env, services: [{ namespace: app, deployment: 'reviews-v1', image: 'ghcr.io/acme/app:pr' }] }), '--drain', '3s'));
       await meshView(cluster, [app], []);
       const opened = watch.states.length;
       ok(await who.close(env, '--drain', '3s'));
