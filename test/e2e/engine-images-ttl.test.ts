@@ -2,7 +2,7 @@
 // `--images` lines and placeholders end up in the clones; `sweep --ttl` counts from an env's last update, or from its
 // first open with `--ttl-from opened`.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { request, useCluster } from '../harness/cluster.js';
+import { editObject, useCluster } from '../harness/cluster.js';
 import { actor, bookinfo, cli, envName, install, ok, writeConfig } from './fixtures/engine.js';
 
 const cluster = useCluster();
@@ -58,8 +58,10 @@ describe.skipIf(skip)('images per pull request and the sweep TTL, through the CL
     const opened = new Date(Date.now() - 30 * DAY).toISOString();
     const updated = new Date(Date.now() - DAY).toISOString();
     for (const d of await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)) {
-      d.metadata.annotations = { ...d.metadata.annotations, 'dynamic-env.io/opened-at': opened, 'dynamic-env.io/updated-at': updated };
-      await request(cluster.admin, 'PUT', `/apis/apps/v1/namespaces/${ns}/deployments/${d.metadata.name}`, { ...d, apiVersion: 'apps/v1', kind: 'Deployment' });
+      await editObject(cluster.admin, 'Deployment', ns, d.metadata.name, (o) => {
+        o.metadata.annotations = { ...o.metadata.annotations, 'dynamic-env.io/opened-at': opened, 'dynamic-env.io/updated-at': updated };
+        return o;
+      });
     }
     const sweep = (...extra: string[]) => cli(['sweep', '--ttl', '7d', ...extra, '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--drain', '0s', '--output', 'json']);
     const mine = (r: { json: any }) => r.json.find((x: any) => x.env === env);

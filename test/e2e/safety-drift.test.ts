@@ -4,7 +4,7 @@
 // and our own VirtualService goes when no env needs it. `status` says `degraded`, with the reason, when what makes
 // the env work is broken. Orphans left by hand are reported by `list` and `status`, and removed by `sweep`.
 import { describe, expect, it } from 'vitest';
-import { kindPath, request, useCluster, waitFor } from '../harness/cluster.js';
+import { editObject, request, useCluster, waitFor } from '../harness/cluster.js';
 import { describeOutcome, routeRequest } from '../harness/oracle/route-oracle.js';
 import {
   endpointsOf, envPodIps, expectNoFailures, meshView, missingClusterFailures, requestMatrix, restoredFailures, routingFailures,
@@ -23,9 +23,7 @@ const HAND = { name: 'hand', match: [{ uri: { prefix: '/hand' } }], route: [{ de
 
 /** Reads an object as the admin, changes it, and writes it back (a hand edit: `kubectl edit`). */
 async function editByHand(kind: string, ns: string, name: string, change: (o: any) => void): Promise<void> {
-  const o = await cluster.get(kind, ns, name);
-  change(o);
-  await request(cluster.admin, 'PUT', kindPath(kind, ns, name), o);
+  await editObject(cluster.admin, kind, ns, name, (o) => { change(o); return o; });
 }
 
 /**

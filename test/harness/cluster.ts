@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import { applyObject, kindPath, request, ApiError, type Endpoint } from './http.js';
+import { applyObject, editObject, kindPath, request, ApiError, type Endpoint } from './http.js';
 import { kubeconfigText, serviceAccountToken, waitFor } from './control-plane.js';
 import type { ClusterInfo } from './cluster-info.js';
 
-export { ApiError, applyObject, kindPath, request, waitFor };
+export { ApiError, applyObject, editObject, kindPath, request, waitFor };
 
 export interface AuditEvent {
   auditID: string;

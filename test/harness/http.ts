@@ -82,6 +82,24 @@ export function kindPath(kind: string, namespace?: string, name?: string): strin
   return `${base}${ns}/${k.plural}${name ? `/${name}` : ''}`;
 }
 
+/**
+ * Reads one object, lets `change` say what to write instead, and writes that with the read's resourceVersion; on a
+ * 409 it reads again and retries (client-go's RetryOnConflict), because a controller may write the object (its
+ * status, a Deployment's observedGeneration) between the test's read and its write.
+ */
+export async function editObject(ep: Endpoint, kind: string, namespace: string | undefined, name: string, change: (current: any) => any): Promise<any> {
+  const path = kindPath(kind, namespace, name);
+  for (let attempt = 1; ; attempt++) {
+    const current = await request(ep, 'GET', path);
+    const next = change(structuredClone(current));
+    try {
+      return await request(ep, 'PUT', path, { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } });
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 409 || attempt === 10) throw e;
+    }
+  }
+}
+
 /** Create, or replace when it exists (tests use this for setup only). */
 export async function applyObject(ep: Endpoint, obj: any): Promise<any> {
   const ns = obj.metadata?.namespace;
@@ -89,9 +107,6 @@ export async function applyObject(ep: Endpoint, obj: any): Promise<any> {
     return await request(ep, 'POST', kindPath(obj.kind, ns), obj);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 409) throw e;
-    const current = await request(ep, 'GET', kindPath(obj.kind, ns, obj.metadata.name));
-    return request(ep, 'PUT', kindPath(obj.kind, ns, obj.metadata.name), {
-      ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata.resourceVersion },
-    });
+    return editObject(ep, obj.kind, ns, obj.metadata.name, () => obj);
   }
 }
