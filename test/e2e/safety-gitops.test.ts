@@ -4,7 +4,7 @@
 // every open env's routes back from what its clones record. Also: a close started while an open waits for a slow
 // rollout does not wait behind it (the open released the Lease for its wait), and the open then stops cleanly.
 import { describe, expect, it } from 'vitest';
-import { useCluster } from '../harness/cluster.js';
+import { useCluster, waitFor } from '../harness/cluster.js';
 import { envPodIps, expectNoFailures, meshView, requestMatrix, routingFailures, type Caller } from '../harness/routing.js';
 import {
   actor, cli, deployment, destinationRule, envName, expectRestored, install, ok, routeNames, service, userObjects, virtualService, writeConfig,
@@ -121,6 +121,12 @@ describe.skipIf(skip)('a close during an open\'s rollout wait', () => {
       destinationRule(ns, 'web', 'web', ['v1']),
       virtualService(ns, 'web', { hosts: ['web'], http: [{ name: 'default', route: [{ destination: { host: 'web', subset: 'v1' } }] }] }),
     ]);
+    // The "before" view must not be taken while the Deployment controller still writes the original's status: it
+    // writes readyReplicas once kwok marks the pod ready, then nothing until minReadySeconds has passed.
+    await waitFor('web-v1 to have its ready pod in its status', 30_000, async () => {
+      const d = await cluster.get('Deployment', ns, 'web-v1');
+      return d.status?.observedGeneration === d.metadata.generation && d.status?.readyReplicas === 1;
+    });
     const who = await actor(cluster, [ns]);
     const before = await userObjects(cluster, [ns]);
     const env = envName();
