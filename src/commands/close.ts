@@ -1,6 +1,6 @@
 // close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
-import { closeEditByState, planClose, withoutRoutesOf } from '../plan/close.js';
+import { closeEditByState, mayUnpin, planClose, withoutRoutesOf } from '../plan/close.js';
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
 import { isManaged } from '../plan/deployment.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
@@ -10,7 +10,7 @@ import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { checkWrites } from '../kube/access.js';
-import { readCloseSnapshot, readEnvSnapshot } from '../kube/snapshot.js';
+import { closeSnapshotOf, readCloseRouting, readCloseSnapshot, readEnvSnapshot, type CloseRouting } from '../kube/snapshot.js';
 import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
 import { explainApiError } from '../kube/client.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -38,6 +38,8 @@ export function closeEdit(env: string, state?: CloseState): (vs: VirtualService)
  * config churn istiod keeps batching up to PILOT_DEBOUNCE_MAX (10 s); raise `--drain` above that for a hard bound.
  */
 export const DEFAULT_DRAIN_MS = 3_000;
+
+const sameRef = (o: VirtualService, r: { namespace: string; name: string }) => (o.metadata.namespace ?? '') === r.namespace && o.metadata.name === r.name;
 
 export interface CloseState {
   rules: DestinationRule[];
@@ -84,8 +86,9 @@ export interface CloseOptions {
 export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   const { client, env } = opts;
   const log = opts.log ?? (() => {});
-  const go = async (clones?: Deployment[]): Promise<EnvReport> => {
-    const { snapshot, rules } = await readCloseSnapshot(client, env, clones);
+  /** `read`: the env's clones and the routing, as read under the Lease; a dry run reads them itself. */
+  const go = async (read?: { clones: Deployment[]; routing: CloseRouting }): Promise<EnvReport> => {
+    const { snapshot, rules } = read ? closeSnapshotOf(env, read.clones, read.routing) : await readCloseSnapshot(client, env);
     planClose(snapshot, env, opts.owner); // refuses another owner's env
     const state: CloseState = { rules, clusterDomain: clusterDomainOf(snapshot) };
     const plan = planClose(snapshot, env, opts.owner, { rules: state.rules, clusterDomain: state.clusterDomain });
@@ -107,7 +110,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
       // The first phase edits what was read; the second re-reads (the first changed those objects).
       const editAll = (edit: (vs: VirtualService) => VirtualService | null, fresh = false) => Promise.all(plan.routeEdits.map(async (e) => {
-        const vs = fresh ? undefined : snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+        const vs = fresh ? undefined : snapshot.virtualServices.find((v) => sameRef(v, e));
         const outcome = await editVirtualService(client, e, edit, vs);
         if (outcome === 'deleted') removedVs.push(e);
         return outcome;
@@ -120,9 +123,11 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {
         await waitForClonePodsGone(client, env, log);
       }
-      // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
-      const unpin = closeEdit(env, { ...state, rules: await liveRules(client) });
-      await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
+      if (plan.routeEdits.some((e) => snapshot.virtualServices.some((vs) => sameRef(vs, e) && mayUnpin(vs, state.clusterDomain)))) {
+        // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
+        const unpin = closeEdit(env, { ...state, rules: await liveRules(client) });
+        await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
+      }
       await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
     }
     // Orphans fixed on the way (another env's, or left by hand edits) do not make an absent env a closed one.
@@ -139,7 +144,8 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   // is read and checked again. The Lease is the one the env's clones record (see withLease).
   const first = await readEnvSnapshot(client, env, false);
   planClose(first, env, opts.owner);
-  return withLease(client, env, opts.run, log, (_lock, _namespace, clones) => go(clones), first.deployments);
+  return withLease(client, env, opts.run, log, (_lock, _namespace, clones, routing) => go({ clones, routing }), first.deployments,
+    () => readCloseRouting(client));
 }
 
 /**

@@ -28,14 +28,16 @@ export function pickLockNamespace(recorded: string[], fallback: string, env: str
   return one;
 }
 
-export async function withLease<T>(
+export async function withLease<T, R = undefined>(
   client: KubeClient,
   env: string,
   run: Pick<RunOptions, 'lockNamespace'> & { lockTimeoutSeconds?: number },
   log: (line: string) => void,
-  body: (lock: LeaseLock, namespace: string, clones: Deployment[]) => Promise<T>,
+  body: (lock: LeaseLock, namespace: string, clones: Deployment[], alongside: R) => Promise<T>,
   /** The env's clones as the caller just read them, saving that read. */
   known?: Deployment[],
+  /** More the body reads under the Lease, read in parallel with the env's clones (one round trip, not two). */
+  readAlongside?: () => Promise<R>,
 ): Promise<T> {
   let recorded = known ? recordedLockNamespaces(known, env) : await readLockNamespaces(client, env);
   for (let attempt = 0; ; attempt++) {
@@ -57,11 +59,11 @@ export async function withLease<T>(
     let moved = false;
     try {
       // Read again under the Lease: the body gets the env's clones as they are now.
-      const clones = await readClones(client, env);
+      const [clones, alongside] = await Promise.all([readClones(client, env), readAlongside?.() as Promise<R>]);
       recorded = recordedLockNamespaces(clones, env);
       const now = pickLockNamespace(recorded, namespace, env);
       moved = now !== namespace && attempt < 3;
-      if (!moved) return await body(lock, namespace, clones);
+      if (!moved) return await body(lock, namespace, clones, alongside);
     } finally {
       await lock.release();
     }

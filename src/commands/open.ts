@@ -13,7 +13,7 @@ import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, LEASE, VIRTUAL_SERVICE, type ResourceType } from '../kube/resources.js';
-import { checkWrites, type WriteIntent } from '../kube/access.js';
+import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
@@ -265,13 +265,21 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     // Make before break: 1. the DestinationRules (their subsets select nothing yet); 2. where routes to the env's
     // hosts have no subset, or a host has no VirtualService, the baseline pins and our own VirtualService (with its
     // baseline route only), each a drain after what it names, so no baseline request can reach a clone pod;
-    // 3. the clones. The env's routes come last, after the rollout.
+    // 3. the clones (with 1. when there is no 2.). The env's routes come last, after the rollout.
     log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
-    await Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
-    await writeBaselinePins(snapshot, plan);
-    const written = new Map(await Promise.all(plan.clones.map(async (c) =>
+    const rules = () => Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
+    const workloads = async () => new Map(await Promise.all(plan.clones.map(async (c) =>
       [keyOf(c), await ensureObject(client, DEPLOYMENT, c, current(snapshot.deployments, c))] as const)));
-    return { snapshot, plan, changes, written };
+    const early = baselineWork(snapshot, plan);
+    if (early.pins.length + early.own.length === 0) {
+      // Nothing to pin: every route to the env's hosts names a subset already, so the clones' pods take no baseline
+      // request whenever they appear, and the env's subsets are named by no route before step 4. Both at once.
+      const [, written] = await Promise.all([rules(), workloads()]);
+      return { snapshot, plan, changes, written };
+    }
+    await rules();
+    await writeBaselinePins(plan, early);
+    return { snapshot, plan, changes, written: await workloads() };
   };
 
   /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
@@ -283,16 +291,20 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     await new Promise((r) => setTimeout(r, ms));
   };
 
-  /** Pins (and our own VirtualServices' baseline routes) before any clone pod exists; nothing when already there. */
-  const writeBaselinePins = async (snapshot: Snapshot, plan: OpenPlan): Promise<void> => {
+  /** The pins and our own VirtualServices (with their baseline route only) to write before any clone pod exists. */
+  const baselineWork = (snapshot: Snapshot, plan: OpenPlan) => {
     const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
     const pins = plan.routeEdits.filter((e) => {
       const vs = known(e);
       return vs && !isDeepStrictEqual(withBaselinePins(vs, e, plan.routing), vs);
     });
     const own = plan.createVirtualServices.filter((v) => !known(ref(v))).map((v) => withoutEnvRoutes(v, spec.name));
+    return { pins, own };
+  };
+
+  /** Pins (and our own VirtualServices' baseline routes) before any clone pod exists. */
+  const writeBaselinePins = async (plan: OpenPlan, { pins, own }: ReturnType<typeof baselineWork>): Promise<void> => {
     for (const v of own) ownMadeEarly.add(keyOf(v));
-    if (pins.length + own.length === 0) return;
     await drain('the baseline subset before routes name it');
     await Promise.all([
       ...pins.map((e) => editVirtualService(client, e, (vs) => withBaselinePins(vs, e, plan.routing))),
@@ -384,10 +396,15 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   // Validation before the first write, the Lease included: a plan with problems, or writes this identity may not
   // make, fail here with nothing written. Under the Lease the cluster is read and planned again, since another run
   // of this env may have changed it meanwhile.
-  const snapshot = await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
+  // The identity's rules in the namespaces it will most likely write are asked while the cluster is read (one round
+  // trip less); a namespace only the plan brings in is asked after it.
+  const [snapshot, rules] = await Promise.all([
+    readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]),
+    rulesByNamespace(client, [...new Set([...namespacesOf(spec), run.lockNamespace])].sort()),
+  ]);
   const lockNamespace = lockNamespaceOf(snapshot);
   const changes = diffPlan(planWithAnnotations(snapshot, spec, lockNamespace), snapshot);
-  await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)]);
+  await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)], rules);
   const lost = (lock: { lost: boolean }) => {
     if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
   };

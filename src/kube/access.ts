@@ -45,7 +45,9 @@ export function rulesAllow(rules: ResourceRule[], i: WriteIntent): boolean {
  * SelfSubjectAccessReview per verb, resource and namespace. The answer may be incomplete (another authorizer than
  * RBAC, a webhook, may allow more), so it only ever allows: what it does not allow is asked with access reviews.
  */
-async function rulesByNamespace(client: KubeClient, namespaces: string[]): Promise<Map<string, ResourceRule[]>> {
+export type RulesByNamespace = Map<string, ResourceRule[]>;
+
+export async function rulesByNamespace(client: KubeClient, namespaces: string[]): Promise<RulesByNamespace> {
   const rules = await Promise.all(namespaces.map(async (namespace): Promise<[string, ResourceRule[]]> => {
     try {
       const review = await client.create<RulesReview>(RULES_REVIEW, {
@@ -63,11 +65,13 @@ async function rulesByNamespace(client: KubeClient, namespaces: string[]): Promi
  * Throws one cluster error naming every write the API server says this identity may not make, and the RoleBinding
  * that grants it. The identity's rules per namespace allow most writes at once; for the rest, one access review per
  * (verb, resource, namespace) answers for every name in it, and only where that is refused (a Role limited by
- * resourceNames may still allow some names) is each name asked about. A review that cannot be asked (an API server
+ * resourceNames may still allow some names) is each name asked about. `known`: rules the caller already asked for
+ * (open asks for its config's namespaces while it reads the cluster), asked again for no namespace. A review that cannot be asked (an API server
  * without the endpoint, a transient failure) does not block: the write itself would then report the refusal.
  */
-export async function checkWrites(client: KubeClient, intents: WriteIntent[]): Promise<void> {
-  const rules = await rulesByNamespace(client, [...new Set(intents.map((i) => i.namespace))].sort());
+export async function checkWrites(client: KubeClient, intents: WriteIntent[], known: RulesByNamespace = new Map()): Promise<void> {
+  const missing = [...new Set(intents.map((i) => i.namespace))].filter((ns) => !known.has(ns)).sort();
+  const rules = new Map([...known, ...(missing.length ? await rulesByNamespace(client, missing) : [])]);
   const groups = new Map<string, WriteIntent[]>();
   for (const i of intents.filter((x) => !rulesAllow(rules.get(x.namespace) ?? [], x))) {
     const key = `${i.verb} ${i.type.apiVersion} ${i.type.plural} ${i.namespace}`;

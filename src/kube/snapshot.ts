@@ -53,20 +53,42 @@ export async function readOpenSnapshot(
 
 /**
  * For close: the env's snapshot (as readEnvSnapshot) and every DestinationRule of the cluster (what close un-pins
- * by), the env's own picked from those by label; `clones`, the env's clones as just read, saves reading them again.
+ * by), the env's own picked from those by label.
  */
-export async function readCloseSnapshot(client: KubeClient, env: string, clones?: Deployment[]): Promise<{ snapshot: Snapshot; rules: DestinationRule[] }> {
+export async function readCloseSnapshot(client: KubeClient, env: string): Promise<{ snapshot: Snapshot; rules: DestinationRule[] }> {
   try {
-    const [deployments, rules, virtualServices] = await Promise.all([
-      clones ?? client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((r) => r.items),
-      client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items),
-      client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items),
+    const [deployments, routing] = await Promise.all([
+      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((r) => r.items),
+      readCloseRouting(client),
     ]);
-    const own = rules.filter((d) => d.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && d.metadata.labels?.[ENV_LABEL] === env);
-    return { snapshot: { deployments, services: [], destinationRules: own, virtualServices }, rules };
+    return closeSnapshotOf(env, deployments, routing);
   } catch (e) {
     throw explainApiError(e, 'reading the cluster');
   }
+}
+
+export interface CloseRouting {
+  rules: DestinationRule[];
+  virtualServices: VirtualService[];
+}
+
+/** What close reads besides the env's clones: every DestinationRule (what it un-pins by) and VirtualService. */
+export async function readCloseRouting(client: KubeClient): Promise<CloseRouting> {
+  try {
+    const [rules, virtualServices] = await Promise.all([
+      client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items),
+      client.list<VirtualService>(VIRTUAL_SERVICE).then((r) => r.items),
+    ]);
+    return { rules, virtualServices };
+  } catch (e) {
+    throw explainApiError(e, 'reading the cluster');
+  }
+}
+
+/** Close's snapshot from the env's clones and what readCloseRouting read; the env's own rules picked by label. */
+export function closeSnapshotOf(env: string, deployments: Deployment[], { rules, virtualServices }: CloseRouting): { snapshot: Snapshot; rules: DestinationRule[] } {
+  const own = rules.filter((d) => d.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && d.metadata.labels?.[ENV_LABEL] === env);
+  return { snapshot: { deployments, services: [], destinationRules: own, virtualServices }, rules };
 }
 
 /**

@@ -114,6 +114,16 @@ export function withoutOrphans(vs: VirtualService, keep: ReadonlySet<string>, cl
 }
 
 /**
+ * Whether close's second phase (un-pin, delete our own VirtualService) may change `vs` once the env's routes are
+ * out: only a VirtualService of ours or one with a destination pinned to the baseline subset can. A pin written
+ * meanwhile belongs to an env that is opening and keeps it, so a VirtualService without either as read needs no
+ * second phase, and close neither re-reads the rules nor the VirtualService for it.
+ */
+export function mayUnpin(vs: VirtualService, clusterDomain: string): boolean {
+  return isOwnVirtualService(vs) || unbackedPins(vs, new Set(), clusterDomain).length > 0;
+}
+
+/**
  * Close's first phase: only `env`'s routes go; every pin, and our own VirtualService, stays until the env's pods
  * are gone (closeEditByState then un-pins). Pure.
  */

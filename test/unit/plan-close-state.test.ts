@@ -1,7 +1,7 @@
 // Close from the state of the objects, and orphans (issue 10 item 5).
 import { describe, expect, test } from 'vitest';
 import { destinationRule, service } from '../../src/demo/builders.js';
-import { closeEditByState, findOrphans, planClose, withoutOrphans, baselineHosts } from '../../src/plan/close.js';
+import { closeEditByState, findOrphans, mayUnpin, planClose, withoutOrphans, baselineHosts } from '../../src/plan/close.js';
 import { BASELINE_SUBSET } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
 import type { VirtualService } from '../../src/plan/types.js';
@@ -88,3 +88,23 @@ describe('close from the state of the objects', () => {
   });
 });
 
+describe('whether close needs its second phase (mayUnpin)', () => {
+  test('a user VirtualService with pins, and our own VirtualService, may change in it; the user\'s as it was before the open may not', () => {
+    const base = cluster();
+    const opened = apply(base, planOpen(base, spec('pr-1')));
+    expect(mayUnpin(userVs(opened), CD)).toBe(true);
+    expect(mayUnpin(userVs(base), CD)).toBe(false);
+    const own = apply(cluster([]), planOpen(cluster([]), spec('pr-1', false))).virtualServices[0]!;
+    expect(mayUnpin(own, CD)).toBe(true);
+  });
+
+  test('for every VirtualService it says no to, the second phase\'s edit changes nothing after the first', () => {
+    const base = cluster();
+    const opened = apply(base, planOpen(base, spec('pr-1')));
+    for (const vs of [userVs(base), withHttp(userVs(base), [X, ...userVs(base).spec.http!])]) {
+      expect(mayUnpin(vs, CD)).toBe(false);
+      expect(closeEditByState('pr-1', [], CD)(vs)).toEqual(vs);
+    }
+    expect(closeEditByState('pr-1', [], CD)(userVs(opened))).not.toEqual(userVs(opened));
+  });
+});
