@@ -120,10 +120,11 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // own VirtualService go; drain; the DestinationRules that defined the subsets go.
       await drainRoutes(await editAll(withoutRoutesOf(env)), plan.clones.length + plan.destinationRules.length, drainMs, log);
       await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
-      if (snapshot.virtualServices.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {
+      const edited = snapshot.virtualServices.filter((vs) => plan.routeEdits.some((e) => sameRef(vs, e)));
+      if (edited.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {
         await waitForClonePodsGone(client, env, log);
       }
-      if (plan.routeEdits.some((e) => snapshot.virtualServices.some((vs) => sameRef(vs, e) && mayUnpin(vs, state.clusterDomain)))) {
+      if (edited.some((vs) => mayUnpin(vs, state.clusterDomain))) {
         // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
         const unpin = closeEdit(env, { ...state, rules: await liveRules(client) });
         await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);

@@ -41,9 +41,14 @@ export function planClose(
       for (const d of r.route ?? []) affected.add(normalizeHost(d.destination.host, vs.metadata.namespace ?? '', cd));
     }
   }
+  // On a host this env changed, a VirtualService of ours or one with pins is edited even when `rules` keep it as
+  // it is: the rules of an env that is closing too (its clones gone) still exist when this close reads them, and two
+  // such closes would each leave it to the other. Close's second phase decides from the rules of envs that still
+  // have clones (src/commands/close.ts liveRules); `edit` then changes only what those no longer back.
   const changed = (vs: VirtualService): boolean => {
     if (envsOf(vs).includes(env)) return true;
     if (!hostsOf(vs, cd).some((h) => affected.has(h))) return false;
+    if (mayUnpin(vs, cd)) return true;
     const next = edit(vs);
     return next === null || JSON.stringify(next) !== JSON.stringify(vs);
   };

@@ -1,7 +1,8 @@
 // Close from the state of the objects, and orphans (issue 10 item 5).
 import { describe, expect, test } from 'vitest';
 import { destinationRule, service } from '../../src/demo/builders.js';
-import { closeEditByState, findOrphans, mayUnpin, planClose, withoutOrphans, baselineHosts } from '../../src/plan/close.js';
+import { closeEditByState, findOrphans, mayUnpin, planClose, withoutOrphans, withoutRoutesOf, baselineHosts } from '../../src/plan/close.js';
+import { isManaged } from '../../src/plan/deployment.js';
 import { BASELINE_SUBSET } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
 import type { VirtualService } from '../../src/plan/types.js';
@@ -106,5 +107,33 @@ describe('whether close needs its second phase (mayUnpin)', () => {
       expect(closeEditByState('pr-1', [], CD)(vs)).toEqual(vs);
     }
     expect(closeEditByState('pr-1', [], CD)(userVs(opened))).not.toEqual(userVs(opened));
+  });
+});
+
+describe('two envs closing at once, each past its routes and clones (a failed close re-run beside another)', () => {
+  const half = (pin: boolean) => {
+    const base = pin ? cluster() : cluster([]);
+    let s = apply(base, planOpen(base, spec('pr-1', pin)));
+    s = apply(s, planOpen(s, spec('pr-2', pin)));
+    // No env route and no clone left; every DestinationRule still there (they go last).
+    const out = (vs: VirtualService) => withoutRoutesOf('pr-2')(withoutRoutesOf('pr-1')(vs));
+    return { ...s, deployments: s.deployments.filter((d) => !isManaged(d.metadata.labels)), virtualServices: s.virtualServices.map(out) };
+  };
+
+  test('our own VirtualService is in both plans (each reads the other\'s rules), and goes by the rules of envs with clones', () => {
+    const s = half(false);
+    const own = s.virtualServices[0]!;
+    for (const env of ['pr-1', 'pr-2']) {
+      expect(planClose(s, env, {}, { rules: s.destinationRules, clusterDomain: CD }).routeEdits).toEqual([{ namespace: NS, name: own.metadata.name }]);
+    }
+    expect(closeEditByState('pr-1', [], CD)(own)).toBeNull();
+  });
+
+  test('the pins are in both plans too, and are undone by the rules of envs with clones', () => {
+    const s = half(true);
+    for (const env of ['pr-1', 'pr-2']) {
+      expect(planClose(s, env, {}, { rules: s.destinationRules, clusterDomain: CD }).routeEdits).toEqual([{ namespace: NS, name: 'web' }]);
+    }
+    expect(closeEditByState('pr-1', [], CD)(userVs(s))).toEqual(userVs(cluster()));
   });
 });
