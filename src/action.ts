@@ -17,7 +17,8 @@ import { envStatus, pastTtl, sweepEnvs, type EnvSummary, type SweepDecision } fr
 import { escapeMarkdown, renderMarkdown } from './report/render.js';
 import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
-import { createGitHubClient, parseRepo, type GitHubClient, type RepoRef } from './github/client.js';
+import type { ClientOptions, GitHubClient } from './github/client.js';
+import { parseRepo, type RepoRef } from './github/repo.js';
 import { findStickyComments, resolveLogin, upsertStickyComment } from './github/comment.js';
 import { checkRunFresh, getPull } from './github/pulls.js';
 import { deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from './github/deployments.js';
@@ -26,7 +27,8 @@ interface Context {
   inputs: ActionInputs;
   env: NodeJS.ProcessEnv;
   repo: RepoRef | null;
-  github: GitHubClient | null;
+  /** The GitHub client, made on first use (see lazyGitHub); null without a token. */
+  github: (() => Promise<GitHubClient>) | null;
   runId: number;
   runAttempt: number;
   runUrl: string | undefined;
@@ -60,7 +62,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
       env,
       repo: env.GITHUB_REPOSITORY ? parseRepo(env.GITHUB_REPOSITORY) : null,
       github: inputs.githubToken
-        ? createGitHubClient({
+        ? lazyGitHub({
           token: inputs.githubToken, log: githubLog, env,
           // TEST-ONLY: the runner-contract tests (test/e2e/action-*.test.ts) set this to skip the 1 s pacing of
           // writes that GitHub asks integrations for. Never set it in a workflow.
@@ -116,6 +118,15 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     logGroups.end();
     if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The GitHub client, loaded and made on first use: octokit (~140 kB of the bundle) is not needed to skip an event,
+ * to plan in dry-run, or to read and plan the cluster, which an open does before its first GitHub request.
+ */
+function lazyGitHub(options: ClientOptions): () => Promise<GitHubClient> {
+  let client: Promise<GitHubClient> | undefined;
+  return () => (client ??= import('./github/client.js').then((m) => m.createGitHubClient(options)));
 }
 
 /** Values registered with the runner as secrets, to redact them where the runner does not mask (the job summary). */
@@ -228,12 +239,12 @@ function skippedMarkdown(env: string | null, reason: string): string {
 async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, sha: string, o: { onlyIfExists?: boolean } = {}): Promise<number | undefined> {
   if (!ctx.inputs.comment || !pull || !ctx.github || !ctx.repo) return undefined;
   logGroups.start(`comment: ${report.env} ${report.state}`);
-  const login = await resolveLogin(ctx.github);
-  if (o.onlyIfExists && (await findStickyComments(ctx.github, ctx.repo, pull.number, report.env, login)).length === 0) {
+  const login = await resolveLogin(await ctx.github());
+  if (o.onlyIfExists && (await findStickyComments(await ctx.github(), ctx.repo, pull.number, report.env, login)).length === 0) {
     core.info(`env ${report.env} did not exist and the PR has no comment about it: not commenting`);
     return undefined;
   }
-  const result = await upsertStickyComment(ctx.github, {
+  const result = await upsertStickyComment(await ctx.github(), {
     repo: ctx.repo,
     issueNumber: pull.number,
     env: report.env,
@@ -305,11 +316,11 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
     beforeWrite: async () => {
       if (!pull || !ctx.github || !ctx.repo) return null;
-      const fresh = await checkRunFresh(ctx.github, ctx.repo, pull.number, pull.headSha);
+      const fresh = await checkRunFresh(await ctx.github(), ctx.repo, pull.number, pull.headSha);
       if (fresh.freshness === 'closed') closedMeanwhile = { merged: fresh.merged };
       if (fresh.reason) return fresh.reason;
       if (inputs.githubDeployment) {
-        deploymentId = await startDeployment(ctx.github, { repo: ctx.repo, sha: pull.headSha, env: spec.name, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+        deploymentId = await startDeployment(await ctx.github(), { repo: ctx.repo, sha: pull.headSha, env: spec.name, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
       }
       logGroups.start(`writes: ${spec.name}`);
       return null;
@@ -325,7 +336,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   }).catch(async (e: unknown) => {
     // The deployment was started: do not leave it in_progress forever.
     if (deploymentId !== undefined && ctx.github && ctx.repo) {
-      await setDeploymentStatus(ctx.github, {
+      await setDeploymentStatus(await ctx.github(), {
         repo: ctx.repo, deploymentId, state: 'failure', ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
         description: `Dynamic environment ${spec.name} failed to open`,
       }).catch((err) => core.warning(`could not mark GitHub deployment ${deploymentId} failed: ${(err as Error).message}`));
@@ -344,17 +355,17 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   }
   // After the wait the PR may have a newer head: the report then says it describes an older commit. Whether this
   // run may still write the comment is the comment's own stale-run guard (a newer run's comment is never replaced).
-  const head = pull && ctx.github && ctx.repo && !inputs.dryRun ? await getPull(ctx.github, ctx.repo, pull.number) : null;
+  const head = pull && ctx.github && ctx.repo && !inputs.dryRun ? await getPull(await ctx.github(), ctx.repo, pull.number) : null;
   const r = withContext(result.report, head && head.headSha !== sha ? head.headSha : undefined);
   const reasons = [...r.services, ...r.workers].filter((w) => w.reason && w.state !== 'ready').map((w) => `${w.namespace}/${w.clone}: ${w.reason}`);
   const failed = r.state === 'failed' || r.state === 'degraded';
   if (deploymentId !== undefined && ctx.github && ctx.repo) {
-    await setDeploymentStatus(ctx.github, {
+    await setDeploymentStatus(await ctx.github(), {
       repo: ctx.repo, deploymentId, state: failed ? 'failure' : 'success',
       ...(failed ? { description: `Dynamic environment ${spec.name} is ${r.state}: ${reasons[0] ?? 'see the run'}` } : {}),
       ...(exampleUrl ? { environmentUrl: exampleUrl } : {}), ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
     });
-    await deactivateEnvironment(ctx.github, { repo: ctx.repo, env: spec.name, keep: [deploymentId] });
+    await deactivateEnvironment(await ctx.github(), { repo: ctx.repo, env: spec.name, keep: [deploymentId] });
   }
   await report(ctx, r, pull, sha, { deploymentId, commentId });
   if (failed) throw new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]);
@@ -414,7 +425,7 @@ async function close(ctx: Context, client: KubeClient, env: string, pull: PullIn
 /** The env's GitHub deployment records: marked inactive, then deleted (the GitHub environment needs an admin to delete). */
 async function removeDeployments(ctx: Context, env: string): Promise<void> {
   if (!ctx.github || !ctx.repo) return;
-  const removed = await removeEnvironmentDeployments(ctx.github, { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
+  const removed = await removeEnvironmentDeployments(await ctx.github(), { repo: ctx.repo, env, ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}) });
   core.info(`GitHub deployments of ${env}: ${removed.deleted.length} deleted`);
   if (removed.kept.length) core.warning(`GitHub kept deployment(s) ${removed.kept.join(', ')} of ${env}: active again (a newer open?); the next close or sweep removes them`);
 }
@@ -463,7 +474,7 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
       env: r.env, header: '', headerValue: r.env, baggage: null, state: 'closed', services: [], workers: [],
       context: { ...(mine ? { repo: mine } : {}), pr, closeReason: 'swept', updatedAt: new Date().toISOString(), ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
     };
-    await upsertStickyComment(ctx.github, {
+    await upsertStickyComment(await ctx.github(), {
       repo: ctx.repo, issueNumber: pr, env: r.env, body: renderMarkdown(closedReport),
       state: { sha: '', runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
     }).catch((e) => core.warning(`could not update the comment of #${pr}: ${(e as Error).message}`));
@@ -490,7 +501,7 @@ async function decideSweep(ctx: Context, mine: string | null, ttl: number | unde
   if (expired) return expired;
   if (s.pr === null) return { close: false, reason: 'no pull request recorded on it' };
   if (!ctx.github || !ctx.repo) return { close: false, reason: 'no github-token to look up its pull request' };
-  const pr = await getPull(ctx.github, ctx.repo, s.pr);
+  const pr = await getPull(await ctx.github(), ctx.repo, s.pr);
   if (!pr) return { close: true, reason: `pull request #${s.pr} does not exist` };
   if (pr.state === 'closed') return { close: true, reason: `pull request #${s.pr} is ${pr.merged ? 'merged' : 'closed'}` };
   return { close: false, reason: `pull request #${s.pr} is open` };

@@ -79,21 +79,3 @@ const UNPACED = {
     schedule: (_options: unknown, job: (...args: unknown[]) => unknown, ...args: unknown[]) => Promise.resolve().then(() => job(...args)),
   }),
 } as unknown as NonNullable<Extract<ThrottlingOptions, { write?: unknown }>['write']>;
-
-export interface RepoRef {
-  owner: string;
-  repo: string;
-}
-
-/** `owner/repo` -> RepoRef; throws on anything else. */
-export function parseRepo(fullName: string): RepoRef {
-  const m = /^([^/\s]+)\/([^/\s]+)$/.exec(fullName);
-  if (!m) throw new Error(`not an owner/repo name: "${fullName}"`);
-  return { owner: m[1]!, repo: m[2]! };
-}
-
-/** The HTTP status of an Octokit RequestError (or undefined for anything else). */
-export function statusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
-}

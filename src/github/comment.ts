@@ -13,8 +13,9 @@
 // before the PATCH to keep the read-to-write window to one round trip; two updates landing inside that window can
 // still reorder. Serialise runs per PR with a workflow `concurrency` group to close it completely.
 
-import type { GitHubClient, RepoRef } from './client.js';
-import { statusOf } from './client.js';
+import type { GitHubClient } from './client.js';
+import type { RepoRef } from './repo.js';
+import { statusOf } from './status.js';
 
 /**
  * The login GITHUB_TOKEN comments as. GET /user is refused (403 "Resource not accessible by integration") for

@@ -3,8 +3,9 @@
 // base and never waiting for status checks. Statuses: in_progress -> success | failure; close marks every
 // deployment of the environment inactive, then deletes it.
 
-import type { GitHubClient, RepoRef } from './client.js';
-import { statusOf } from './client.js';
+import type { GitHubClient } from './client.js';
+import type { RepoRef } from './repo.js';
+import { statusOf } from './status.js';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'inactive';
 

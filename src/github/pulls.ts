@@ -1,8 +1,9 @@
 // Pull request look-ups. `checkFresh` re-reads the PR right before we write anything visible (comment,
 // deployment status): a run that was overtaken by a newer push, or that races the PR's close, must not write.
 
-import type { GitHubClient, RepoRef } from './client.js';
-import { statusOf } from './client.js';
+import type { GitHubClient } from './client.js';
+import type { RepoRef } from './repo.js';
+import { statusOf } from './status.js';
 
 export type Freshness = 'fresh' | 'closed' | 'superseded';
 
