@@ -9,7 +9,7 @@ import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/resources.js';
-import { checkWrites } from '../kube/access.js';
+import { checkWrites, rulesByNamespace, type RulesByNamespace } from '../kube/access.js';
 import { closeSnapshotOf, readCloseRouting, readCloseSnapshot, readEnvSnapshot, type CloseRouting } from '../kube/snapshot.js';
 import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
 import { explainApiError } from '../kube/client.js';
@@ -87,7 +87,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   const { client, env } = opts;
   const log = opts.log ?? (() => {});
   /** `read`: the env's clones and the routing, as read under the Lease; a dry run reads them itself. */
-  const go = async (read?: { clones: Deployment[]; routing: CloseRouting }): Promise<EnvReport> => {
+  const go = async (read?: { clones: Deployment[]; routing: CloseRouting; rules: Promise<RulesByNamespace> }): Promise<EnvReport> => {
     const { snapshot, rules } = read ? closeSnapshotOf(env, read.clones, read.routing) : await readCloseSnapshot(client, env);
     planClose(snapshot, env, opts.owner); // refuses another owner's env
     const state: CloseState = { rules, clusterDomain: clusterDomainOf(snapshot) };
@@ -105,7 +105,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
           .map((r) => ({ verb: 'delete' as const, type: VIRTUAL_SERVICE, ...r })),
         ...plan.destinationRules.map((r) => ({ verb: 'delete' as const, type: DESTINATION_RULE, ...r })),
         ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
-      ]);
+      ], await read?.rules);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
       const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
       // The first phase edits what was read; the second re-reads (the first changed those objects).
@@ -119,17 +119,23 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // baseline traffic off the clones' pods); drain; the clones go. 2: once no clone pod serves, the pins and our
       // own VirtualService go; drain; the DestinationRules that defined the subsets go.
       await drainRoutes(await editAll(withoutRoutesOf(env)), plan.clones.length + plan.destinationRules.length, drainMs, log);
-      await Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
       const edited = snapshot.virtualServices.filter((vs) => plan.routeEdits.some((e) => sameRef(vs, e)));
-      if (edited.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {
-        await waitForClonePodsGone(client, env, log);
-      }
-      if (edited.some((vs) => mayUnpin(vs, state.clusterDomain))) {
+      const removeClones = () => Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
+      const removeRules = () => Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
+      if (!edited.some((vs) => mayUnpin(vs, state.clusterDomain))) {
+        // No second phase: the DestinationRules back no pin, and no route names their subsets any more. They go
+        // with the clones, one round trip instead of two.
+        await Promise.all([removeClones(), removeRules()]);
+      } else {
+        await removeClones();
+        if (edited.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {
+          await waitForClonePodsGone(client, env, log);
+        }
         // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
         const unpin = closeEdit(env, { ...state, rules: await liveRules(client) });
         await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
+        await removeRules();
       }
-      await Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
     }
     // Orphans fixed on the way (another env's, or left by hand edits) do not make an absent env a closed one.
     const empty = plan.clones.length + plan.destinationRules.length + routes === 0;
@@ -145,7 +151,10 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   // is read and checked again. The Lease is the one the env's clones record (see withLease).
   const first = await readEnvSnapshot(client, env, false);
   planClose(first, env, opts.owner);
-  return withLease(client, env, opts.run, log, (_lock, _namespace, clones, routing) => go({ clones, routing }), first.deployments,
+  // The identity's rules where the env's objects are, asked while the Lease is taken (never rejects: a review that
+  // cannot be asked allows, and the write itself then reports a refusal).
+  const rules = rulesByNamespace(client, [...new Set([...first.deployments, ...first.destinationRules].map((o) => o.metadata.namespace ?? ''))].sort());
+  return withLease(client, env, opts.run, log, (_lock, _namespace, clones, routing) => go({ clones, routing, rules }), first.deployments,
     () => readCloseRouting(client));
 }
 
