@@ -97,8 +97,13 @@ describe.skipIf(skip)('routes without a subset', () => {
     expect(vs.spec.http[3].route[0].destination.subset).toBe('dynamic-env-baseline');
     expect(await cluster.getOrNull('DestinationRule', ns, `dynamic-env-${b}-web`)).toBeNull();
 
-    // The last env leaves: un-pinned, the VirtualService is the user's again.
+    // The last env leaves: un-pinned, the VirtualService is the user's again. Make before break with pins: the env's
+    // routes, the clones, then the pins (a second route write), then the DestinationRules that defined the subset.
+    const n = who.writes().length;
     ok(await who.close(a));
+    const order = who.writes().slice(n).map((w) => w.split(' ')[1]);
+    const ours = ['virtualservices', 'deployments', 'destinationrules'];
+    expect(order.filter((k) => ours.includes(k!))).toEqual(['virtualservices', 'deployments', 'virtualservices', 'destinationrules']);
     expectNoFailures(restoredFailures(meshBefore, await meshView(cluster, [ns], callers)));
     await expectRestored(cluster, [ns], before, [`${ns}/web`]);
   });
