@@ -40,13 +40,13 @@ export function rulesAllow(rules: ResourceRule[], i: WriteIntent): boolean {
     && (!r.resourceNames?.length || r.resourceNames.includes(i.name)));
 }
 
+export type RulesByNamespace = Map<string, ResourceRule[]>;
+
 /**
  * The rules this identity has in each namespace: one SelfSubjectRulesReview per namespace instead of one
  * SelfSubjectAccessReview per verb, resource and namespace. The answer may be incomplete (another authorizer than
  * RBAC, a webhook, may allow more), so it only ever allows: what it does not allow is asked with access reviews.
  */
-export type RulesByNamespace = Map<string, ResourceRule[]>;
-
 export async function rulesByNamespace(client: KubeClient, namespaces: string[]): Promise<RulesByNamespace> {
   const rules = await Promise.all(namespaces.map(async (namespace): Promise<[string, ResourceRule[]]> => {
     try {
@@ -66,8 +66,8 @@ export async function rulesByNamespace(client: KubeClient, namespaces: string[])
  * that grants it. The identity's rules per namespace allow most writes at once; for the rest, one access review per
  * (verb, resource, namespace) answers for every name in it, and only where that is refused (a Role limited by
  * resourceNames may still allow some names) is each name asked about. `known`: rules the caller already asked for
- * (open asks for its config's namespaces while it reads the cluster), asked again for no namespace. A review that cannot be asked (an API server
- * without the endpoint, a transient failure) does not block: the write itself would then report the refusal.
+ * (open and close ask while they read or take the Lease), not asked again. A review that cannot be asked (an API
+ * server without the endpoint, a transient failure) does not block: the write itself would then report the refusal.
  */
 export async function checkWrites(client: KubeClient, intents: WriteIntent[], known: RulesByNamespace = new Map()): Promise<void> {
   const missing = [...new Set(intents.map((i) => i.namespace))].filter((ns) => !known.has(ns)).sort();
