@@ -71,15 +71,22 @@ export function targets(r) {
     const c = r.concurrency;
     add({
       name: `${c.concurrent} concurrent opens on one VirtualService, from a barrier before the first write, vs one open`, target: '<= 3x',
-      measured: c.totalMs, value: `${ratio(c.ratio)} (${ms(c.totalMs)} vs ${ms(c.singleMs)})`, met: c.ratio <= 3, ratioToFloor: c.ratio,
-      floor: c.singleMs, floorText: `one open alone, from the same hook to done (${ms(c.singleMs)})`,
+      measured: c.totalMs, value: `${ratio(c.ratio)} (${ms(c.totalMs)} vs ${ms(c.singleMs)})`, met: c.ratio <= 3, ratioToFloor: c.toSeparateRatio,
+      floor: c.separateMs,
+      floorText: `${c.concurrent} opens at once from the same barrier, each on a VirtualService of its own (${ms(c.separateMs)}, ` +
+        `${ratio(c.separateRatio)} one open of ${ms(c.singleMs)}): what the API server, etcd, the controllers and istiod take for ` +
+        `${c.concurrent} opens' writes on ${cpus().length} cores with nothing shared`,
       by: `${ratio(c.ratio / 3)} the target`,
-      why: `all ${c.concurrent} had read the VirtualService before the barrier, so all but one first write a stale copy: ` +
+      why: `the floor alone is ${ratio(c.separateRatio)} one open: with nothing shared, ${c.concurrent} opens' writes already queue ` +
+        `for ${cpus().length} cores, so 3x one open cannot be met here. On one VirtualService, ${ratio(c.toSeparateRatio)} that floor: ` +
+        `all ${c.concurrent} had read the VirtualService before the barrier, so all but one first write a stale copy: ` +
         `${c.conflicts} conflicts (409), ${c.vsUpdates} VirtualService writes for ${c.concurrent} edits (${c.writesPerEdit} per accepted edit, ` +
         `up to ${c.vsAttemptsMax} for one); the median open first tried the VirtualService ${ms(c.firstVsAttemptMs)} after the barrier and ` +
         `had it accepted after ${ms(c.acceptedMs)} (the last after ${ms(c.acceptedMaxMs)}): the edits of one object are accepted one at a time, ` +
-        `and after each 409 an open waits a jittered backoff (src/kube/apply.ts) and reads the whole object again; all of it on ` +
-        `${cpus().length} cores with the API server, etcd and istiod's validating webhook, which sees every attempt`,
+        `each seen by istiod's validating webhook and then pushed by istiod, and after each 409 an open waits a jittered backoff ` +
+        `(src/kube/apply.ts) and reads the whole object again. The API server alone takes ${ms(c.serverPutMs)} for ${c.concurrent} such ` +
+        `edits sent at once as PUTs, ${ms(c.serverPatchMs)} as JSON patches. Getting near the floor takes fewer accepted writes, not faster ones ` +
+        `(docs/DESIGN.md "Concurrent opens on one VirtualService")`,
     });
   }
   if (r.envs) {

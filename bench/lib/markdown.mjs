@@ -48,13 +48,18 @@ export function markdown(r) {
     const c = r.concurrency;
     out.push(`### ${c.concurrent} concurrent opens on one VirtualService, released at a barrier (median of ${c.rounds.length} rounds)`, '');
     out.push(tableMd(['', 'one open', `${c.concurrent} opens`, 'ratio', '409s', 'VirtualService writes per accepted edit'], [
-      ['in this process, from the barrier (before the first write) to done', ms(c.singleMs), ms(c.totalMs), ratio(c.ratio), String(c.conflicts), String(c.writesPerEdit)],
+      ['on one VirtualService, in this process, from the barrier (before the first write) to done', ms(c.singleMs), ms(c.totalMs), ratio(c.ratio), String(c.conflicts), String(c.writesPerEdit)],
+      ['each on a VirtualService of its own (the floor), the same way', ms(c.singleMs), ms(c.separateMs), ratio(c.separateRatio), String(c.separateConflicts), String(c.separateWritesPerEdit)],
     ]), '');
     out.push(`Reading and planning until all ${c.concurrent} were at the barrier: ${ms(c.toBarrierMs)}. After the barrier, the median open first ` +
       `tried the VirtualService after ${ms(c.firstVsAttemptMs)} and had its edit accepted after ${ms(c.acceptedMs)} (the last: ` +
       `${ms(c.acceptedMaxMs)}, up to ${c.vsAttemptsMax} attempts). The ${c.concurrent} closes at once: ${ms(c.closeTotalMs)}. ` +
       `For comparison, the old measurement (once): ${c.concurrent} \`node dist/cli.js\` processes started at once took ${ms(c.processes.totalMs)}, ` +
       `and ${c.concurrent} \`dynamic-env --help\` alone ${ms(c.processes.helpTotalMs)}.`, '');
+    out.push(`The API server alone (admin, no engine), ${c.concurrent} edits of one VirtualService sent at once, each adding a route: ` +
+      `${ms(c.serverPutMs)} as read-modify-write PUTs retried at once on 409 (${c.serverPutConflicts} conflicts), ${ms(c.serverPatchMs)} as ` +
+      `JSON patches (no 409 reaches the client), against ${ms(c.serverOneMs)} for one patch alone: what one accepted write per env ` +
+      `costs on one object here, before any engine work.`, '');
   }
   if (r.envs) {
     out.push(`### envs already on the VirtualService (each env 1 service; median of ${r.settings.reps})`, '');

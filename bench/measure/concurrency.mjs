@@ -51,16 +51,11 @@ function vsTimeline(events, t0) {
   };
 }
 
-async function round_(ctx, engine, where, identities, tag) {
-  const { ns } = where;
-  const apps = ['svc00'];
-  // One open alone, the same way: from its beforeWrite hook to done.
-  const single = await openInProcess(engine, { kubeconfig: identities[CONCURRENT].kubeconfig, ns, apps, env: `one-${tag}` });
-  await waitEnvSettled(ctx.cluster, ns, `one-${tag}`);
-  await closeInProcess(engine, { kubeconfig: identities[CONCURRENT].kubeconfig, ns, env: `one-${tag}` });
-  await waitEnvGone(ctx.cluster, ns, `one-${tag}`);
-
-  const envs = Array.from({ length: CONCURRENT }, (_, i) => `c${tag}-${String(i).padStart(2, '0')}`);
+/**
+ * Opens `envs` at once (env i opening `appsOf(i)` as identity i), released together at the barrier; returns when
+ * the barrier fell, when the last was done, and each identity's audit events.
+ */
+async function race(ctx, engine, ns, identities, envs, appsOf) {
   const mark = await ctx.audit.mark();
   let arrived = 0;
   let release;
@@ -68,31 +63,62 @@ async function round_(ctx, engine, where, identities, tag) {
   const gate = new Promise((r) => { release = r; });
   const started = now();
   const results = await Promise.all(envs.map((env, i) => openInProcess(engine, {
-    kubeconfig: identities[i].kubeconfig, ns, apps, env,
+    kubeconfig: identities[i].kubeconfig, ns, apps: appsOf(i), env,
     beforeWrite: () => {
-      if (++arrived === CONCURRENT) { releasedAt = now(); release(); }
+      if (++arrived === envs.length) { releasedAt = now(); release(); }
       return gate;
     },
   })));
   const lastDone = max(results.map((r) => r.done));
-  const events = await ctx.audit.since(mark, identities.slice(0, CONCURRENT).map((id) => id.username));
+  const events = await ctx.audit.since(mark, identities.slice(0, envs.length).map((id) => id.username));
+  return { started, releasedAt, lastDone, events };
+}
+
+async function closeAll(ctx, engine, ns, identities, envs) {
+  await pool(envs, 5, (env) => waitEnvSettled(ctx.cluster, ns, env));
+  const c0 = now();
+  await Promise.all(envs.map((env, i) => closeInProcess(engine, { kubeconfig: identities[i].kubeconfig, ns, env })));
+  const closeTotalMs = now() - c0;
+  await pool(envs, 5, (env) => waitEnvGone(ctx.cluster, ns, env));
+  return closeTotalMs;
+}
+
+async function round_(ctx, engine, { shared, separate }, identities, tag) {
+  const { ns } = shared;
+  const apps = ['svc00'];
+  // One open alone, the same way: from its beforeWrite hook to done.
+  const single = await openInProcess(engine, { kubeconfig: identities[CONCURRENT].kubeconfig, ns, apps, env: `one-${tag}` });
+  await waitEnvSettled(ctx.cluster, ns, `one-${tag}`);
+  await closeInProcess(engine, { kubeconfig: identities[CONCURRENT].kubeconfig, ns, env: `one-${tag}` });
+  await waitEnvGone(ctx.cluster, ns, `one-${tag}`);
+
+  // The floor: as many opens at once, each on a VirtualService of its own (nothing shared but the API server).
+  const apart = Array.from({ length: CONCURRENT }, (_, i) => `s${tag}-${String(i).padStart(2, '0')}`);
+  const floor = await race(ctx, engine, separate.ns, identities, apart, (i) => [separate.apps[i]]);
+  const floorS = summarize(floor.events);
+  await closeAll(ctx, engine, separate.ns, identities, apart);
+
+  const envs = Array.from({ length: CONCURRENT }, (_, i) => `c${tag}-${String(i).padStart(2, '0')}`);
+  const { started, releasedAt, lastDone, events } = await race(ctx, engine, ns, identities, envs, () => apps);
   const s = summarize(events);
   const lines = identities.slice(0, CONCURRENT).map((id) => vsTimeline(events.filter((e) => e.user.username === id.username), releasedAt));
   // Nothing lost: every env has its routes, in order, the user's routes untouched.
   const vs = await getVs(ctx.cluster.admin, ns, 'mesh');
   const problems = routeProblems(vs, new Map(envs.map((e) => [e, apps])));
   if (problems.length || envsIn(vs).length !== CONCURRENT) throw new Error(`after ${CONCURRENT} concurrent opens: ${problems.join('; ')}`);
-  await pool(envs, 5, (env) => waitEnvSettled(ctx.cluster, ns, env));
-  const c0 = now();
-  await Promise.all(envs.map((env, i) => closeInProcess(engine, { kubeconfig: identities[i].kubeconfig, ns, env })));
-  const closeTotalMs = now() - c0;
+  const closeTotalMs = await closeAll(ctx, engine, ns, identities, envs);
   if (envsIn(await getVs(ctx.cluster.admin, ns, 'mesh')).length !== 0) throw new Error('routes left after the concurrent closes');
-  await pool(envs, 5, (env) => waitEnvGone(ctx.cluster, ns, env));
   const vsUpdates = lines.reduce((n, l) => n + l.vsAttempts, 0);
+  const separateMs = floor.lastDone - floor.releasedAt;
   return {
     singleMs: round(single.done - single.reached),
     totalMs: round(lastDone - releasedAt),
     ratio: round((lastDone - releasedAt) / (single.done - single.reached), 2),
+    separateMs: round(separateMs),
+    separateRatio: round(separateMs / (single.done - single.reached), 2),
+    separateConflicts: floorS.conflicts,
+    separateWritesPerEdit: round(floor.events.filter((e) => e.objectRef?.resource === 'virtualservices' && e.verb === 'update').length / CONCURRENT, 2),
+    toSeparateRatio: round((lastDone - releasedAt) / separateMs, 2),
     toBarrierMs: round(releasedAt - started),
     firstVsAttemptMs: round(median(lines.map((l) => l.firstVsAttemptMs))),
     acceptedMs: round(median(lines.map((l) => l.acceptedMs))),
@@ -104,6 +130,58 @@ async function round_(ctx, engine, where, identities, tag) {
     requests: s.requests,
     closeTotalMs: round(closeTotalMs),
   };
+}
+
+/**
+ * What the API server alone takes to accept `CONCURRENT` edits of one VirtualService sent at once, each adding one
+ * route (admin rights, no engine): as JSON patches (applied one after another inside the API server, no 409 reaches
+ * the client) and as read-modify-write PUTs retried at once on 409, as the engine's edits are (less its backoff).
+ * One accepted write per env can go no faster than this on this machine, whoever sends it.
+ */
+async function serverOnly(ctx) {
+  const ns = await ctx.cluster.namespace('bench-edits');
+  await harness.createMesh(ctx.cluster.admin, ns, { shared: ['svc00'] });
+  const path = `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/mesh`;
+  const route = (name) => ({ name, match: [{ headers: { 'x-override': { exact: name } } }], route: [{ destination: { host: 'svc00', subset: 'v1' } }] });
+  const ids = Array.from({ length: CONCURRENT }, (_, i) => i);
+  let t0 = performance.now();
+  await Promise.all(ids.map((i) => harness.request(ctx.cluster.admin, 'PATCH', path, [{ op: 'add', path: '/spec/http/0', value: route(`patch-${i}`) }], 'application/json-patch+json')));
+  const patchMs = performance.now() - t0;
+  let conflicts = 0;
+  t0 = performance.now();
+  await Promise.all(ids.map(async (i) => {
+    for (;;) {
+      const vs = await harness.request(ctx.cluster.admin, 'GET', path);
+      vs.spec.http.unshift(route(`put-${i}`));
+      try {
+        await harness.request(ctx.cluster.admin, 'PUT', path, vs);
+        return;
+      } catch (e) {
+        if (e.status !== 409) throw e;
+        conflicts++;
+      }
+    }
+  }));
+  const putMs = performance.now() - t0;
+  t0 = performance.now();
+  await harness.request(ctx.cluster.admin, 'PATCH', path, [{ op: 'add', path: '/spec/http/0', value: route('alone') }], 'application/json-patch+json');
+  const oneMs = performance.now() - t0;
+  const vs = await harness.request(ctx.cluster.admin, 'GET', path);
+  if (vs.spec.http.length !== 2 * CONCURRENT + 4) throw new Error(`server-only edits: ${vs.spec.http.length} routes, expected ${2 * CONCURRENT + 4}`);
+  await harness.request(ctx.cluster.admin, 'DELETE', `/api/v1/namespaces/${ns}`);
+  return { patchMs: round(patchMs), putMs: round(putMs), putConflicts: conflicts, oneMs: round(oneMs) };
+}
+
+/** A namespace with `apps`, each behind a VirtualService of its own (the user's routes of the shared one). */
+async function separateNamespace(ctx, apps) {
+  const ns = await ctx.cluster.namespace('bench-apart');
+  await harness.createMesh(ctx.cluster.admin, ns, { shared: [], bare: apps });
+  await pool(apps, 5, (app) => ctx.cluster.apply({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: app, namespace: ns },
+    spec: { hosts: [app], http: harness.userRoutes(app) },
+  }));
+  await pool(apps, 10, (app) => harness.waitSettled(ctx.cluster, ns, `${app}-v1`, 120_000));
+  return { ns, apps };
 }
 
 /** The old measurement, once: 20 CLI processes started at once (mostly Node starting on 2 cores). */
@@ -129,20 +207,22 @@ export async function run(ctx) {
   const engine = await loadEngine();
   const reps = Math.max(3, Math.ceil(ctx.reps / 2));
   const where = await meshNamespace(ctx.cluster, 'bench-conc', ['svc00']);
+  const separate = await separateNamespace(ctx, appNames(CONCURRENT));
   // One identity per open, so that each one's requests can be told apart in the audit log (separate pipelines
   // would have separate credentials too; all are bound as deploy/rbac.yaml says); the last is for the single open.
-  const identities = await pool(Array.from({ length: CONCURRENT + 1 }, (_, i) => i), 5, (i) => ctx.cluster.identity([where.ns], `bench-p${String(i).padStart(2, '0')}`));
+  const identities = await pool(Array.from({ length: CONCURRENT + 1 }, (_, i) => i), 5, (i) => ctx.cluster.identity([where.ns, separate.ns], `bench-p${String(i).padStart(2, '0')}`));
   log(`${CONCURRENT} concurrent opens in this process, released at a barrier: 1 warm-up + ${reps} rounds`);
   const rounds = [];
   for (let i = -1; i < reps; i++) {
-    const r = await round_(ctx, engine, where, identities, i < 0 ? 'w' : String(i));
-    if (i >= 0) rounds.push(r);
-    log(`  ${i < 0 ? 'warm-up' : `round ${i}`}: one ${ms(r.singleMs)}, ${CONCURRENT} from the barrier ${ms(r.totalMs)} (${ratio(r.ratio)}), ${r.conflicts} conflicts, ${r.writesPerEdit} writes per edit`);
+    const r = await round_(ctx, engine, { shared: where, separate }, identities, i < 0 ? 'w' : String(i));
+    const server = await serverOnly(ctx);
+    if (i >= 0) rounds.push({ ...r, serverPatchMs: server.patchMs, serverPutMs: server.putMs, serverPutConflicts: server.putConflicts, serverOneMs: server.oneMs });
+    log(`  ${i < 0 ? 'warm-up' : `round ${i}`}: one ${ms(r.singleMs)}, ${CONCURRENT} on separate VirtualServices ${ms(r.separateMs)} (${ratio(r.separateRatio)}), ${CONCURRENT} on one from the barrier ${ms(r.totalMs)} (${ratio(r.ratio)}), ${r.conflicts} conflicts, ${r.writesPerEdit} writes per edit`);
     ctx.audit.compact();
   }
   log(`${CONCURRENT} CLI processes at once (the old measurement, once)`);
   const old = await processes(ctx, where, identities);
-  const pick = (k) => round(median(rounds.map((r) => r[k])), k === 'ratio' || k === 'writesPerEdit' ? 2 : 1);
+  const pick = (k) => round(median(rounds.map((r) => r[k])), /[rR]atio$|WritesPerEdit$|^writesPerEdit$/.test(k) ? 2 : 1);
   return {
     concurrent: CONCURRENT,
     ...Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, pick(k)])),
