@@ -336,9 +336,15 @@ async function sweep(values: Values, output: Output, io: CliIO): Promise<number>
   try {
     const { sweepEnvs, ttlAndKeepList } = await engine();
     const results = await sweepEnvs({ client: kube, run, ...drain, decide: ttlAndKeepList(ttl, keep, undefined, from), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
-    print(io, output, results, () => renderSweep(results, values['dry-run'] === true));
-    const healed = values.heal ? await heal(values, output, io, kube) : 0;
-    return results.some((r) => r.error) ? 1 : healed;
+    const swept = () => renderSweep(results, values['dry-run'] === true);
+    if (!values.heal) {
+      print(io, output, results, swept);
+      return results.some((r) => r.error) ? 1 : 0;
+    }
+    // One document for --output json/yaml: a reader parses the output once.
+    const healed = await healEnvsOf(values, io, kube);
+    print(io, output, { swept: results, healed }, () => `${swept()}${renderHeal(healed)}`);
+    return [...results, ...healed].some((r) => r.error) ? 1 : 0;
   } finally {
     kube.close();
   }
@@ -352,19 +358,22 @@ function ttlFrom(values: Values): TtlFrom {
 }
 
 /** `sweep --heal`: every open env's routes written again where a re-apply of a VirtualService removed them. */
-async function heal(values: Values, output: Output, io: CliIO, shared?: KubeClient): Promise<number> {
-  const run = runOptions(values);
-  // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
-  const only = values.env !== undefined ? requireEnv(values) : undefined;
-  const kube = shared ?? await client(values);
+async function heal(values: Values, output: Output, io: CliIO): Promise<number> {
+  const kube = await client(values);
   try {
-    const { healEnvs } = await engine();
-    const results = await healEnvs({ client: kube, run, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`), ...(only ? { only: (e: string) => e === only } : {}) });
+    const results = await healEnvsOf(values, io, kube);
     print(io, output, { healed: results }, () => renderHeal(results));
     return results.some((r) => r.error) ? 1 : 0;
   } finally {
-    if (!shared) kube.close();
+    kube.close();
   }
+}
+
+async function healEnvsOf(values: Values, io: CliIO, kube: KubeClient) {
+  // --env narrows the heal to one env (a cluster shared by teams: heal what you may write).
+  const only = values.env !== undefined ? requireEnv(values) : undefined;
+  const { healEnvs } = await engine();
+  return healEnvs({ client: kube, run: runOptions(values), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`), ...(only ? { only: (e: string) => e === only } : {}) });
 }
 
 async function planReport(snapshot: Snapshot, spec: ReturnType<typeof resolveEnvSpec>) {

@@ -4,6 +4,7 @@
 // (which hosts have the baseline subset, so pins come back only where their subset exists). Idempotent: an env whose
 // routes are all there writes nothing. Envs whose clones are not all ready are left alone (an open may be waiting
 // for its rollout: routes come only once the clones can answer).
+import { isDeepStrictEqual } from 'node:util';
 import type { RunOptions } from '../config/spec.js';
 import type { KubeClient } from '../kube/client.js';
 import { readEnvSnapshot } from '../kube/snapshot.js';
@@ -54,7 +55,8 @@ export async function healEnv(client: KubeClient, env: string, run: Pick<RunOpti
       const vs = snap.virtualServices.find((v) => v.metadata.namespace === edit.namespace && v.metadata.name === edit.name);
       if (dryRun) {
         const next = vs && withEnvRoutes(vs, edit, routing);
-        if (vs && next && JSON.stringify(next.spec) !== JSON.stringify(vs.spec)) healed.push({ namespace: edit.namespace, name: edit.name });
+        // As editVirtualService decides: by value (the API server's key order is not ours).
+        if (vs && next && !isDeepStrictEqual(next.spec, vs.spec)) healed.push({ namespace: edit.namespace, name: edit.name });
         continue;
       }
       const outcome = await editVirtualService(client, edit, (cur) => withEnvRoutes(cur, edit, routing), vs);
