@@ -1,5 +1,6 @@
 // planClose: what to remove for an env, found from labels and route names alone (docs/DESIGN.md).
 
+import { isDeepStrictEqual } from 'node:util';
 import { deepCopy, isManaged } from './deployment.js';
 import { normalizeHost } from './hosts.js';
 import { BASELINE_SUBSET, ENV_LABEL, isRouteOf, parseRouteName } from './names.js';
@@ -50,7 +51,7 @@ export function planClose(
     if (!hostsOf(vs, cd).some((h) => affected.has(h))) return false;
     if (mayUnpin(vs, cd)) return true;
     const next = edit(vs);
-    return next === null || JSON.stringify(next) !== JSON.stringify(vs);
+    return next === null || !isDeepStrictEqual(next, vs);
   };
   return {
     env,
