@@ -12,6 +12,8 @@ import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/reso
 import { checkWrites, rulesByNamespace, type RulesByNamespace } from '../kube/access.js';
 import { closeSnapshotOf, readCloseRouting, readCloseSnapshot, readEnvSnapshot, type CloseRouting } from '../kube/snapshot.js';
 import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
+import { withdrawRouteRequests } from '../kube/route-requests.js';
+import { hasRouteRequest } from '../plan/route-requests.js';
 import { explainApiError } from '../kube/client.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withLease } from './lock.js';
@@ -97,6 +99,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
     const before = reportFromCluster(env, snapshot, { deployments: snapshot.deployments, pods: [], events: [] });
     const routes = snapshot.virtualServices.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0);
     const removedVs: { namespace: string; name: string }[] = [];
+    const requests = snapshot.destinationRules.filter(hasRouteRequest);
     if (!opts.dryRun) {
       // Every write allowed, or none is made: a refused one would leave the env half closed.
       await checkWrites(client, [
@@ -104,8 +107,12 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
         ...plan.routeEdits.filter((r) => toDelete.has(`${r.namespace}/${r.name}`))
           .map((r) => ({ verb: 'delete' as const, type: VIRTUAL_SERVICE, ...r })),
         ...plan.destinationRules.map((r) => ({ verb: 'delete' as const, type: DESTINATION_RULE, ...r })),
+        ...requests.map((d) => ({ verb: 'update' as const, type: DESTINATION_RULE, namespace: d.metadata.namespace ?? '', name: d.metadata.name })),
         ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
       ], await read?.rules);
+      // A route request an open of this env left (it crashed while asking others to write its routes) goes before
+      // any route: an open that read it could otherwise write the routes back after this close removed them.
+      await withdrawRouteRequests(client, requests);
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
       const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
       // The first phase edits what was read; the second re-reads (the first changed those objects).

@@ -15,6 +15,7 @@ import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, LEASE, VIRTUAL_SERVICE, type ResourceType } from '../kube/resources.js';
 import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
+import { routeSharing, type RouteSharing } from '../kube/route-requests.js';
 import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
 import { waitForEndpoints } from '../kube/endpoints.js';
@@ -351,12 +352,29 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     // After a wait without the Lease the snapshot's VirtualServices are stale: read each again.
     const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
 
-    // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none.
+    // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none. An
+    // edit that loses a round to another open asks the others to write its routes and writes theirs (route requests).
+    const sharing = routeSharing(client, spec.name, plan.destinationRules, plan.routeEdits, plan.routing, log);
+    try {
+      await writeEnvRoutes(plan, known, fresh, sharing);
+    } finally {
+      await sharing.withdraw();
+    }
+
+    // 5. What an earlier open of this env left that the plan no longer wants: routes first, then DRs, clones.
+    const leftovers = stale(plan, snapshot);
+    await Promise.all(leftovers.filter((s) => s.kind === 'VirtualService').map((s) => editVirtualService(client, s, closeEdit(spec.name))));
+    await Promise.all(leftovers.filter((s) => s.kind === 'DestinationRule').map((s) => remove(client, DESTINATION_RULE, s)));
+    await Promise.all(leftovers.filter((s) => s.kind === 'Deployment').map((s) => remove(client, DEPLOYMENT, s)));
+    return { report: reportFromPlan(plan, keys, assess), plan, changes };
+  };
+
+  const writeEnvRoutes = async (plan: OpenPlan, known: (e: { namespace: string; name: string }) => VirtualService | undefined, fresh: boolean, sharing: RouteSharing) => {
     await Promise.all([
       ...plan.routeEdits.map(async (e) => {
         const vs = known(e);
         const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
-        if ((await editVirtualService(client, e, edit, fresh ? vs : undefined)) !== 'absent') return;
+        if ((await editVirtualService(client, e, (cur) => sharing.withOthers(edit(cur)), fresh ? vs : undefined, sharing.hooks)) !== 'absent') return;
         // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
         if (vs && isOwnVirtualService(vs)) {
           const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
@@ -371,13 +389,6 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
         await createVirtualService(client, edit(v), edit);
       }),
     ]);
-
-    // 5. What an earlier open of this env left that the plan no longer wants: routes first, then DRs, clones.
-    const leftovers = stale(plan, snapshot);
-    await Promise.all(leftovers.filter((s) => s.kind === 'VirtualService').map((s) => editVirtualService(client, s, closeEdit(spec.name))));
-    await Promise.all(leftovers.filter((s) => s.kind === 'DestinationRule').map((s) => remove(client, DESTINATION_RULE, s)));
-    await Promise.all(leftovers.filter((s) => s.kind === 'Deployment').map((s) => remove(client, DEPLOYMENT, s)));
-    return { report: reportFromPlan(plan, keys, assess), plan, changes };
   };
 
   const applied = async (plan: OpenPlan): Promise<void> => {

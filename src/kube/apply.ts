@@ -74,6 +74,14 @@ export async function ensureObject<T extends KubeObject>(client: KubeClient, typ
   }
 }
 
+/** What a caller of editVirtualService does between attempts (route requests: src/kube/route-requests.ts). */
+export interface RetryHooks {
+  /** After a 409 (or 404), before the object is read again. */
+  afterConflict?: () => Promise<void>;
+  /** After that read, before `edit` is applied to what it returned. */
+  afterReread?: () => Promise<void>;
+}
+
 /**
  * Read-modify-write of a VirtualService. `edit` is pure; it returns the new object, or null to delete it (only
  * for our own VirtualServices, deleted with a resourceVersion precondition so a concurrent addition wins).
@@ -83,6 +91,7 @@ export async function editVirtualService(
   ref: { namespace: string; name: string },
   edit: (vs: VirtualService) => VirtualService | null,
   current?: VirtualService | null,
+  hooks: RetryHooks = {},
 ): Promise<WriteOutcome> {
   let vs = current ?? null;
   const what = `VirtualService ${ref.namespace}/${ref.name}`;
@@ -92,6 +101,7 @@ export async function editVirtualService(
     try {
       if (!vs) vs = await client.get<VirtualService>(VIRTUAL_SERVICE, ref.namespace, ref.name);
       if (!vs) return 'absent';
+      if (attempt > 0) await hooks.afterReread?.();
       next = edit(vs);
       if (next === null) {
         const gone = await client.delete(VIRTUAL_SERVICE, ref.namespace, ref.name, { resourceVersion: vs.metadata.resourceVersion! });
@@ -106,6 +116,7 @@ export async function editVirtualService(
       if ((isConflict(e) || isNotFound(e)) && retryConflict(started)) {
         vs = null;
         await backoff(attempt);
+        await hooks.afterConflict?.();
         continue;
       }
       if (e instanceof Error && 'kind' in e && 'problems' in e) throw e; // the edit refused (a DynamicEnvError)

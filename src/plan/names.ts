@@ -9,6 +9,10 @@ export const ENV_LABEL = 'dynamic-env.io/env';
 export const ROLE_LABEL = 'dynamic-env.io/role';
 export const REPO_LABEL = 'dynamic-env.io/repo';
 export const PR_LABEL = 'dynamic-env.io/pr';
+/** On the DestinationRule of an env whose open asks other opens to write its routes (src/plan/route-requests.ts). */
+export const ROUTE_REQUEST_LABEL = 'dynamic-env.io/route-request';
+/** The request itself, JSON (RouteRequest), beside that label. */
+export const ROUTE_REQUEST_ANNOTATION = 'dynamic-env.io/route-request';
 /** Every label and annotation key we own starts with this (plus MANAGED_BY_LABEL). */
 export const KEY_PREFIX = 'dynamic-env.io/';
 

@@ -58,6 +58,8 @@ describe('reliability: concurrent envs on one VirtualService', () => {
       const counts = Object.fromEntries(openEnvs.map((e) => [e, apps.get(e)!.length]));
       expect(byEnv(all.deployments)).toEqual(counts);
       expect(byEnv(all.destinationRules)).toEqual(counts);
+      // Route requests (an open that lost a round asks the others to write its routes) are withdrawn by each open.
+      expect(all.destinationRules.filter((d: any) => d.metadata.labels?.['dynamic-env.io/route-request'] !== undefined)).toEqual([]);
       expect(all.leases).toEqual([]);
     };
 

@@ -1,0 +1,73 @@
+// The I/O side of route requests (src/plan/route-requests.ts): an open that hits a 409 on a VirtualService records
+// its request on its own DestinationRules and, from then on, writes the routes of every other env that asks too;
+// it withdraws its request before it releases the env's Lease.
+import type { DestinationRule, EnvRouting, RouteEdit, VirtualService } from '../plan/types.js';
+import {
+  hasRouteRequest, routeRequestCarriers, routeRequestSelector, routeRequestsOf, withRequestedRoutes, withRouteRequest,
+  withoutRouteRequest, type RouteRequest,
+} from '../plan/route-requests.js';
+import { ensure, type RetryHooks } from './apply.js';
+import { explainApiError, type KubeClient } from './client.js';
+import { DESTINATION_RULE } from './resources.js';
+
+export interface RouteSharing {
+  /** `vs` with the routes of the other envs that asked, as last read. */
+  withOthers(vs: VirtualService): VirtualService;
+  /** editVirtualService's hooks: after a 409 this env's request is recorded (once); after each read, all are read. */
+  hooks: RetryHooks;
+  /** Takes this env's request back, if it made one. */
+  withdraw(): Promise<void>;
+}
+
+export function routeSharing(
+  client: KubeClient,
+  env: string,
+  rules: DestinationRule[],
+  edits: RouteEdit[],
+  routing: EnvRouting,
+  log: (line: string) => void,
+): RouteSharing {
+  const carriers = routeRequestCarriers(rules, edits, routing);
+  let others: RouteRequest[] = [];
+  let recorded: Promise<void> | undefined;
+  const record = async () => {
+    try {
+      await Promise.all(carriers.map(async ({ rule, request }) => {
+        const current = await client.get<DestinationRule>(DESTINATION_RULE, rule.metadata.namespace, rule.metadata.name);
+        if (current) await ensure(client, DESTINATION_RULE, withRouteRequest(current, request), current);
+      }));
+    } catch (e) {
+      // Only a shortcut: without it this open writes its routes itself, as it does anyway.
+      log(`env ${env}: could not ask other opens to write its routes (${e instanceof Error ? e.message : String(e)}); writing them itself`);
+    }
+  };
+  return {
+    withOthers: (vs) => withRequestedRoutes(vs, others),
+    hooks: {
+      afterConflict: async () => {
+        recorded ??= record();
+        await recorded;
+      },
+      // Read after the VirtualService the next write is based on (see src/plan/route-requests.ts for why).
+      afterReread: async () => {
+        const listed = await client.list<DestinationRule>(DESTINATION_RULE, undefined, routeRequestSelector)
+          .catch((e) => { throw explainApiError(e, 'reading the route requests of other envs'); });
+        others = routeRequestsOf(listed.items, env);
+      },
+    },
+    async withdraw() {
+      if (!recorded) return;
+      await recorded;
+      await withdrawRouteRequests(client, carriers.map((c) => c.rule));
+    },
+  };
+}
+
+/** Removes the route request from each of these DestinationRules (of one env) that carries one, as read now. */
+export async function withdrawRouteRequests(client: KubeClient, rules: { metadata: { namespace?: string; name: string } }[]): Promise<void> {
+  await Promise.all(rules.map(async (r) => {
+    const current = await client.get<DestinationRule>(DESTINATION_RULE, r.metadata.namespace, r.metadata.name)
+      .catch((e) => { throw explainApiError(e, `reading DestinationRule ${r.metadata.namespace}/${r.metadata.name}`); });
+    if (current && hasRouteRequest(current)) await ensure(client, DESTINATION_RULE, withoutRouteRequest(current), current);
+  }));
+}
