@@ -11,6 +11,7 @@
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROUTE_REQUEST_ANNOTATION, ROUTE_REQUEST_LABEL } from './names.js';
 import type { DestinationRule, EnvRouting, RouteEdit, VirtualService } from './types.js';
 import { withEnvRoutes } from './virtual-service.js';
+import { MAX_VIRTUAL_SERVICE_BYTES, objectBytes } from './vs-size.js';
 
 export { ROUTE_REQUEST_ANNOTATION, ROUTE_REQUEST_LABEL };
 export const routeRequestSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ROUTE_REQUEST_LABEL}`;
@@ -86,18 +87,22 @@ export function routeRequestCarriers(rules: DestinationRule[], edits: RouteEdit[
 
 /**
  * `vs` with the routes of every request that edits it. A request the VirtualService no longer fits (its edit
- * refused: a route without a subset, say) is left out: its own open writes it, or reports why not.
+ * refused: a route without a subset, say; or the object would pass the size an open may write) is left out: its
+ * own open writes it, or reports why not. Someone else's routes never make the writer's own write fail.
  */
 export function withRequestedRoutes(vs: VirtualService, requests: RouteRequest[]): VirtualService {
   let out = vs;
   for (const request of requests) {
     const edit = request.edits.find((e) => sameRef(e, vs.metadata));
     if (!edit) continue;
+    let next: VirtualService;
     try {
-      out = withEnvRoutes(out, edit, request.routing);
+      next = withEnvRoutes(out, edit, request.routing);
     } catch {
       continue;
     }
+    if (next.spec.http?.length !== out.spec.http?.length && objectBytes(next) > MAX_VIRTUAL_SERVICE_BYTES) continue;
+    out = next;
   }
   return out;
 }

@@ -10,6 +10,7 @@ import {
 } from '../../src/plan/route-requests.js';
 import type { DestinationRule, EnvRouting, RouteEdit } from '../../src/plan/types.js';
 import { withEnvRoutes } from '../../src/plan/virtual-service.js';
+import { MAX_VIRTUAL_SERVICE_BYTES, objectBytes } from '../../src/plan/vs-size.js';
 
 const NS = 'bookinfo';
 const REVIEWS = `reviews.${NS}.svc.cluster.local`;
@@ -84,6 +85,13 @@ describe('route requests', () => {
     // A route without a subset: pr-1 does not pin (its open refuses and says why), so nobody writes its routes.
     const bare = virtualService('reviews', [{ name: 'default', route: [{ destination: { host: 'reviews' } }] }], { namespace: NS });
     expect(withRequestedRoutes(bare, [request('pr-1')])).toEqual(bare);
+  });
+
+  test('a request whose routes would take the VirtualService past the size an open may write is left out', () => {
+    const big = mesh();
+    big.metadata.annotations = { filler: 'x'.repeat(MAX_VIRTUAL_SERVICE_BYTES - objectBytes(big) - 200) };
+    expect(objectBytes(big)).toBeLessThan(MAX_VIRTUAL_SERVICE_BYTES);
+    expect(withRequestedRoutes(big, [request('pr-1')])).toEqual(big);
   });
 
   test('carriers: the first own rule in each namespace with an edited VirtualService', () => {
