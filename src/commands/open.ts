@@ -374,7 +374,8 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
       ...plan.routeEdits.map(async (e) => {
         const vs = known(e);
         const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
-        if ((await editVirtualService(client, e, (cur) => sharing.withOthers(edit(cur)), fresh ? vs : undefined, sharing.hooks)) !== 'absent') return;
+        const shared = sharing.edit();
+        if ((await editVirtualService(client, e, (cur) => shared.withOthers(edit(cur)), fresh ? vs : undefined, shared.hooks)) !== 'absent') return;
         // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
         if (vs && isOwnVirtualService(vs)) {
           const service = vs.metadata.name.slice(ownVirtualServiceName('').length);

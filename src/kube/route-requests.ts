@@ -10,11 +10,20 @@ import { ensure, type RetryHooks } from './apply.js';
 import { explainApiError, type KubeClient } from './client.js';
 import { DESTINATION_RULE } from './resources.js';
 
-export interface RouteSharing {
-  /** `vs` with the routes of the other envs that asked, as last read. */
+/** One VirtualService edit's side of route sharing: what it adds to its writes, and its retry hooks. */
+export interface SharedEdit {
+  /** `vs` with the routes of the other envs that asked, as this edit last read them. */
   withOthers(vs: VirtualService): VirtualService;
   /** editVirtualService's hooks: after a 409 this env's request is recorded (once); after each read, all are read. */
   hooks: RetryHooks;
+}
+
+export interface RouteSharing {
+  /**
+   * For one VirtualService edit. Each edit keeps the requests it read itself: another edit's list may have been
+   * read before this edit's read of its VirtualService, and so may miss a withdrawal this write must respect.
+   */
+  edit(): SharedEdit;
   /** Takes this env's request back, if it made one. */
   withdraw(): Promise<void>;
 }
@@ -28,7 +37,6 @@ export function routeSharing(
   log: (line: string) => void,
 ): RouteSharing {
   const carriers = routeRequestCarriers(rules, edits, routing);
-  let others: RouteRequest[] = [];
   let recorded: Promise<void> | undefined;
   const record = async () => {
     try {
@@ -42,18 +50,23 @@ export function routeSharing(
     }
   };
   return {
-    withOthers: (vs) => withRequestedRoutes(vs, others),
-    hooks: {
-      afterConflict: async () => {
-        recorded ??= record();
-        await recorded;
-      },
-      // Read after the VirtualService the next write is based on (see src/plan/route-requests.ts for why).
-      afterReread: async () => {
-        const listed = await client.list<DestinationRule>(DESTINATION_RULE, undefined, routeRequestSelector)
-          .catch((e) => { throw explainApiError(e, 'reading the route requests of other envs'); });
-        others = routeRequestsOf(listed.items, env);
-      },
+    edit() {
+      let others: RouteRequest[] = [];
+      return {
+        withOthers: (vs) => withRequestedRoutes(vs, others),
+        hooks: {
+          afterConflict: async () => {
+            recorded ??= record();
+            await recorded;
+          },
+          // Read after the VirtualService the next write is based on (see src/plan/route-requests.ts for why).
+          afterReread: async () => {
+            const listed = await client.list<DestinationRule>(DESTINATION_RULE, undefined, routeRequestSelector)
+              .catch((e) => { throw explainApiError(e, 'reading the route requests of other envs'); });
+            others = routeRequestsOf(listed.items, env);
+          },
+        },
+      };
     },
     async withdraw() {
       if (!recorded) return;

@@ -76,7 +76,8 @@ describe('route requests on the wire', () => {
   test('alone: one write of its own routes, nothing recorded, nothing listed', async () => {
     const s = store([mesh(), envRule('me')]);
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), () => {});
-    const outcome = await editVirtualService(s.client, edit, (vs) => sharing.withOthers(withEnvRoutes(vs, edit, routing('me'))), s.vs(), sharing.hooks);
+    const shared = sharing.edit();
+    const outcome = await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), s.vs(), shared.hooks);
     await sharing.withdraw();
     expect(outcome).toBe('updated');
     expect(s.log).toEqual(['update VirtualService reviews']);
@@ -96,7 +97,8 @@ describe('route requests on the wire', () => {
       s.put(withEnvRoutes(s.vs(), edit, routing('winner')));
     });
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), () => {});
-    const outcome = await editVirtualService(s.client, edit, (vs) => sharing.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, sharing.hooks);
+    const shared = sharing.edit();
+    const outcome = await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, shared.hooks);
     expect(outcome).toBe('updated');
     expect(envsOf(s.vs())).toEqual(['me', 'pr-1', 'pr-2', 'winner']);
     expect(s.rule('me').metadata.labels?.[ROUTE_REQUEST_LABEL]).toBe('true');
@@ -118,7 +120,8 @@ describe('route requests on the wire', () => {
     // Another open read our request and wrote our routes with its own while we lost the round.
     s.put(withEnvRoutes(withEnvRoutes(s.vs(), edit, routing('other')), edit, routing('me')));
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), () => {});
-    const outcome = await editVirtualService(s.client, edit, (vs) => sharing.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, sharing.hooks);
+    const shared = sharing.edit();
+    const outcome = await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, shared.hooks);
     await sharing.withdraw();
     expect(outcome).toBe('unchanged');
     expect(s.log.filter((l) => l.startsWith('update VirtualService'))).toEqual(['update VirtualService reviews: 409']);
@@ -133,7 +136,8 @@ describe('route requests on the wire', () => {
       if (kind === 'DestinationRule') throw new ApiStatusError(403, 'Forbidden', 'cannot update destinationrules', 'PUT', 'dr');
     });
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), (l) => lines.push(l));
-    expect(await editVirtualService(s.client, edit, (vs) => sharing.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, sharing.hooks)).toBe('updated');
+    const shared = sharing.edit();
+    expect(await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, shared.hooks)).toBe('updated');
     await sharing.withdraw();
     expect(envsOf(s.vs())).toEqual(['me', 'winner']);
     expect(lines).toHaveLength(1);
