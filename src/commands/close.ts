@@ -1,8 +1,7 @@
 // close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
-import { closeEditByState, mayUnpin, planClose, withoutRoutesOf } from '../plan/close.js';
+import { closeEditByState, isMarkedClosing, liveRulesOf, mayUnpin, planClose, withClosingMark, withoutRoutesOf } from '../plan/close.js';
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
-import { isManaged } from '../plan/deployment.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
 import type { Deployment, DestinationRule, OwnerInfo, Pod, Snapshot, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
@@ -11,9 +10,8 @@ import type { KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { checkWrites, rulesByNamespace, type RulesByNamespace } from '../kube/access.js';
 import { closeSnapshotOf, readCloseRouting, readCloseSnapshot, readEnvSnapshot, type CloseRouting } from '../kube/snapshot.js';
-import { editVirtualService, remove, type WriteOutcome } from '../kube/apply.js';
-import { withdrawRouteRequests } from '../kube/route-requests.js';
-import { hasRouteRequest } from '../plan/route-requests.js';
+import { editVirtualService, remove, rewrite, type WriteOutcome } from '../kube/apply.js';
+import { hasRouteRequest, withoutRouteRequest } from '../plan/route-requests.js';
 import { explainApiError } from '../kube/client.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withLease } from './lock.js';
@@ -55,18 +53,14 @@ export function clusterDomainOf(snapshot: Snapshot): string {
   return m ?? 'cluster.local';
 }
 
-/**
- * The DestinationRules that still back a pin: the users', and those of envs that still have clones. An env whose
- * clones are gone is closing (its rules go last) and no longer needs baseline traffic kept off its pods; counting its
- * rules would make two concurrent closes each keep the pins for the other, and leave them backed by nothing.
- */
+/** The DestinationRules that back a pin (src/plan/close.ts liveRulesOf), from the clones read first, then the rules. */
 async function liveRules(client: KubeClient): Promise<DestinationRule[]> {
-  const [rules, clones] = await Promise.all([
-    client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items),
-    client.list<Deployment>(DEPLOYMENT, undefined, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).then((r) => r.items),
-  ]).catch((e) => { throw explainApiError(e, 'reading the DestinationRules and clones'); });
-  const live = new Set(clones.map((d) => d.metadata.labels?.[ENV_LABEL]).filter((e): e is string => !!e));
-  return rules.filter((d) => !isManaged(d.metadata.labels) || live.has(d.metadata.labels?.[ENV_LABEL] ?? ''));
+  try {
+    const clones = (await client.list<Deployment>(DEPLOYMENT, undefined, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`)).items;
+    return liveRulesOf((await client.list<DestinationRule>(DESTINATION_RULE)).items, clones);
+  } catch (e) {
+    throw explainApiError(e, 'reading the DestinationRules and clones');
+  }
 }
 
 export interface CloseOptions {
@@ -99,7 +93,14 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
     const before = reportFromCluster(env, snapshot, { deployments: snapshot.deployments, pods: [], events: [] });
     const routes = snapshot.virtualServices.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0);
     const removedVs: { namespace: string; name: string }[] = [];
-    const requests = snapshot.destinationRules.filter(hasRouteRequest);
+    const edited = snapshot.virtualServices.filter((vs) => plan.routeEdits.some((e) => sameRef(vs, e)));
+    // Only a VirtualService of ours or one with a pin can change in a second phase (see mayUnpin).
+    const secondPhase = edited.some((vs) => mayUnpin(vs, state.clusterDomain));
+    // Before any route: a route request an open of this env left (it crashed while asking others to write its
+    // routes; an open that read it could write them back after this close removed them) goes, and with a second
+    // phase every rule gets the closing mark (other closes stop counting it as backing pins; see liveRulesOf).
+    const prepared = (d: DestinationRule) => (secondPhase && !isMarkedClosing(d) ? withClosingMark(withoutRouteRequest(d), new Date().toISOString()) : withoutRouteRequest(d));
+    const touched = snapshot.destinationRules.filter((d) => hasRouteRequest(d) || (secondPhase && !isMarkedClosing(d)));
     if (!opts.dryRun) {
       // Every write allowed, or none is made: a refused one would leave the env half closed.
       await checkWrites(client, [
@@ -107,12 +108,10 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
         ...plan.routeEdits.filter((r) => toDelete.has(`${r.namespace}/${r.name}`))
           .map((r) => ({ verb: 'delete' as const, type: VIRTUAL_SERVICE, ...r })),
         ...plan.destinationRules.map((r) => ({ verb: 'delete' as const, type: DESTINATION_RULE, ...r })),
-        ...requests.map((d) => ({ verb: 'update' as const, type: DESTINATION_RULE, namespace: d.metadata.namespace ?? '', name: d.metadata.name })),
+        ...touched.map((d) => ({ verb: 'update' as const, type: DESTINATION_RULE, namespace: d.metadata.namespace ?? '', name: d.metadata.name })),
         ...plan.clones.map((r) => ({ verb: 'delete' as const, type: DEPLOYMENT, ...r })),
       ], await read?.rules);
-      // A route request an open of this env left (it crashed while asking others to write its routes) goes before
-      // any route: an open that read it could otherwise write the routes back after this close removed them.
-      await withdrawRouteRequests(client, requests);
+      await Promise.all(touched.map((d) => rewrite<DestinationRule>(client, DESTINATION_RULE, d.metadata, prepared)));
       log(`env ${env}: removing ${routes} route(s) from ${plan.routeEdits.length} VirtualService(s), ${plan.destinationRules.length} DestinationRule(s), ${plan.clones.length} clone(s)`);
       const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
       // The first phase edits what was read; the second re-reads (the first changed those objects).
@@ -126,13 +125,14 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // baseline traffic off the clones' pods); drain; the clones go. 2: once no clone pod serves, the pins and our
       // own VirtualService go; drain; the DestinationRules that defined the subsets go.
       await drainRoutes(await editAll(withoutRoutesOf(env)), plan.clones.length + plan.destinationRules.length, drainMs, log);
-      const edited = snapshot.virtualServices.filter((vs) => plan.routeEdits.some((e) => sameRef(vs, e)));
       const removeClones = () => Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
       const removeRules = () => Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
-      if (!edited.some((vs) => mayUnpin(vs, state.clusterDomain))) {
+      if (!secondPhase) {
         // No second phase: the DestinationRules back no pin, and no route names their subsets any more. They go
-        // with the clones, one round trip instead of two.
-        await Promise.all([removeClones(), removeRules()]);
+        // first, then the clones: unmarked rules of an env without clones read by another close are an opening
+        // env's (liveRulesOf), so these must not be seen without clones.
+        await removeRules();
+        await removeClones();
       } else {
         await removeClones();
         if (edited.some((vs) => !isDeepStrictEqual(closeEdit(env, state)(vs), withoutRoutesOf(env)(vs)))) {

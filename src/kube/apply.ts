@@ -155,6 +155,18 @@ export async function createVirtualService(
   }
 }
 
+/**
+ * An object of ours rewritten by a pure edit of what is read now (labels, annotations): nothing when it is absent or
+ * the edit changes nothing. For objects only the env's own run writes, under its Lease.
+ */
+export async function rewrite<T extends KubeObject>(client: KubeClient, type: ResourceType, ref: { namespace?: string; name: string }, edit: (o: T) => T): Promise<WriteOutcome> {
+  const current = await client.get<T>(type, ref.namespace, ref.name).catch((e) => {
+    throw explainApiError(e, `reading ${type.kind} ${ref.namespace ?? ''}/${ref.name}`);
+  });
+  if (!current) return 'absent';
+  return ensure(client, type, edit(current), current);
+}
+
 export async function remove(client: KubeClient, type: ResourceType, ref: { namespace: string; name: string }): Promise<WriteOutcome> {
   try {
     return (await client.delete(type, ref.namespace, ref.name)) ? 'deleted' : 'absent';

@@ -6,7 +6,7 @@ import {
   hasRouteRequest, routeRequestCarriers, routeRequestSelector, routeRequestsOf, withRequestedRoutes, withRouteRequest,
   withoutRouteRequest, type RouteRequest,
 } from '../plan/route-requests.js';
-import { ensure, type RetryHooks } from './apply.js';
+import { ensure, rewrite, type RetryHooks } from './apply.js';
 import { explainApiError, type KubeClient } from './client.js';
 import { DESTINATION_RULE } from './resources.js';
 
@@ -78,9 +78,5 @@ export function routeSharing(
 
 /** Removes the route request from each of these DestinationRules (of one env) that carries one, as read now. */
 export async function withdrawRouteRequests(client: KubeClient, rules: { metadata: { namespace?: string; name: string } }[]): Promise<void> {
-  await Promise.all(rules.map(async (r) => {
-    const current = await client.get<DestinationRule>(DESTINATION_RULE, r.metadata.namespace, r.metadata.name)
-      .catch((e) => { throw explainApiError(e, `reading DestinationRule ${r.metadata.namespace}/${r.metadata.name}`); });
-    if (current && hasRouteRequest(current)) await ensure(client, DESTINATION_RULE, withoutRouteRequest(current), current);
-  }));
+  await Promise.all(rules.map((r) => rewrite<DestinationRule>(client, DESTINATION_RULE, r.metadata, (cur) => (hasRouteRequest(cur) ? withoutRouteRequest(cur) : cur))));
 }

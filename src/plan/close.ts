@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { deepCopy, isManaged } from './deployment.js';
 import { normalizeHost } from './hosts.js';
-import { BASELINE_SUBSET, ENV_LABEL, isRouteOf, parseRouteName } from './names.js';
+import { BASELINE_SUBSET, CLOSING_ANNOTATION, ENV_LABEL, isRouteOf, parseRouteName } from './names.js';
 import { ownershipProblems } from './ownership.js';
 import { throwIfProblems } from './problems.js';
 import type { ClosePlan, Destination, DestinationRule, KubeObject, ObjectRef, OwnerInfo, Snapshot, VirtualService } from './types.js';
@@ -60,6 +60,28 @@ export function planClose(
     clones: snapshot.deployments.filter((d) => ownedBy(d, env)).map(refOf).sort(byRef),
   };
 }
+
+/**
+ * The DestinationRules that back a pin, for close's second phase: the users', and every env's but those of envs
+ * that are closing. An env is closing when its rules carry the closing mark (its close writes it before anything
+ * else) or when its clones are gone while its rules were read after them (a close without a second phase deletes its
+ * rules before its clones, and one with a second phase has marked them). An env whose rules have neither is opening
+ * (its rules and pins come before its clones) or was left half-open: its pins stay. Counting a closing env's rules
+ * would make two concurrent closes each keep the pins for the other, and leave them backed by nothing; leaving out
+ * an opening env's would un-pin routes just before its pods appear. `clones` must be read before `rules`.
+ */
+export function liveRulesOf(rules: DestinationRule[], clones: KubeObject[]): DestinationRule[] {
+  const withClones = new Set(clones.map((d) => d.metadata.labels?.[ENV_LABEL]).filter((e): e is string => !!e));
+  return rules.filter((d) => !isManaged(d.metadata.labels) || withClones.has(d.metadata.labels?.[ENV_LABEL] ?? '')
+    || d.metadata.annotations?.[CLOSING_ANNOTATION] === undefined);
+}
+
+/** The rule with the closing mark (see liveRulesOf). */
+export function withClosingMark(rule: DestinationRule, at: string): DestinationRule {
+  return { ...rule, metadata: { ...rule.metadata, annotations: { ...(rule.metadata.annotations ?? {}), [CLOSING_ANNOTATION]: at } } };
+}
+
+export const isMarkedClosing = (rule: DestinationRule): boolean => rule.metadata.annotations?.[CLOSING_ANNOTATION] !== undefined;
 
 /** A DestinationRule's host as an FQDN: short only without dots (DESIGN.md "DestinationRules"). */
 export function ruleHost(d: DestinationRule, clusterDomain: string): string {

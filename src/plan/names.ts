@@ -9,6 +9,11 @@ export const ENV_LABEL = 'dynamic-env.io/env';
 export const ROLE_LABEL = 'dynamic-env.io/role';
 export const REPO_LABEL = 'dynamic-env.io/repo';
 export const PR_LABEL = 'dynamic-env.io/pr';
+/**
+ * On each DestinationRule of an env whose close is under way (src/plan/close.ts liveRulesOf): the rule no longer
+ * backs a pin for other closes, even before the env's clones are gone. Its value is when the close began.
+ */
+export const CLOSING_ANNOTATION = 'dynamic-env.io/closing';
 /** On the DestinationRule of an env whose open asks other opens to write its routes (src/plan/route-requests.ts). */
 export const ROUTE_REQUEST_LABEL = 'dynamic-env.io/route-request';
 /** The request itself, JSON (RouteRequest), beside that label. */

@@ -2,7 +2,12 @@
 // (naming the VirtualService and route, nothing written), pinned to the dynamic-env-baseline subset with
 // routing.pinUnsubsetRoutes: true while envs are open, and un-pinned when the last env leaves.
 import { describe, expect, it } from 'vitest';
-import { useCluster } from '../harness/cluster.js';
+import { parse as parseYaml } from 'yaml';
+import { useCluster, waitFor } from '../harness/cluster.js';
+import { openEnv } from '../../src/commands/open.js';
+import { parseConfigText } from '../../src/config/file.js';
+import { resolveEnvSpec, resolveRunOptions } from '../../src/config/spec.js';
+import { KubeClient } from '../../src/kube/client.js';
 import {
   baselineInvariantFailures, envPodIps, expectNoFailures, meshView, requestMatrix, restoredFailures, routingFailures, type Caller, type MeshView,
 } from '../harness/routing.js';
@@ -103,8 +108,54 @@ describe.skipIf(skip)('routes without a subset', () => {
     ok(await who.close(a));
     const order = who.writes().slice(n).map((w) => w.split(' ')[1]);
     const ours = ['virtualservices', 'deployments', 'destinationrules'];
-    expect(order.filter((k) => ours.includes(k!))).toEqual(['virtualservices', 'deployments', 'virtualservices', 'destinationrules']);
+    // First the closing mark on its DestinationRule (other closes stop counting it as backing the pins).
+    expect(order.filter((k) => ours.includes(k!))).toEqual(['destinationrules', 'virtualservices', 'deployments', 'virtualservices', 'destinationrules']);
     expectNoFailures(restoredFailures(meshBefore, await meshView(cluster, [ns], callers)));
+    await expectRestored(cluster, [ns], before, [`${ns}/web`]);
+  });
+
+  it('a close while another env is opening (its rules and pins written, no clone yet) keeps the pins', async () => {
+    const ns = await cluster.namespace('pinrace');
+    await install(cluster, [
+      deployment(ns, 'web-v1', { labels: { app: 'web', version: 'v1' } }),
+      service(ns, 'web', { app: 'web' }),
+      virtualService(ns, 'web', { hosts: ['web'], http: [{ route: [{ destination: { host: 'web' } }] }] }),
+    ]);
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const base = envName();
+    const [closing, opening] = [`${base}-c`, `${base}-o`];
+    const configText = (env: string) => `env: ${env}\nrouting:\n  pinUnsubsetRoutes: true\nservices:\n  - namespace: ${ns}\n    deployment: web-v1\n    image: ghcr.io/acme/web:${env}\n`;
+    const pinned = async () => (await cluster.get('VirtualService', ns, 'web')).spec.http.at(-1).route[0].destination.subset;
+    const clonesOf = (env: string) => cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`);
+
+    // The opening env runs in this process with a long drain: DestinationRule, drain, pins, drain, clones. The
+    // other env opens during the first drain and closes during the second, when the opening env's rules and pins
+    // are there and its clones are not: the close must keep the pins, or the opening env's pods would take baseline
+    // requests from the moment they appear until its routes come.
+    const drainMs = 6_000;
+    const client = KubeClient.load({ kubeconfig: who.kubeconfig });
+    try {
+      const spec = resolveEnvSpec(parseConfigText(configText(opening), 'opening.yaml'), {});
+      const run = resolveRunOptions({}, { lockNamespace: ns, wait: true, timeoutSeconds: 60 });
+      const opened = openEnv({ client, spec, run, drainMs });
+      await waitFor('the opening env\'s DestinationRule', 10_000, async () => !!(await cluster.getOrNull('DestinationRule', ns, `dynamic-env-${opening}-web`)));
+      const ruleAt = Date.now();
+      ok(await who.open(writeConfig(cluster, parseYaml(configText(closing))), '--no-wait'));
+      expect(await pinned()).toBe('dynamic-env-baseline');
+      await new Promise((r) => setTimeout(r, Math.max(0, ruleAt + drainMs + 500 - Date.now()))); // into the second drain
+      expect(await clonesOf(opening)).toEqual([]);
+      ok(await who.close(closing));
+      expect(await clonesOf(opening)).toEqual([]); // the close ran within the window
+      expect(await pinned()).toBe('dynamic-env-baseline');
+      const result = await opened;
+      expect(result.report.state).toBe('ready');
+      expect(await pinned()).toBe('dynamic-env-baseline');
+    } finally {
+      client.close();
+    }
+    ok(await who.close(opening));
+    expect(await pinned()).toBeUndefined();
     await expectRestored(cluster, [ns], before, [`${ns}/web`]);
   });
 });

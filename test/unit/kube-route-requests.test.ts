@@ -144,7 +144,7 @@ describe('route requests on the wire', () => {
     expect(lines[0]).toMatch(/^env me: could not ask other opens to write its routes \(writing DestinationRule bookinfo\/reviews-me: forbidden.*\); writing them itself$/);
   });
 
-  test('withdrawRouteRequests (close): only rules that carry one are written', async () => {
+  test('withdrawRouteRequests: only rules that carry one are written', async () => {
     const s = store([envRule('a'), withRouteRequest(envRule('b'), { edits: [edit], routing: routing('b') })]);
     await withdrawRouteRequests(s.client, [envRule('a'), envRule('b')]);
     expect(s.log).toEqual(['get DestinationRule reviews-a', 'get DestinationRule reviews-b', 'update DestinationRule reviews-b']);

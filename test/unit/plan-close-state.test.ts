@@ -1,9 +1,9 @@
 // Close from the state of the objects, and orphans (issue 10 item 5).
 import { describe, expect, test } from 'vitest';
 import { destinationRule, service } from '../../src/demo/builders.js';
-import { closeEditByState, findOrphans, mayUnpin, planClose, withoutOrphans, withoutRoutesOf, baselineHosts } from '../../src/plan/close.js';
+import { closeEditByState, findOrphans, isMarkedClosing, liveRulesOf, mayUnpin, planClose, withClosingMark, withoutOrphans, withoutRoutesOf, baselineHosts } from '../../src/plan/close.js';
 import { isManaged } from '../../src/plan/deployment.js';
-import { BASELINE_SUBSET } from '../../src/plan/names.js';
+import { BASELINE_SUBSET, ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/plan/names.js';
 import { planOpen } from '../../src/plan/open.js';
 import type { VirtualService } from '../../src/plan/types.js';
 import { NS, CD, WEB, apply, spec, cluster, names, userVs, withHttp, X, closeState } from './fixtures/pinned-web.js';
@@ -135,5 +135,32 @@ describe('two envs closing at once, each past its routes and clones (a failed cl
       expect(planClose(s, env, {}, { rules: s.destinationRules, clusterDomain: CD }).routeEdits).toEqual([{ namespace: NS, name: 'web' }]);
     }
     expect(closeEditByState('pr-1', [], CD)(userVs(s))).toEqual(userVs(cluster()));
+  });
+});
+
+describe('which rules back a pin for a close (liveRulesOf)', () => {
+  const rule = (name: string, env?: string) => {
+    const d = destinationRule(name, 'web', { [BASELINE_SUBSET]: { version: 'v1' } }, { namespace: NS });
+    return env ? { ...d, metadata: { ...d.metadata, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ENV_LABEL]: env } } } : d;
+  };
+  const clone = (env: string) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `web-${env}`, namespace: NS, labels: { [ENV_LABEL]: env } } });
+
+  test('the users\', an env\'s with clones (marked or not), and an unmarked env\'s without clones (opening); not a marked env\'s without clones (closing)', () => {
+    const rules = [
+      rule('users'),
+      rule('open-env', 'open'),
+      withClosingMark(rule('closing-with-clones', 'c1'), '2026-12-03T00:00:00Z'),
+      rule('opening-env', 'opening'),
+      withClosingMark(rule('closing-env', 'c2'), '2026-12-03T00:00:00Z'),
+    ];
+    expect(liveRulesOf(rules, [clone('open'), clone('c1')]).map((d) => d.metadata.name)).toEqual(['users', 'open-env', 'closing-with-clones', 'opening-env']);
+  });
+
+  test('the mark leaves the rule as it was otherwise', () => {
+    const d = rule('x', 'e');
+    const marked = withClosingMark(d, 'now');
+    expect(isMarkedClosing(d)).toBe(false);
+    expect(isMarkedClosing(marked)).toBe(true);
+    expect({ ...marked, metadata: { ...marked.metadata, annotations: undefined } }).toEqual({ ...d, metadata: { ...d.metadata, annotations: undefined } });
   });
 });
