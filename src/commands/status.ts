@@ -3,6 +3,7 @@ import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL,
 import { formatDuration, type TtlFrom } from '../config/inputs.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { closeEditByState, findOrphans, type Orphan } from '../plan/close.js';
+import { recordedLockNamespaces } from '../plan/ownership.js';
 import { editVirtualService } from '../kube/apply.js';
 import type { Deployment, DestinationRule, OwnerInfo, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
@@ -76,6 +77,11 @@ export interface EnvSummary {
   state: EnvReport['state'];
   /** Routes found in VirtualServices, for envs whose clones are already gone (a half-closed env). */
   routes: number;
+  /**
+   * Where the env's Lease lives, as its clones record it (every command of the env uses that one); null when no
+   * clone records one, and then each run's own setting applies. Several when clones disagree (commands refuse).
+   */
+  lockNamespace: string | null;
 }
 
 /** Every env in the cluster: from clones, our DestinationRules, and route names. */
@@ -112,6 +118,7 @@ export async function listEnvs(client: KubeClient): Promise<EnvSummary[]> {
       workers: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] === 'worker').length,
       state: clones.length === 0 ? 'absent' : states.reduce((w, s) => (order.indexOf(s) > order.indexOf(w) ? s : w), 'ready' as (typeof order)[number]),
       routes: services.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0),
+      lockNamespace: recordedLockNamespaces(clones, env).join(',') || null,
     };
   });
 }

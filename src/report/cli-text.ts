@@ -18,7 +18,7 @@ export const orphanLines = (orphans: Orphan[]): string[] => orphans.map((o) => `
 export function renderEnvList(envs: EnvSummary[], orphans: Orphan[]): string {
   const lines = orphanLines(orphans);
   const table = envs.length === 0 ? 'No environments.\n'
-    : ['ENV  STATE  SERVICES  WORKERS  PR  OPENED', ...envs.map((e) => `${e.env}  ${e.state}  ${e.services}  ${e.workers}  ${e.pr ?? '-'}  ${e.openedAt ?? '-'}`)]
+    : ['ENV  STATE  SERVICES  WORKERS  PR  OPENED  LEASE IN', ...envs.map((e) => `${e.env}  ${e.state}  ${e.services}  ${e.workers}  ${e.pr ?? '-'}  ${e.openedAt ?? '-'}  ${e.lockNamespace ?? '-'}`)]
       .map((l) => l.split('  ')).map((cols, _i, all) => cols.map((c, j) => c.padEnd(Math.max(...all.map((r) => (r[j] ?? '').length)))).join('  ').trimEnd()).join('\n') + '\n';
   return table + (lines.length ? `\nOrphans (dynamic-env sweep removes them):\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '');
 }

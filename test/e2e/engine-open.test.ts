@@ -215,7 +215,8 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
   it('list finds the env', async () => {
     const r = ok(await who.list());
     const mine = r.json.find((e: any) => e.env === env);
-    expect(mine).toMatchObject({ env, repo: 'acme/bookinfo', pr: 42, services: 2, workers: 1, state: 'ready', routes: 3 });
+    // Where its Lease lives, as its clones record it (the actor's --lock-namespace).
+    expect(mine).toMatchObject({ env, repo: 'acme/bookinfo', pr: 42, services: 2, workers: 1, state: 'ready', routes: 3, lockNamespace: ns });
     expect(Date.parse(mine.openedAt)).toBeGreaterThan(Date.now() - 120_000);
     openedAt = (await cluster.get('Deployment', ns, `reviews-v3-${env}`)).metadata.annotations['dynamic-env.io/opened-at'];
     expect(openedAt).toBe(mine.openedAt);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { EnvReport, WorkloadReport } from '../../src/report/model.js';
 import { escapeMarkdown, markdownCode, readableTime, renderMarkdown, renderText } from '../../src/report/render.js';
+import { renderEnvList } from '../../src/report/cli-text.js';
 
 function workload(over: Partial<WorkloadReport> = {}): WorkloadReport {
   return {
@@ -310,5 +311,18 @@ describe('renderText', () => {
     expect(text).toMatch(/clones\s+bookinfo\/reviews-pr-42/);
     expect(text).toMatch(/routes\s+2/);
     expect(text).not.toContain('curl');
+  });
+});
+
+describe('dynamic-env list (text)', () => {
+  test('one row per env, with where its Lease lives ("-" when no clone records it)', () => {
+    const row = { repo: null, pr: null, openedAt: null, updatedAt: null, services: 1, workers: 0, state: 'ready' as const, routes: 2 };
+    const text = renderEnvList([{ ...row, env: 'pr-1', lockNamespace: 'dynamic-env' }, { ...row, env: 'pr-22', state: 'absent', lockNamespace: null }], []);
+    expect(text.split('\n')).toEqual([
+      'ENV    STATE   SERVICES  WORKERS  PR  OPENED  LEASE IN',
+      'pr-1   ready   1         0        -   -       dynamic-env',
+      'pr-22  absent  1         0        -   -       -',
+      '',
+    ]);
   });
 });

@@ -73,7 +73,7 @@ describe('the updated-at stamp on clones', () => {
 describe('the TTL decision', () => {
   const now = Date.parse('2026-01-10T00:00:00Z');
   const summary = (o: Partial<EnvSummary>): EnvSummary => ({
-    env: 'pr-1', repo: 'acme/shop', pr: 1, openedAt: null, updatedAt: null, services: 1, workers: 0, state: 'ready', routes: 1, ...o,
+    env: 'pr-1', repo: 'acme/shop', pr: 1, openedAt: null, updatedAt: null, services: 1, workers: 0, state: 'ready', routes: 1, lockNamespace: null, ...o,
   });
   const week = 7 * 86_400;
   const oldButPushed = summary({ openedAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-09T00:00:00Z' });
