@@ -17,7 +17,7 @@ import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { routeSharing, type RouteSharing } from '../kube/route-requests.js';
 import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
-import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
+import { observeEnv, waitForRollout, assessRollout, podsCaughtUp, type RolloutAssessment } from '../kube/rollout.js';
 import { waitForEndpoints } from '../kube/endpoints.js';
 import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
@@ -314,31 +314,37 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     await drain('the baseline pins before the env\'s pods exist');
   };
 
-  /** 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. */
-  const rollout = async (plan: OpenPlan, written: Map<string, Written>, services: Service[]): Promise<Map<string, RolloutAssessment>> => {
+  /**
+   * 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. `clones`: the env's
+   * clones as the wait last saw them (where the env's Lease is recorded, for taking it again).
+   */
+  const rollout = async (plan: OpenPlan, written: Map<string, Written>, services: Service[]):
+  Promise<{ assessments: Map<string, RolloutAssessment>; clones?: Deployment[] }> => {
     const clones = plan.clones.map(ref);
     if (run.wait) {
       log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
       const deadline = Date.now() + run.timeoutSeconds * 1000;
-      const assessed = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
-      if ([...assessed.values()].every((a) => a.state === 'ready')) {
-        const missing = await waitForEndpoints(client, spec.name, services, deadline);
+      const { assessments, seen } = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
+      const envClones = seen.deployments.filter((d) => isManaged(d.metadata.labels));
+      if ([...assessments.values()].every((a) => a.state === 'ready')) {
+        const pods = podsCaughtUp(envClones, seen.pods) ? seen.pods : undefined;
+        const missing = await waitForEndpoints(client, spec.name, services, deadline, pods);
         if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
         // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
         // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
         // one keeps its old pods until the new are ready, and its routes are in place already.
         if ([...written.values()].some((x) => x.outcome === 'created')) await drain("the new clones' endpoints before their routes");
       }
-      return assessed;
+      return { assessments, clones: envClones };
     }
     // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
     // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.
     const own = new Map([...written].map(([k, w]) => [k, assessRollout(w.object, [], [])]));
     const unclear = [...written].some(([k, w]) => w.outcome === 'unchanged' && own.get(k)!.state !== 'ready');
-    if (!unclear && own.size === clones.length) return own;
+    if (!unclear && own.size === clones.length) return { assessments: own };
     const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
-    return new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
-      seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)]));
+    return { assessments: new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
+      seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)])) };
   };
 
   /** 4. and 5. (under the Lease): routes, then what an earlier open left that this plan no longer wants. */
@@ -401,7 +407,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const go = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }): Promise<OpenResult> => {
     const w = await writeWorkloads(held, clones, validated);
     if ('done' in w) return w.done;
-    return writeRoutes(w.snapshot, w.plan, w.changes, await rollout(w.plan, w.written, w.snapshot.services), true);
+    return writeRoutes(w.snapshot, w.plan, w.changes, (await rollout(w.plan, w.written, w.snapshot.services)).assessments, true);
   };
 
   if (opts.dryRun) return go();
@@ -439,11 +445,11 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   }, known);
   if ('done' in w) return w.done;
   await applied(w.plan);
-  const assessments = await rollout(w.plan, w.written, w.snapshot.services);
+  const { assessments, clones: seen } = await rollout(w.plan, w.written, w.snapshot.services);
   return withLease(client, spec.name, run, log, async (lock, _held, clones) => {
     await checkStillOurs(client, w.plan, log, clones);
     const result = await writeRoutes(w.snapshot, w.plan, w.changes, assessments, false);
     lost(lock);
     return result;
-  });
+  }, seen);
 }

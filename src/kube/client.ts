@@ -78,6 +78,9 @@ export interface ListResult<T> {
   resourceVersion: string;
 }
 
+/** The annotation on the BOOKMARK that ends a streaming list's initial events (WatchOptions.initialEvents). */
+export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
 /** One change from a watch; BOOKMARK carries only a newer resourceVersion to resume from. */
 export interface WatchEvent<T> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -87,8 +90,15 @@ export interface WatchEvent<T> {
 export interface WatchOptions {
   labelSelector?: string;
   fieldSelector?: string;
-  /** Changes after this version (from a list, or the last event seen). */
-  resourceVersion: string;
+  /** Changes after this version (from a list, or the last event seen); none with `initialEvents`. */
+  resourceVersion?: string;
+  /**
+   * A streaming list: the stream begins with the current objects as ADDED events, ended by a BOOKMARK annotated
+   * `k8s.io/initial-events-end` (INITIAL_EVENTS_END), so one request does what a list and a watch did. Needs the
+   * WatchList feature (on by default from Kubernetes 1.34, off in 1.33): a server without it refuses the request
+   * (422) or, before 1.27, ignores the parameter and sends the ADDED events with no closing bookmark.
+   */
+  initialEvents?: boolean;
   /** The API server ends the stream after this long; the caller watches again from where it got. */
   timeoutSeconds?: number;
   signal: AbortSignal;
@@ -286,7 +296,12 @@ export class KubeClient {
    */
   async watch<T extends KubeObject>(type: ResourceType, namespace: string | undefined, o: WatchOptions,
     onEvent: (e: WatchEvent<T>) => void): Promise<void> {
-    const q = new URLSearchParams({ watch: '1', resourceVersion: o.resourceVersion, allowWatchBookmarks: 'true' });
+    const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true' });
+    // Without a version the stream starts from a consistent read of the current state.
+    if (o.initialEvents) {
+      q.set('sendInitialEvents', 'true');
+      q.set('resourceVersionMatch', 'NotOlderThan');
+    } else q.set('resourceVersion', o.resourceVersion ?? '0');
     if (o.labelSelector) q.set('labelSelector', o.labelSelector);
     if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
     if (o.timeoutSeconds) q.set('timeoutSeconds', String(Math.max(1, Math.ceil(o.timeoutSeconds))));

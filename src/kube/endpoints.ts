@@ -37,10 +37,11 @@ function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { serv
  * Waits until each Service selecting the env's ready pods lists them as ready endpoints, or the deadline passes.
  * Returns what is still missing at the end ('' when nothing): the caller logs it and routes anyway, since the clone
  * is Available. An identity that may not read EndpointSlices (a role older than deploy/rbac.yaml) skips the wait.
+ * `seen`: the env's Pods as the rollout wait last saw them, when they show every ready replica (else they are read).
  */
-export async function waitForEndpoints(client: KubeClient, env: string, services: Service[], deadline: number): Promise<string> {
+export async function waitForEndpoints(client: KubeClient, env: string, services: Service[], deadline: number, seen?: Pod[]): Promise<string> {
   try {
-    const pods = (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
+    const pods = seen ?? (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
     let pending = [...expectedEndpoints(pods, services).values()];
     for (;;) {
       const listed = await Promise.all(pending.map(async ({ service }) => {

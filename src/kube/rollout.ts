@@ -2,7 +2,7 @@
 // say why from the Deployment's conditions, its Pods and events, instead of waiting out the timeout.
 import type { Deployment, KubeEvent, KubeObject, Pod } from '../plan/types.js';
 import type { WorkloadState } from '../report/model.js';
-import { ApiStatusError, explainApiError, isTransient, sleep, type KubeClient } from './client.js';
+import { ApiStatusError, INITIAL_EVENTS_END, explainApiError, isTransient, sleep, type KubeClient } from './client.js';
 import { DEPLOYMENT, EVENT, POD, type ResourceType } from './resources.js';
 import { envSelector } from './snapshot.js';
 
@@ -144,12 +144,29 @@ interface Source {
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
+export interface Rollout {
+  /** Each clone's state, by `namespace/name`. */
+  assessments: Map<string, RolloutAssessment>;
+  /** The env's Deployments, Pods and Warning events as the watches last showed them. */
+  seen: Observed;
+}
+
+/**
+ * Whether `pods` (from another watch than the Deployments') show every ready replica of each clone: a Deployment
+ * counted Available may be seen before its Pods' Ready changes are.
+ */
+export function podsCaughtUp(clones: Deployment[], pods: Pod[]): boolean {
+  const ready = (p: Pod) => !!p.status?.podIP && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return clones.every((d) => pods.filter((p) => selects(d.spec.selector.matchLabels, p.metadata.labels) && ready(p)).length >= (d.status?.readyReplicas ?? 0));
+}
+
 /**
  * Waits until every clone is ready or one has failed for good; returns each clone's assessment. The env's
- * Deployments and Pods and the Warning events of its namespaces are each listed once and then watched, and the
+ * Deployments and Pods and the Warning events of its namespaces are each read by a streaming list (one request for
+ * the current state and the changes; a list and a watch where the server refuses it), and the
  * clones are assessed again on every change, so a clone counts as ready the moment the API server says so. A watch
  * that ends is resumed from the last version it delivered; one whose version expired (410 Gone) or whose connection
- * failed (a restarting API server) starts again with a list, with backoff, until the deadline. At the deadline
+ * failed (a restarting API server) starts again from the current state, with backoff, until the deadline. At the deadline
  * every clone not ready is failed: "timed out after Ns", with what was last seen wrong.
  */
 export async function waitForRollout(
@@ -158,7 +175,7 @@ export async function waitForRollout(
   clones: CloneRef[],
   timeoutSeconds: number,
   onProgress?: (a: Map<string, RolloutAssessment>) => void,
-): Promise<Map<string, RolloutAssessment>> {
+): Promise<Rollout> {
   const started = Date.now();
   const deadline = started + timeoutSeconds * 1000;
   const namespaces = [...new Set(clones.map((c) => c.namespace))];
@@ -166,13 +183,16 @@ export async function waitForRollout(
   const pods: Source = { type: POD, labelSelector: `dynamic-env.io/env=${env}`, store: new Map() };
   const events: Source[] = namespaces.map((namespace) => ({ type: EVENT, namespace, fieldSelector: 'type=Warning', store: new Map(), optional: true }));
   const stop = new AbortController();
-  let settle!: (r: Map<string, RolloutAssessment>) => void;
+  let settle!: (r: Rollout) => void;
   let fail!: (e: unknown) => void;
-  const result = new Promise<Map<string, RolloutAssessment>>((resolve, reject) => { settle = resolve; fail = reject; });
+  const result = new Promise<Rollout>((resolve, reject) => { settle = resolve; fail = reject; });
 
   const assess = (timedOut?: number) => {
-    // Until the clones have been listed once, a clone not seen yet is not known to be missing.
-    if (!deployments.synced && timedOut === undefined) return;
+    // Until the clones have been listed once, a clone not seen yet is not known to be missing. (A server before
+    // Kubernetes 1.27 ignores a streaming list's request and never closes its initial events: seeing every clone is
+    // enough.)
+    const seen = deployments.synced || clones.every((c) => deployments.store.has(`${c.namespace}/${c.name}`));
+    if (!seen && timedOut === undefined) return;
     // Failures already reported before this wait (lastTransitionTime has whole seconds) get a grace period.
     const unconfirmedBefore = Date.now() < started + STALE_FAILURE_GRACE_MS ? started - 1_000 : undefined;
     const seenPods = [...pods.store.values()] as Pod[];
@@ -184,29 +204,54 @@ export async function waitForRollout(
     }
     onProgress?.(out);
     const states = [...out.values()].map((a) => a.state);
-    if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) settle(out);
+    if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) {
+      settle({ assessments: out, seen: { deployments: [...deployments.store.values()] as Deployment[], pods: seenPods, events: seenEvents } });
+    }
   };
 
+  // One streaming list per source where the server has the WatchList feature; where it refuses, a list and a watch.
+  let streaming = true;
   const follow = async (src: Source): Promise<void> => {
+    // The version to resume from; none: start again from the current state.
+    let version: string | undefined;
     for (let attempt = 0; !stop.signal.aborted; attempt++) {
+      const stream = version === undefined && streaming;
       try {
-        const listed = await client.list<KubeObject>(src.type, src.namespace, src.labelSelector, src.fieldSelector);
-        src.store = new Map(listed.items.map((o) => [keyOf(o), o]));
-        src.synced = true;
-        attempt = 0;
-        assess();
-        let version = listed.resourceVersion;
+        if (version === undefined && !stream) {
+          const listed = await client.list<KubeObject>(src.type, src.namespace, src.labelSelector, src.fieldSelector);
+          src.store = new Map(listed.items.map((o) => [keyOf(o), o]));
+          src.synced = true;
+          attempt = 0;
+          assess();
+          version = listed.resourceVersion;
+        }
         for (;;) {
+          if (version === undefined) {
+            // A streaming list sends the whole state again: what it does not send is gone.
+            src.store = new Map();
+            src.synced = false;
+          }
           const left = (deadline - Date.now()) / 1000;
           const began = Date.now();
           let events = 0;
           await client.watch<KubeObject>(src.type, src.namespace, {
             labelSelector: src.labelSelector, fieldSelector: src.fieldSelector, resourceVersion: version,
-            timeoutSeconds: Math.min(WATCH_SECONDS, left + 1), signal: stop.signal,
+            initialEvents: version === undefined, timeoutSeconds: Math.min(WATCH_SECONDS, left + 1), signal: stop.signal,
           }, (e) => {
             events++;
-            version = e.object.metadata.resourceVersion ?? version;
-            if (e.type === 'BOOKMARK') return;
+            // The initial events come in no order of version: resume from the bookmark that ends them, not before.
+            const initial = version === undefined;
+            if (e.type === 'BOOKMARK') {
+              if (initial && e.object.metadata.annotations?.[INITIAL_EVENTS_END] !== 'true') return;
+              version = e.object.metadata.resourceVersion ?? version;
+              if (initial) {
+                src.synced = true;
+                attempt = 0;
+                assess();
+              }
+              return;
+            }
+            if (!initial) version = e.object.metadata.resourceVersion ?? version;
             if (e.type === 'DELETED') src.store.delete(keyOf(e.object));
             else src.store.set(keyOf(e.object), e.object);
             assess();
@@ -216,8 +261,16 @@ export async function waitForRollout(
         }
       } catch (e) {
         if (stop.signal.aborted) return;
-        // 410 Gone: the version is no longer kept; list again at once.
-        if (e instanceof ApiStatusError && e.code === 410) continue;
+        // 410 Gone: the version is no longer kept; start again from the current state at once.
+        if (e instanceof ApiStatusError && e.code === 410) {
+          version = undefined;
+          continue;
+        }
+        // A server without the WatchList feature (Kubernetes 1.33 by default) refuses a streaming list: list and watch.
+        if (stream && e instanceof ApiStatusError && (e.code === 422 || e.code === 400)) {
+          streaming = false;
+          continue;
+        }
         if (!isTransient(e)) {
           if (src.optional) {
             src.store.clear();

@@ -3,7 +3,7 @@
 // none does, so the namespaces are not asked): reads, the permission check, the Lease and the writes. A change that adds requests fails here, with
 // where they went.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useCluster, type AuditEvent } from '../harness/cluster.js';
+import { useCluster, waitFor, type AuditEvent } from '../harness/cluster.js';
 import { actor, deployment, destinationRule, envName, install, ok, service, virtualService, writeConfig } from './fixtures/engine.js';
 
 const cluster = useCluster();
@@ -53,6 +53,27 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     // No pin and no VirtualService of ours: close's second phase (re-read every rule and the VirtualService) is skipped.
     const closed = await requestsOf(async () => ok(await who.close(env)));
     expect(closed.length, describeRequests(closed).join('\n')).toBeLessThanOrEqual(11);
+  });
+
+  it('an open of 1 service with a wait follows its rollout by one streaming watch per kind (no list of them), at most 22 requests', async () => {
+    const env = envName();
+    const before = cluster.audit({ username: who.username }).length;
+    ok(await who.open(config(env, 1)));
+    // A watch's audit event comes when its stream closes, just after the process is gone.
+    const opened = () => cluster.audit({ username: who.username }).slice(before);
+    await waitFor('the open\'s three watches in the audit log', 10_000, async () => opened().filter((e) => e.verb === 'watch').length >= 3);
+    const requests = opened();
+    const shown = describeRequests(requests);
+    expect(requests.length, shown.join('\n')).toBeLessThanOrEqual(22);
+    const watches = requests.filter((e) => e.verb === 'watch');
+    expect(watches.map((e) => e.objectRef?.resource).sort(), shown.join('\n')).toEqual(['deployments', 'events', 'pods']);
+    // Streaming lists (Kubernetes 1.34): the state and the changes in one request each, answered without error.
+    for (const w of watches) expect(w.requestURI).toContain('sendInitialEvents=true');
+    expect(watches.map((w) => w.responseStatus?.code)).toEqual([200, 200, 200]);
+    // The Pods are read once more only for the sidecar question (one pod at most), not for the endpoints wait.
+    expect(requests.filter((e) => e.verb === 'list' && e.objectRef?.resource === 'pods').map((e) => e.requestURI))
+      .toEqual([expect.stringContaining('limit=1')]);
+    ok(await who.close(env));
   });
 
   it('an open of 5 services makes a few requests more than one of 1, not five times as many', async () => {

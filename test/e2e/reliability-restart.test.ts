@@ -18,6 +18,7 @@ const APPS = ['reviews', 'details']; // a route edit in the shared VirtualServic
 
 type Trigger = (method: string, path: string) => boolean;
 const write = (resource: string, method: string): Trigger => (m, p) => m === method && p.split('?')[0]!.includes(`/${resource}`);
+const watch = (resource: string): Trigger => (m, p) => write(resource, 'GET')(m, p) && /[?&]watch=1/.test(p);
 /** `then`, once `first` has been seen (a trigger is asked once per request, in order). */
 const after = (first: Trigger, then: Trigger): Trigger => {
   let seen = false;
@@ -42,7 +43,9 @@ describe('reliability: API server restart mid-run', () => {
     { command: 'open', at: 'first clone create', when: write('deployments', 'POST'), signal: 'SIGKILL', downMs: 0, inFlight: true },
     { command: 'open', at: 'first DestinationRule create', when: write('destinationrules', 'POST'), signal: 'SIGKILL', downMs: 1_000, inFlight: false },
     { command: 'open', at: 'shared VirtualService update', when: write('virtualservices/mesh', 'PUT'), signal: 'SIGTERM', downMs: 0, inFlight: true },
-    { command: 'open', at: 'rollout wait', when: after(write('destinationrules', 'POST'), write('pods', 'GET')), signal: 'SIGKILL', downMs: 2_000, inFlight: false },
+    // The rollout wait's watch of the env's Pods, held until the server is down: it meets a closed port, then a server
+    // that comes back, and the wait carries on from the state streamed again.
+    { command: 'open', at: 'rollout wait', when: after(write('destinationrules', 'POST'), watch('pods')), signal: 'SIGKILL', downMs: 2_000, inFlight: false },
     { command: 'close', at: 'shared VirtualService update', when: write('virtualservices/mesh', 'PUT'), signal: 'SIGKILL', downMs: 0, inFlight: true },
     { command: 'close', at: 'first DestinationRule delete', when: write('destinationrules', 'DELETE'), signal: 'SIGTERM', downMs: 1_000, inFlight: false },
   ];
@@ -72,7 +75,7 @@ describe('reliability: API server restart mid-run', () => {
         }
         let restart: Promise<void> | undefined;
         proxy.configure({
-          rate: 1, kinds: ['delay'], delayMs: 400,
+          rate: 1, kinds: ['delay'], delayMs: 400, watches: c.at === 'rollout wait',
           match: (m, p) => {
             if (restart || !c.when(m, p)) return false;
             const go = () => plane.restartApiServer({ signal: c.signal, downMs: c.downMs });

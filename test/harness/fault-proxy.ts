@@ -13,6 +13,8 @@ export interface FaultConfig {
   delayMs?: number;
   /** Which requests may get a fault; default: all but watches. */
   match?: (method: string, path: string) => boolean;
+  /** Watches too may get a fault (asked of `match` like any request). */
+  watches?: boolean;
 }
 
 export interface FaultProxy {
@@ -77,7 +79,7 @@ export async function startFaultProxy(opts: {
       const body = Buffer.concat(chunks);
       const path = req.url ?? '/';
       const isWatch = /[?&]watch=(1|true)/.test(path);
-      const eligible = config && !isWatch && (config.match ? config.match(req.method ?? 'GET', path) : true);
+      const eligible = config && (!isWatch || config.watches) && (config.match ? config.match(req.method ?? 'GET', path) : true);
       if (!eligible || random() >= config!.rate) return forward(req, res, body, false);
       const kind = config!.kinds[Math.floor(random() * config!.kinds.length)]!;
       counts.faults[kind]++;

@@ -1,6 +1,8 @@
 // The rollout wait follows watches: a clone counts as ready the moment the API server says so, a watch that ends,
 // expires (410 Gone) or loses its API server is resumed, and the deadline fails what is not ready. Against a tiny
-// fake API server that lists and streams watch events as each test scripts them.
+// fake API server that lists and streams watch events as each test scripts them, and answers a streaming list
+// (sendInitialEvents) as Kubernetes 1.34 does, as 1.33 does (refused) or as a server before 1.27 does (ignored).
+// The real API server's streaming lists are exercised by every e2e open with a wait (engine-requests counts them).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +22,8 @@ let pods: Pod[];
 let watchers: Record<string, Watcher>;
 let log: string[];
 let down = false;
+/** How the fake answers a streaming list: 'yes' (1.34), 'refused' (1.33's default, 422), 'ignored' (before 1.27). */
+let streaming: 'yes' | 'refused' | 'ignored' = 'yes';
 let server: http.Server;
 let port: number;
 let kubeconfig: string;
@@ -34,17 +38,28 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     req.socket.destroy();
     return;
   }
+  const items = kind === 'deployments' ? [clone] : kind === 'pods' ? pods : [];
   if (url.searchParams.get('watch') === '1') {
-    const n = log.filter((l) => l.startsWith(`watch ${kind}`)).length;
-    log.push(`watch ${kind} rv=${url.searchParams.get('resourceVersion')}`);
+    const n = log.filter((l) => l.startsWith(`watch ${kind}`) || l === `stream ${kind}`).length;
+    const stream = url.searchParams.get('sendInitialEvents') === 'true';
+    log.push(stream ? `stream ${kind}` : `watch ${kind} rv=${url.searchParams.get('resourceVersion')}`);
+    if (stream && streaming === 'refused') {
+      res.writeHead(422, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Invalid', code: 422,
+        message: 'sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled' }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     open.add(res);
     res.on('close', () => open.delete(res));
+    if (stream || !url.searchParams.get('resourceVersion')) for (const o of items) send(res, 'ADDED', o);
+    if (stream && streaming === 'yes') {
+      send(res, 'BOOKMARK', { kind: 'Deployment', metadata: { resourceVersion: String(100 + log.length), annotations: { 'k8s.io/initial-events-end': 'true' } } });
+    }
     (watchers[kind] ?? (() => {}))(res, url, n);
     return;
   }
   log.push(`list ${kind}`);
-  const items = kind === 'deployments' ? [clone] : kind === 'pods' ? pods : [];
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ metadata: { resourceVersion: String(100 + log.length) }, items }));
 }
@@ -71,6 +86,7 @@ beforeAll(async () => {
 afterEach(() => {
   for (const r of open) r.destroy();
   down = false;
+  streaming = 'yes';
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -86,7 +102,7 @@ const wait = async (timeoutSeconds = 10) => {
   const started = Date.now();
   try {
     const result = await waitForRollout(client, 'pr-1', [{ namespace: 'default', name: 'web-pr-1' }], timeoutSeconds);
-    return { a: result.get('default/web-pr-1')!, ms: Date.now() - started };
+    return { a: result.assessments.get('default/web-pr-1')!, seen: result.seen, ms: Date.now() - started };
   } finally {
     client.close();
   }
@@ -98,7 +114,29 @@ describe('waitForRollout follows watches', () => {
     const { a, ms } = await wait();
     expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
     expect(ms).toBeLessThan(600);
-    expect(log.filter((l) => l.startsWith('list')).sort()).toEqual(['list deployments', 'list events', 'list pods']);
+    // One streaming list per kind: the current state and the changes in one request each, no list.
+    expect([...log].sort()).toEqual(['stream deployments', 'stream events', 'stream pods']);
+  });
+
+  test('Kubernetes 1.33 (WatchList off) refuses the streaming list: a list and a watch instead, still ready at once', async () => {
+    setup({ deployments: (res, url) => {
+      if (url.searchParams.get('resourceVersion')) setTimeout(() => send(res, 'MODIFIED', ready(clone, '300')), 30);
+    } });
+    streaming = 'refused';
+    const { a, ms } = await wait();
+    expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
+    expect(ms).toBeLessThan(600);
+    expect(log.filter((l) => l.includes('deployments')).map((l) => l.split(' rv=')[0])).toEqual(['stream deployments', 'list deployments', 'watch deployments']);
+    // Refused once, not asked again by the other kinds' restarts.
+    expect(log.filter((l) => l.startsWith('stream')).length).toBeLessThanOrEqual(3);
+  });
+
+  test('a server before 1.27 ignores the streaming list (no closing bookmark): the clone seen is enough', async () => {
+    setup({ deployments: (res) => setTimeout(() => send(res, 'MODIFIED', ready(clone, '300')), 30) });
+    streaming = 'ignored';
+    const { a, seen } = await wait();
+    expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
+    expect(seen.deployments.map((d) => d.metadata.name)).toEqual(['web-pr-1']);
   });
 
   test('a diagnosis from a Pod event: a crash loop fails the wait at once', async () => {
@@ -113,7 +151,7 @@ describe('waitForRollout follows watches', () => {
     expect(ms).toBeLessThan(600);
   });
 
-  test('a watch the server ends is resumed from the last version it delivered, without a new list', async () => {
+  test('a watch the server ends is resumed from the last version it delivered, without the state again', async () => {
     setup({
       deployments: (res, _url, n) => {
         if (n === 0) {
@@ -125,10 +163,10 @@ describe('waitForRollout follows watches', () => {
     const { a } = await wait();
     expect(a.state).toBe('ready');
     const deploymentRequests = log.filter((l) => l.includes('deployments'));
-    expect(deploymentRequests).toEqual(['list deployments', expect.stringMatching(/^watch deployments rv=\d+$/), 'watch deployments rv=250']);
+    expect(deploymentRequests).toEqual(['stream deployments', 'watch deployments rv=250']);
   });
 
-  test('410 Gone (the version expired): listed again, then watched from the new list', async () => {
+  test('410 Gone (the version expired): the current state streamed again', async () => {
     setup({
       deployments: (res, _url, n) => {
         if (n === 0) {
@@ -140,7 +178,7 @@ describe('waitForRollout follows watches', () => {
     });
     const { a } = await wait();
     expect(a.state).toBe('ready');
-    expect(log.filter((l) => l.includes('deployments')).map((l) => l.split(' rv=')[0])).toEqual(['list deployments', 'watch deployments', 'list deployments']);
+    expect(log.filter((l) => l.includes('deployments'))).toEqual(['stream deployments', 'stream deployments']);
   });
 
   test('an API server that goes away and comes back: reconnects with backoff and sees the clone ready', async () => {

@@ -1,10 +1,10 @@
 // A ReplicaFailure that was there before a wait began may be stale (its cause fixed since): assessRollout gives it
 // a grace period, and open marks such a clone so the ReplicaSet controller retries at once.
 import { describe, expect, test } from 'vitest';
-import { assessRollout } from '../../src/kube/rollout.js';
+import { assessRollout, podsCaughtUp } from '../../src/kube/rollout.js';
 import { RETRY_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
 import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
-import type { Deployment } from '../../src/plan/types.js';
+import type { Deployment, Pod } from '../../src/plan/types.js';
 
 const failing = (at: string, ready = 0): Deployment => {
   const d = deployment('api-pr-1', { labels: { app: 'api', version: 'pr-1' }, replicas: 1 });
@@ -82,5 +82,26 @@ describe('open marks a clone whose ReplicaSet could not create Pods', () => {
   test('kept as it is once healthy, so a re-run writes nothing', () => {
     expect(annotationAfter(existingClone([{ type: 'Available', status: 'True' }], { [RETRY_ANNOTATION]: '2026-02-01T00:00:00Z' }))).toBe('2026-02-01T00:00:00Z');
     expect(annotationAfter(existingClone([{ type: 'Available', status: 'True' }]))).toBeUndefined();
+  });
+});
+
+describe('podsCaughtUp: whether the Pods watch shows what the Deployments watch counts ready', () => {
+  const clone = (readyReplicas: number): Deployment => {
+    const d = deployment('api-pr-1', { labels: { app: 'api', version: 'pr-1' }, replicas: 2 });
+    d.status = { readyReplicas };
+    return d;
+  };
+  const pod = (name: string, ready: boolean, labels = { app: 'api', version: 'pr-1' }): Pod => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels },
+    status: { podIP: `10.0.0.${name.length}`, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  } as Pod);
+  test('every ready replica has a ready Pod with an IP: caught up', () => {
+    expect(podsCaughtUp([clone(2)], [pod('a', true), pod('bb', true)])).toBe(true);
+  });
+  test('a Pod whose Ready change has not arrived yet: not caught up (open reads the Pods again)', () => {
+    expect(podsCaughtUp([clone(2)], [pod('a', true), pod('bb', false)])).toBe(false);
+  });
+  test('ready Pods of another Deployment do not count', () => {
+    expect(podsCaughtUp([clone(1)], [pod('a', true, { app: 'web', version: 'pr-1' })])).toBe(false);
   });
 });
