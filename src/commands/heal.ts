@@ -12,7 +12,9 @@ import { editVirtualService } from '../kube/apply.js';
 import { assessRollout } from '../kube/rollout.js';
 import { healEdits, versionLabelOf } from '../plan/gitops.js';
 import { ENV_LABEL } from '../plan/names.js';
-import { formatProblem } from '../plan/problems.js';
+import { formatProblem, throwIfProblems } from '../plan/problems.js';
+import type { PlanProblem, VirtualService } from '../plan/types.js';
+import { virtualServiceSizeProblems } from '../plan/vs-size.js';
 import { withEnvRoutes } from '../plan/virtual-service.js';
 import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION } from './report.js';
 import { withLease } from './lock.js';
@@ -51,23 +53,36 @@ export async function healEnv(client: KubeClient, env: string, run: Pick<RunOpti
       destinationRules: snap.destinationRules,
     });
     const healed: HealResult['healed'] = [];
+    // What open refuses, heal does not write either: a VirtualService whose spec was replaced (a bigger manifest)
+    // may no longer fit the env's routes (docs/DESIGN.md "Size of a shared VirtualService").
+    const tooBig: PlanProblem[] = [];
+    const sized = (next: VirtualService) => {
+      throwIfProblems(virtualServiceSizeProblems(next, env));
+      return next;
+    };
     for (const { edit, routing } of edits) {
       const vs = snap.virtualServices.find((v) => v.metadata.namespace === edit.namespace && v.metadata.name === edit.name);
+      const next = vs && withEnvRoutes(vs, edit, routing);
+      const over = next ? virtualServiceSizeProblems(next, env) : [];
+      if (over.length) {
+        tooBig.push(...over);
+        continue;
+      }
       if (dryRun) {
-        const next = vs && withEnvRoutes(vs, edit, routing);
         // As editVirtualService decides: by value (the API server's key order is not ours).
         if (vs && next && !isDeepStrictEqual(next.spec, vs.spec)) healed.push({ namespace: edit.namespace, name: edit.name });
         continue;
       }
-      const outcome = await editVirtualService(client, edit, (cur) => withEnvRoutes(cur, edit, routing), vs);
+      const outcome = await editVirtualService(client, edit, (cur) => sized(withEnvRoutes(cur, edit, routing)), vs);
       if (outcome === 'updated') {
         healed.push({ namespace: edit.namespace, name: edit.name });
         log(`env ${env}: routes restored in VirtualService ${edit.namespace}/${edit.name}`);
       }
     }
-    const reason = healed.length ? `routes ${dryRun ? 'would be ' : ''}restored in ${healed.map((h) => `${h.namespace}/${h.name}`).join(', ')}` : 'routes in place';
-    return problems.length
-      ? { env, healed, reason, error: problems.map(formatProblem).join('; ') }
+    const reason = healed.length ? `routes ${dryRun ? 'would be ' : ''}restored in ${healed.map((h) => `${h.namespace}/${h.name}`).join(', ')}`
+      : tooBig.length ? 'routes not restored: the VirtualService would be too big' : 'routes in place';
+    return problems.length + tooBig.length
+      ? { env, healed, reason, error: [...problems, ...tooBig].map(formatProblem).join('; ') }
       : { env, healed, reason };
   };
   return dryRun ? body() : withLease(client, env, run, log, () => body());

@@ -1,6 +1,6 @@
 // Limits and edges of route editing (issue 10, items 7 and 8), against the real control plane and istiod:
 // - a VirtualService that this open would take over the size limit is refused before any write, naming it, its
-//   size, the envs on it and the fixes;
+//   size, the envs on it and the fixes; `sweep --heal` does not write routes back into one that no longer fits them;
 // - a mirror to a changed host without a subset is refused like an unsubset route, or pinned to the baseline with
 //   routing.pinUnsubsetRoutes: then, on istiod's configuration, the baseline route's request mirror never names a
 //   cluster with the clone's pods, the env copy mirrors nothing onto the changed host, and close restores all.
@@ -14,7 +14,7 @@ import {
 import { withEnvRoutes } from '../../src/plan/virtual-service.js';
 import { MAX_VIRTUAL_SERVICE_BYTES, objectBytes } from '../../src/plan/vs-size.js';
 import {
-  actor, deployment, destinationRule, envName, expectRestored, install, ok, service, userObjects, virtualService, writeConfig,
+  actor, cli, deployment, destinationRule, envName, expectRestored, install, ok, service, userObjects, virtualService, writeConfig,
 } from './fixtures/engine.js';
 
 const cluster = useCluster();
@@ -139,21 +139,22 @@ describe.skipIf(skip)('mirrors to a changed host', () => {
   });
 });
 
+const userRoute = { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] };
+/** Another env's copy of the route, long (a long path prefix), written as admin: what many open envs leave behind. */
+const fill = (i: number, pad: number) => {
+  const other = `pr-fill-${String(i).padStart(2, '0')}`;
+  return {
+    name: `dynamic-env/${other}/all`,
+    match: [{ headers: { 'x-override': { exact: other } }, uri: { prefix: `/${'a'.repeat(pad)}` } }],
+    route: [{ destination: { host: 'reviews', subset: other } }],
+  };
+};
+
 describe.skipIf(skip)('size of the shared VirtualService', () => {
   it('an open that would take a VirtualService over 1 MiB is refused before any write, naming it, its size, the envs on it and the fixes', async () => {
     const { app, env, host, objects } = await reviewsSetting('vssize');
     // Gateway-only, so no sidecar of the shared istiod builds routes from this big object; it still gets env routes.
     const gw = `${app}/edge`;
-    const userRoute = { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v1' } }] };
-    // Other envs' copies, long (a long path prefix), written as admin: what many open envs leave behind.
-    const fill = (i: number, pad: number) => {
-      const other = `pr-fill-${String(i).padStart(2, '0')}`;
-      return {
-        name: `dynamic-env/${other}/all`,
-        match: [{ headers: { 'x-override': { exact: other } }, uri: { prefix: `/${'a'.repeat(pad)}` } }],
-        route: [{ destination: { host: 'reviews', subset: other } }],
-      };
-    };
     const fills = 40;
     const vsWith = (lastPad: number) => virtualService(app, 'reviews-edge', {
       hosts: ['reviews.example.com'], gateways: [gw],
@@ -183,5 +184,40 @@ describe.skipIf(skip)('size of the shared VirtualService', () => {
     expect(who.writes({ leases: true })).toEqual([]);
     expect(await cluster.list('Deployment', app, `dynamic-env.io/env=${env}`)).toEqual([]);
     expect((await cluster.get('VirtualService', app, 'reviews-edge')).metadata.resourceVersion).toBe(stored.metadata.resourceVersion);
+  });
+
+  it('sweep --heal does not write the routes back into a VirtualService that no longer fits them: exit 1 naming it, nothing written', async () => {
+    const { app, env, objects } = await reviewsSetting('vsheal');
+    const gw = `${app}/edge`;
+    const small = virtualService(app, 'reviews-edge', { hosts: ['reviews.example.com'], gateways: [gw], http: [userRoute] });
+    await install(cluster, [...objects, small]);
+    const who = await actor(cluster, [app]);
+    ok(await who.open(openConfig(app, env)));
+    expect((await cluster.get('VirtualService', app, 'reviews-edge')).spec.http.map((r: any) => r.name)).toEqual([`dynamic-env/${env}/all`, 'all']);
+
+    // A sync replaces the spec with a manifest that has grown (other envs' copies, as in the test above) to just
+    // under the limit: the env's routes are gone, and putting them back would cross it.
+    const fills = 40;
+    const big = (lastPad: number) => virtualService(app, 'reviews-edge', {
+      hosts: ['reviews.example.com'], gateways: [gw],
+      http: [...Array.from({ length: fills - 1 }, (_, i) => fill(i, 25_000)), fill(fills - 1, lastPad), userRoute],
+    });
+    await cluster.apply(big(1_000));
+    const measured = objectBytes(await cluster.get('VirtualService', app, 'reviews-edge'));
+    await cluster.apply(big(1_000 + (MAX_VIRTUAL_SERVICE_BYTES - 200) - measured));
+    const synced = await cluster.get('VirtualService', app, 'reviews-edge');
+    expect(synced.spec.http.some((r: any) => r.name?.startsWith(`dynamic-env/${env}/`))).toBe(false);
+
+    const writes = who.writes().length;
+    const heal = await cli(['sweep', '--heal', '--env', env, '--kubeconfig', who.kubeconfig, '--lock-namespace', app, '--output', 'json']);
+    expect(heal.code, heal.stderr).toBe(1);
+    const result = JSON.parse(heal.stdout).healed.find((r: any) => r.env === env);
+    expect(result).toMatchObject({ healed: [], reason: 'routes not restored: the VirtualService would be too big' });
+    expect(result.error).toMatch(new RegExp(`VirtualService ${app}/reviews-edge: would be \\d+ bytes \\([\\d.]+ KiB\\) with env ${env}'s routes, above the 1024\\.0 KiB dynamic-env allows`));
+    // Nothing written but the Lease taken and given back; the VirtualService is as the sync left it.
+    expect(who.writes().slice(writes)).toEqual([]);
+    expect((await cluster.get('VirtualService', app, 'reviews-edge')).metadata.resourceVersion).toBe(synced.metadata.resourceVersion);
+
+    ok(await who.close(env));
   });
 });
