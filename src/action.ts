@@ -44,8 +44,9 @@ interface Context {
 
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let kubeconfigDir: string | undefined;
-  outputsWritten = false;
-  outputsEnv = '';
+  /** The env this run is about, once known (the `env` output of a run that fails before its outcome). */
+  let envName = '';
+  let outputs: Outputs | undefined;
   masked.length = 0;
   try {
     const raw = (name: InputName) => core.getInput(name);
@@ -56,7 +57,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const eventName = env.GITHUB_EVENT_NAME ?? '';
     const payload = readEvent(env.GITHUB_EVENT_PATH);
     const decision = decide(eventName, payload, { ...inputs, ...(env.GITHUB_REPOSITORY ? { repository: env.GITHUB_REPOSITORY } : {}) });
-    if (decision.command !== 'sweep') outputsEnv = decision.env ?? '';
+    if (decision.command !== 'sweep') envName = decision.env ?? '';
     const ctx: Context = {
       inputs,
       env,
@@ -85,7 +86,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     if (decision.command === 'skip') {
       // Forks (no secrets), drafts, PRs without the gate label: a notice, never a failure, and no cluster access.
       core.notice(`dynamic-env: skipped: ${decision.reason}`);
-      setOutputs({ env: decision.env ?? '', state: 'skipped' });
+      outputs = { env: decision.env ?? '', state: 'skipped' };
       await core.summary.addRaw(skippedMarkdown(decision.env, decision.reason), true).write();
       return;
     }
@@ -95,27 +96,31 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     kubeconfigDir = inputs.kubeconfig ? mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'dynamic-env-')) : undefined;
     const kubeconfigPath = kubeconfigDir ? writeKubeconfig(inputs.kubeconfig!, kubeconfigDir, mask) : undefined;
     const client = loadKubeClient(inputs, kubeconfigPath, env);
+    let outcome: Outcome;
     try {
       switch (decision.command) {
-        case 'open': return await open(ctx, client, decision);
-        case 'close': return await close(ctx, client, decision.env, decision.pull, decision.closeReason);
-        case 'status': return await status(ctx, client, decision.env);
-        case 'sweep': return await sweep(ctx, client);
+        case 'open': outcome = await open(ctx, client, decision); break;
+        case 'close': outcome = await close(ctx, client, decision.env, decision.pull, decision.closeReason); break;
+        case 'status': outcome = await status(ctx, client, decision.env); break;
+        case 'sweep': outcome = await sweep(ctx, client); break;
       }
     } finally {
       client.close();
     }
+    outputs = outcome.outputs;
+    if (outcome.failure) throw outcome.failure;
   } catch (e) {
     logGroups.end();
     const message = e instanceof DynamicEnvError ? e.message : e instanceof Error ? e.message : String(e);
     core.setFailed(message);
     process.exitCode = exitCodeOf(e);
     // Later steps can branch on `state` whatever happened.
-    if (!outputsWritten) setOutputs({ env: outputsEnv, state: 'failed' });
+    outputs ??= { env: envName, state: 'failed' };
     await core.summary.addRaw(failureMarkdown(e instanceof DynamicEnvError ? e.problems : [message], exitCodeOf(e)), true).write()
       .catch((err: unknown) => core.warning(`could not write the job summary: ${(err as Error).message}`));
   } finally {
     logGroups.end();
+    if (outputs) setOutputs(outputs);
     if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
   }
 }
@@ -199,13 +204,24 @@ function loadKubeClient(inputs: ActionInputs, kubeconfigPath: string | undefined
   }
 }
 
-/** Whether this run has set its outputs (each is written once to GITHUB_OUTPUT). */
-let outputsWritten = false;
-/** The env this run is about, once known (for the `env` output of a failed run). */
-let outputsEnv = '';
+/** The action's outputs (action.yml), set once by run() from the command's outcome. */
+interface Outputs {
+  env: string;
+  state: string;
+  header?: string;
+  headerValue?: string;
+  commentId?: number;
+  deploymentId?: number;
+  resources?: unknown;
+}
 
-function setOutputs(o: { env: string; state: string; header?: string; headerValue?: string; commentId?: number; deploymentId?: number; resources?: unknown }): void {
-  outputsWritten = true;
+/** What a command did: its outputs, and the error the run fails with after setting them (a failed rollout). */
+interface Outcome {
+  outputs: Outputs;
+  failure?: DynamicEnvError;
+}
+
+function setOutputs(o: Outputs): void {
   core.setOutput('env', o.env);
   core.setOutput('state', o.state);
   core.setOutput('header', o.header ?? '');
@@ -260,15 +276,16 @@ async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, s
 
 const DRY_RUN_BANNER = '> **Dry run**: nothing was written to the cluster. Below is what a real run would do.';
 
-async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number; onlyIfExists?: boolean; commentId?: number } = {}): Promise<void> {
+/** The job summary and the sticky comment of an env's report; returns the outputs that say the same. */
+async function report(ctx: Context, r: EnvReport, pull: PullInfo | null, sha: string, extra: { deploymentId?: number; onlyIfExists?: boolean; commentId?: number } = {}): Promise<Outputs> {
   // A dry run changes nothing a reviewer can see: the plan goes to the job summary only, never to the PR.
   const banner = ctx.inputs.dryRun ? `${DRY_RUN_BANNER}\n\n` : '';
   await core.summary.addRaw(banner + renderMarkdown(r), true).write();
   const commentId = ctx.inputs.dryRun ? undefined : (await comment(ctx, pull, r, sha, { onlyIfExists: extra.onlyIfExists })) ?? extra.commentId;
-  setOutputs({ env: r.env, state: r.state, header: r.header, headerValue: r.headerValue, commentId, deploymentId: extra.deploymentId, resources: resources(r) });
+  return { env: r.env, state: r.state, header: r.header, headerValue: r.headerValue, commentId, deploymentId: extra.deploymentId, resources: resources(r) };
 }
 
-async function open(ctx: Context, client: KubeClient, decision: Extract<Decision, { command: 'open' }>): Promise<void> {
+async function open(ctx: Context, client: KubeClient, decision: Extract<Decision, { command: 'open' }>): Promise<Outcome> {
   const { inputs } = ctx;
   const pull = decision.pull;
   logGroups.start(`plan: ${decision.env}`);
@@ -349,9 +366,8 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     // The PR closed while this run waited: make sure its env is gone (the close run may have finished first).
     const meanwhile = closedMeanwhile as { merged: boolean } | null;
     if (meanwhile) return close(ctx, client, spec.name, pull, meanwhile.merged ? 'merged' : 'closed');
-    setOutputs({ env: spec.name, state: 'skipped' });
     await core.summary.addRaw(skippedMarkdown(spec.name, result.skipped), true).write();
-    return;
+    return { outputs: { env: spec.name, state: 'skipped' } };
   }
   // After the wait the PR may have a newer head: the report then says it describes an older commit. Whether this
   // run may still write the comment is the comment's own stale-run guard (a newer run's comment is never replaced).
@@ -367,8 +383,8 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
     });
     await deactivateEnvironment(await ctx.github(), { repo: ctx.repo, env: spec.name, keep: [deploymentId] });
   }
-  await report(ctx, r, pull, sha, { deploymentId, commentId });
-  if (failed) throw new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]);
+  const outputs = await report(ctx, r, pull, sha, { deploymentId, commentId });
+  return failed ? { outputs, failure: new DynamicEnvError('cluster', [`env ${r.env} is ${r.state}`, ...reasons]) } : { outputs };
 }
 
 /** The `images` input and the placeholders' values: the PR's head commit, number and branch (else the pushed ref's). */
@@ -399,7 +415,7 @@ async function lockNamespace(ctx: Context): Promise<string> {
   return resolveRunOptions(config).lockNamespace;
 }
 
-async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<void> {
+async function close(ctx: Context, client: KubeClient, env: string, pull: PullInfo | null, reason: CloseReason): Promise<Outcome> {
   // Only this repository's (and this PR's) env: an env of the same name opened by another repository is refused.
   const owner = { ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}), ...(pull ? { pr: pull.number } : {}) };
   logGroups.start(`close: ${env}`);
@@ -419,7 +435,7 @@ async function close(ctx: Context, client: KubeClient, env: string, pull: PullIn
       closeReason: reason,
     },
   };
-  await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '', { onlyIfExists: r.state === 'absent' });
+  return { outputs: await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '', { onlyIfExists: r.state === 'absent' }) };
 }
 
 /** The env's GitHub deployment records: marked inactive, then deleted (the GitHub environment needs an admin to delete). */
@@ -430,10 +446,10 @@ async function removeDeployments(ctx: Context, env: string): Promise<void> {
   if (removed.kept.length) core.warning(`GitHub kept deployment(s) ${removed.kept.join(', ')} of ${env}: active again (a newer open?); the next close or sweep removes them`);
 }
 
-async function status(ctx: Context, client: KubeClient, env: string): Promise<void> {
+async function status(ctx: Context, client: KubeClient, env: string): Promise<Outcome> {
   const r = await envStatus(client, env);
   await core.summary.addRaw(renderMarkdown(r), true).write();
-  setOutputs({ env, state: r.state, header: r.header, headerValue: r.headerValue, resources: resources(r) });
+  return { outputs: { env, state: r.state, header: r.header, headerValue: r.headerValue, resources: resources(r) } };
 }
 
 /**
@@ -441,7 +457,7 @@ async function status(ctx: Context, client: KubeClient, env: string): Promise<vo
  * or that are older than `ttl`. Envs of other repositories, and envs with no repository recorded (opened by hand
  * with the CLI), are never touched.
  */
-async function sweep(ctx: Context, client: KubeClient): Promise<void> {
+async function sweep(ctx: Context, client: KubeClient): Promise<Outcome> {
   const mine = ctx.repo ? `${ctx.repo.owner}/${ctx.repo.repo}` : null;
   const ttl = ctx.inputs.ttlSeconds;
   // Recorded while deciding: after the close the env's objects (and its PR label) are gone.
@@ -487,11 +503,11 @@ async function sweep(ctx: Context, client: KubeClient): Promise<void> {
     .addRaw(`### Dynamic environments: sweep\n\n${envs.length ? `| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n` : 'No environments in the cluster.\n'}`, true)
     .write();
   const failed = envs.filter((r) => r.error);
-  setOutputs({
+  const outputs: Outputs = {
     env: '', state: failed.length ? 'failed' : 'swept',
     resources: { reclaimed: reclaimed.map((r) => r.env), kept: envs.filter((r) => !r.closed && !r.error).map((r) => r.env) },
-  });
-  if (failed.length) throw new DynamicEnvError('cluster', failed.map((r) => `env ${r.env}: ${r.error}`));
+  };
+  return failed.length ? { outputs, failure: new DynamicEnvError('cluster', failed.map((r) => `env ${r.env}: ${r.error}`)) } : { outputs };
 }
 
 async function decideSweep(ctx: Context, mine: string | null, ttl: number | undefined, s: EnvSummary): Promise<SweepDecision> {
