@@ -6,6 +6,7 @@ import type { Deployment, ObjectRef, OpenPlan, Snapshot, VirtualService } from '
 import { overallState, type EnvReport, type WorkloadReport } from '../report/model.js';
 import { assessRollout, type Observed, type RolloutAssessment } from '../kube/rollout.js';
 import { routingHealth } from '../plan/health.js';
+import { recordedLockNamespaces } from '../plan/ownership.js';
 
 /** Annotations that let status, list and sweep describe an env without its config. */
 export const HOSTS_ANNOTATION = 'dynamic-env.io/hosts';
@@ -93,7 +94,8 @@ export function reportFromCluster(env: string, snapshot: Snapshot, observed: Obs
         .map(([k]) => ({ namespace: k.split('/')[0]!, name: k.split('/')[1]! })).sort(byName),
     };
   });
-  return finish(env, keys, workloads, []);
+  const lockNamespace = recordedLockNamespaces(clones, env).join(',');
+  return { ...finish(env, keys, workloads, []), ...(lockNamespace ? { lockNamespace } : {}) };
 }
 
 /**

@@ -56,6 +56,8 @@ export interface EnvReport {
     skipReason?: string;
   };
   warnings?: string[];
+  /** status: the namespace of the env's Lease, as its clones record it (where a run waits for the env's lock). */
+  lockNamespace?: string;
 }
 
 /** Worst state wins: failed > degraded > progressing > ready. */

@@ -6,7 +6,7 @@
 // such string and the text output strips control characters. The report carries nothing secret; keep it so.
 
 import type { EnvReport, EnvState, WorkloadReport } from './model.js';
-import { RESPONSE_ENV_HEADER } from '../plan/names.js';
+import { RESPONSE_ENV_HEADER, leaseName } from '../plan/names.js';
 
 type CloseReason = NonNullable<NonNullable<EnvReport['context']>['closeReason']>;
 
@@ -391,6 +391,8 @@ export function renderText(report: EnvReport): string {
   if (f.headCommit && f.commit && f.headCommit !== f.commit) footer.push(['pr head', `${t(f.headCommit)} (newer than this report)`]);
   if (f.updatedAt) footer.push(['updated', t(readableTime(f.updatedAt))]);
   if (f.runUrl) footer.push(['run', t(f.runUrl)]);
+  // Where a run that waits for this env's lock waits (the PR comment leaves it out: it is for operators).
+  if (report.lockNamespace) footer.push(['lease', t(`${report.lockNamespace}/${leaseName(report.env)}`)]);
   if (footer.length > 0) out.push('', ...align(footer));
   return `${out.join('\n')}\n`;
 }

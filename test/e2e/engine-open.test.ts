@@ -190,7 +190,7 @@ describe.skipIf(skip)('open and close on bookinfo, as the least-privilege Servic
     const r = ok(await who.status(env));
     const dr = (svc: string) => [{ name: `dynamic-env-${env}-${svc}`, namespace: ns }];
     expect(r.json).toEqual({
-      env, header: 'x-override', headerValue: env, baggage: `override=${env}`, state: 'ready',
+      env, header: 'x-override', headerValue: env, baggage: `override=${env}`, state: 'ready', lockNamespace: ns,
       services: [
         {
           role: 'service', namespace: ns, deployment: 'ratings-v1', clone: `ratings-v1-${env}`, images: ['ghcr.io/acme/ratings:pr'],

@@ -312,6 +312,13 @@ describe('renderText', () => {
     expect(text).toMatch(/routes\s+2/);
     expect(text).not.toContain('curl');
   });
+
+  test('status: where the env\'s Lease lives, in the text and never in the PR comment', () => {
+    const r = report({ lockNamespace: 'dynamic-env' });
+    expect(renderText(r)).toMatch(/\nlease\s+dynamic-env\/dynamic-env-pr-42\n/);
+    expect(renderMarkdown(r)).not.toContain('dynamic-env/dynamic-env-pr-42');
+    expect(renderText(report())).not.toMatch(/\nlease\s/);
+  });
 });
 
 describe('dynamic-env list (text)', () => {
