@@ -48,7 +48,7 @@ export const isConflict = (e: unknown): boolean => e instanceof ApiStatusError &
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof ApiStatusError && e.code === 409 && e.reason === 'AlreadyExists';
 export const isForbidden = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 403;
-const isRefusal = (e: unknown): boolean => e instanceof ApiStatusError && (e.code === 401 || e.code === 403);
+export const isRefusal = (e: unknown): boolean => e instanceof ApiStatusError && (e.code === 401 || e.code === 403);
 
 /**
  * The object is too large to store: the API server's own body limit (413, 3 MiB), or etcd's request limit
@@ -190,9 +190,9 @@ export class KubeClient {
 
   /**
    * Whether the API server is not ready: GET /readyz (open to every user by default) fails, or is refused too
-   * (the authorizer's caches are not filled yet).
+   * (the authorizer's caches are not filled yet). A refusal (401/403) then is a symptom of a restart, not an answer.
    */
-  private async starting(): Promise<boolean> {
+  async starting(): Promise<boolean> {
     try {
       await this.once('GET', '/readyz', undefined, true);
       return false;

@@ -2,7 +2,7 @@
 // say why from the Deployment's conditions, its Pods and events, instead of waiting out the timeout.
 import type { Deployment, KubeEvent, KubeObject, Pod } from '../plan/types.js';
 import type { WorkloadState } from '../report/model.js';
-import { ApiStatusError, INITIAL_EVENTS_END, explainApiError, isTransient, sleep, type KubeClient } from './client.js';
+import { ApiStatusError, INITIAL_EVENTS_END, explainApiError, isRefusal, isTransient, sleep, type KubeClient } from './client.js';
 import { DEPLOYMENT, EVENT, POD, type ResourceType } from './resources.js';
 import { envSelector } from './snapshot.js';
 
@@ -271,7 +271,10 @@ export async function waitForRollout(
           streaming = false;
           continue;
         }
-        if (!isTransient(e)) {
+        // A restarted API server refuses (401/403) until its authorizer's caches are filled: while it is not ready,
+        // a refusal is retried like a lost connection (as KubeClient.request does for every other request).
+        const restarting = isRefusal(e) && await client.starting();
+        if (!isTransient(e) && !restarting) {
           if (src.optional) {
             src.store.clear();
             return;

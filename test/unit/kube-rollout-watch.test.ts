@@ -24,6 +24,13 @@ let log: string[];
 let down = false;
 /** How the fake answers a streaming list: 'yes' (1.34), 'refused' (1.33's default, 422), 'ignored' (before 1.27). */
 let streaming: 'yes' | 'refused' | 'ignored' = 'yes';
+/**
+ * Watches of a kind answered 403 before the fake serves them; with `restarting`, /readyz fails when asked after each
+ * (the authorizer's caches are being filled), else it says ready (the 403 is an answer).
+ */
+let forbidden: Record<string, number> = {};
+let restarting = false;
+let refusedSinceProbe = false;
 let server: http.Server;
 let port: number;
 let kubeconfig: string;
@@ -39,6 +46,23 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     return;
   }
   const items = kind === 'deployments' ? [clone] : kind === 'pods' ? pods : [];
+  if (url.pathname === '/readyz') {
+    const ready = !(restarting && refusedSinceProbe);
+    refusedSinceProbe = false;
+    log.push(`readyz ${ready ? 'ok' : 'not ready'}`);
+    res.writeHead(ready ? 200 : 500, { 'content-type': 'text/plain' });
+    res.end(ready ? 'ok' : '[-]poststarthook/rbac/bootstrap-roles failed: not finished');
+    return;
+  }
+  if (url.searchParams.get('watch') === '1' && (forbidden[kind] ?? 0) > 0) {
+    forbidden[kind]!--;
+    log.push(`forbidden ${kind}`);
+    res.writeHead(403, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403,
+      message: `${kind} is forbidden: User "system:serviceaccount:dynamic-env:dynamic-env" cannot watch resource "${kind}": RBAC: clusterrole.rbac.authorization.k8s.io "dynamic-env-read" not found` }));
+    refusedSinceProbe = true;
+    return;
+  }
   if (url.searchParams.get('watch') === '1') {
     const n = log.filter((l) => l.startsWith(`watch ${kind}`) || l === `stream ${kind}`).length;
     const stream = url.searchParams.get('sendInitialEvents') === 'true';
@@ -87,6 +111,8 @@ afterEach(() => {
   for (const r of open) r.destroy();
   down = false;
   streaming = 'yes';
+  forbidden = {};
+  restarting = false;
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -200,6 +226,23 @@ describe('waitForRollout follows watches', () => {
     expect(a.state).toBe('ready');
     expect(ms).toBeGreaterThanOrEqual(650);
     expect(ms).toBeLessThan(4_000);
+  });
+
+  test('a restarted API server refuses while its authorizer fills its caches (403, /readyz failing): retried, then ready', async () => {
+    // The clone becomes ready after the Pods watch got through: the wait was still on when the 403s came.
+    setup({ deployments: (res) => setTimeout(() => send(res, 'MODIFIED', ready(clone, '300')), 600) });
+    forbidden = { pods: 2 };
+    restarting = true;
+    const { a } = await wait();
+    expect(a).toMatchObject({ state: 'ready' });
+    expect(log.filter((l) => l.includes('pods') || l.startsWith('readyz'))).toEqual(['forbidden pods', 'readyz not ready', 'forbidden pods', 'readyz not ready', 'stream pods']);
+  });
+
+  test('a 403 from a ready API server is an answer: the wait fails at once, naming it', async () => {
+    setup({});
+    forbidden = { pods: 1 };
+    await expect(wait()).rejects.toThrow(/pods is forbidden/);
+    expect(log.filter((l) => l.includes('pods') || l.startsWith('readyz'))).toEqual(['forbidden pods', 'readyz ok']);
   });
 
   test('at the deadline a clone not ready is failed, with what was last seen', async () => {
