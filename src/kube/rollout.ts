@@ -281,7 +281,10 @@ export async function waitForRollout(
           }
           return fail(explainApiError(e, `watching the clones and pods of env ${env}`));
         }
-        // The API server is away (restarting) or failing: try again, with backoff, until the deadline.
+        // The API server is away (restarting) or failing: try again, with backoff, until the deadline. From then on
+        // the wait starts each kind again with a list (KubeClient.request carries it through a restart) and a watch:
+        // a server just back is not asked for streaming lists while its watch cache fills.
+        streaming = false;
         await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
       }
     }

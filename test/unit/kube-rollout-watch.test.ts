@@ -224,6 +224,8 @@ describe('waitForRollout follows watches', () => {
     });
     const { a, ms } = await wait();
     expect(a.state).toBe('ready');
+    // Back, the server is read with a list (which shows the clone ready), not a streaming list.
+    expect(log.filter((l) => l.includes('deployments')).map((l) => l.split(' rv=')[0])).toEqual(['stream deployments', 'list deployments']);
     expect(ms).toBeGreaterThanOrEqual(650);
     expect(ms).toBeLessThan(4_000);
   });
@@ -235,7 +237,9 @@ describe('waitForRollout follows watches', () => {
     restarting = true;
     const { a } = await wait();
     expect(a).toMatchObject({ state: 'ready' });
-    expect(log.filter((l) => l.includes('pods') || l.startsWith('readyz'))).toEqual(['forbidden pods', 'readyz not ready', 'forbidden pods', 'readyz not ready', 'stream pods']);
+    // After the first refusal the wait lists and watches (no streaming list to a server just back).
+    expect(log.filter((l) => l.includes('pods') || l.startsWith('readyz')).map((l) => l.split(' rv=')[0]))
+      .toEqual(['forbidden pods', 'readyz not ready', 'list pods', 'forbidden pods', 'readyz not ready', 'watch pods']);
   });
 
   test('a 403 from a ready API server is an answer: the wait fails at once, naming it', async () => {
