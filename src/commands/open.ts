@@ -17,7 +17,7 @@ import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { routeSharing, type RouteSharing } from '../kube/route-requests.js';
 import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
-import { observeEnv, waitForRollout, assessRollout, podsCaughtUp, type RolloutAssessment } from '../kube/rollout.js';
+import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
 import { waitForEndpoints } from '../kube/endpoints.js';
 import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
@@ -325,17 +325,15 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
       log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
       const deadline = Date.now() + run.timeoutSeconds * 1000;
       const { assessments, seen } = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
-      const envClones = seen.deployments.filter((d) => isManaged(d.metadata.labels));
       if ([...assessments.values()].every((a) => a.state === 'ready')) {
-        const pods = podsCaughtUp(envClones, seen.pods) ? seen.pods : undefined;
-        const missing = await waitForEndpoints(client, spec.name, services, deadline, pods);
+        const missing = await waitForEndpoints(client, spec.name, services, deadline, seen);
         if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
         // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
         // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
         // one keeps its old pods until the new are ready, and its routes are in place already.
         if ([...written.values()].some((x) => x.outcome === 'created')) await drain("the new clones' endpoints before their routes");
       }
-      return { assessments, clones: envClones };
+      return { assessments, clones: seen.deployments };
     }
     // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
     // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.

@@ -3,9 +3,10 @@
 // before that send the env's requests to a cluster with no endpoints (503) for as long as the controller takes, so
 // open waits for the slices to list every ready clone pod before it writes routes.
 import { servicesSelecting } from '../plan/hosts.js';
-import type { KubeObject, Pod, Service } from '../plan/types.js';
+import type { Deployment, KubeObject, Pod, Service } from '../plan/types.js';
 import { explainApiError, isForbidden, sleep, type KubeClient } from './client.js';
 import { ENDPOINT_SLICE, POD } from './resources.js';
+import { selects, type Observed } from './rollout.js';
 
 interface EndpointSlice extends KubeObject {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
@@ -15,6 +16,14 @@ const POLL_MS = 50;
 
 const readyIp = (p: Pod): string | undefined =>
   p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? (p.status?.podIP as string | undefined) : undefined;
+
+/**
+ * Whether `pods` (from another watch than the Deployments') show every ready replica of each clone: a Deployment
+ * counted Available may be seen before its Pods' Ready changes are.
+ */
+export function podsCaughtUp(clones: Deployment[], pods: Pod[]): boolean {
+  return clones.every((d) => pods.filter((p) => selects(d.spec.selector.matchLabels, p.metadata.labels) && readyIp(p)).length >= (d.status?.readyReplicas ?? 0));
+}
 
 /** `namespace/service` → the IPs of the env's ready pods that Service selects. */
 function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { service: Service; ips: string[] }> {
@@ -37,11 +46,13 @@ function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { serv
  * Waits until each Service selecting the env's ready pods lists them as ready endpoints, or the deadline passes.
  * Returns what is still missing at the end ('' when nothing): the caller logs it and routes anyway, since the clone
  * is Available. An identity that may not read EndpointSlices (a role older than deploy/rbac.yaml) skips the wait.
- * `seen`: the env's Pods as the rollout wait last saw them, when they show every ready replica (else they are read).
+ * `seen`: the env as the rollout wait last saw it; its Pods serve when they show every ready replica (else they are
+ * read).
  */
-export async function waitForEndpoints(client: KubeClient, env: string, services: Service[], deadline: number, seen?: Pod[]): Promise<string> {
+export async function waitForEndpoints(client: KubeClient, env: string, services: Service[], deadline: number, seen?: Observed): Promise<string> {
   try {
-    const pods = seen ?? (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
+    const pods = seen && podsCaughtUp(seen.deployments, seen.pods) ? seen.pods
+      : (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
     let pending = [...expectedEndpoints(pods, services).values()];
     for (;;) {
       const listed = await Promise.all(pending.map(async ({ service }) => {

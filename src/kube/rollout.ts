@@ -20,7 +20,8 @@ const FATAL_WAITING = new Set([
 ]);
 const FATAL_EVENTS = new Set(['FailedScheduling', 'Failed', 'BackOff', 'InspectFailed', 'ErrImageNeverPull']);
 
-const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
+/** Whether a Deployment's matchLabels select a Pod's labels. */
+export const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   !!selector && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /**
@@ -149,15 +150,6 @@ export interface Rollout {
   assessments: Map<string, RolloutAssessment>;
   /** The env's Deployments, Pods and Warning events as the watches last showed them. */
   seen: Observed;
-}
-
-/**
- * Whether `pods` (from another watch than the Deployments') show every ready replica of each clone: a Deployment
- * counted Available may be seen before its Pods' Ready changes are.
- */
-export function podsCaughtUp(clones: Deployment[], pods: Pod[]): boolean {
-  const ready = (p: Pod) => !!p.status?.podIP && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-  return clones.every((d) => pods.filter((p) => selects(d.spec.selector.matchLabels, p.metadata.labels) && ready(p)).length >= (d.status?.readyReplicas ?? 0));
 }
 
 /**

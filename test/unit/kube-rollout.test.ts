@@ -1,7 +1,8 @@
 // A ReplicaFailure that was there before a wait began may be stale (its cause fixed since): assessRollout gives it
 // a grace period, and open marks such a clone so the ReplicaSet controller retries at once.
 import { describe, expect, test } from 'vitest';
-import { assessRollout, podsCaughtUp } from '../../src/kube/rollout.js';
+import { assessRollout } from '../../src/kube/rollout.js';
+import { podsCaughtUp } from '../../src/kube/endpoints.js';
 import { RETRY_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
 import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
 import type { Deployment, Pod } from '../../src/plan/types.js';
