@@ -6,6 +6,7 @@ import type { KubeObject, VirtualService } from '../plan/types.js';
 import { clusterError } from '../errors.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { objectBytes } from '../plan/vs-size.js';
+import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
 import { explainApiError, isAlreadyExists, isConflict, isNotFound, isTooLarge, sleep, type KubeClient } from './client.js';
 import type { ResourceType } from './resources.js';
 import { VIRTUAL_SERVICE } from './resources.js';
@@ -37,6 +38,22 @@ const backoff = (attempt: number) => sleep(Math.random() * Math.min(250, 5 * 2 *
 const retryConflict = (started: number) => Date.now() - started < CONFLICT_RETRY_MS;
 
 /**
+ * An env's object (a clone, a DestinationRule) found at its name when the snapshot had none there is replaced only if
+ * it is the same env's: the plan refused every name another env or the user held when the cluster was read, so one
+ * here was made since (or carries no env label), and is not ours to overwrite.
+ */
+function throwIfForeign(type: ResourceType, desired: KubeObject, existing: KubeObject | null): void {
+  const env = desired.metadata.labels?.[ENV_LABEL];
+  if (!env || !existing) return;
+  const labels = existing.metadata.labels ?? {};
+  if (labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[ENV_LABEL] === env) return;
+  const holder = labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE ? 'someone other than dynamic-env'
+    : labels[ENV_LABEL] ? `env ${labels[ENV_LABEL]}` : 'dynamic-env without an env label';
+  throw clusterError(`${describe(type, desired)} was made by ${holder} after env ${env}'s open read the cluster, and was left as it is; ` +
+    'remove that object or choose another env name, then re-run open');
+}
+
+/**
  * Makes the object look like `desired` (ours alone: labels/annotations/spec). `current` is what the snapshot
  * held, saving a read; on 409 we read again.
  */
@@ -66,6 +83,7 @@ export async function ensureObject<T extends KubeObject>(client: KubeClient, typ
         existing = await client.get<T>(type, desired.metadata.namespace, desired.metadata.name).catch((err) => {
           throw explainApiError(err, `reading ${describe(type, desired)}`);
         });
+        throwIfForeign(type, desired, existing);
         await backoff(attempt);
         continue;
       }

@@ -1,7 +1,7 @@
 // Reads what the planner needs in as few calls as possible: one list per kind per namespace for what is
 // namespaced by the config, one cluster-wide list for what may live anywhere (VirtualServices, DestinationRules),
 // and one label-selected list for the env's own clones wherever they are.
-import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, cloneName } from '../plan/names.js';
+import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, cloneName, envsNamingClone } from '../plan/names.js';
 import type { Deployment, DestinationRule, Service, Snapshot, VirtualService } from '../plan/types.js';
 import { explainApiError, type KubeClient } from './client.js';
 import { DEPLOYMENT, DESTINATION_RULE, SERVICE, VIRTUAL_SERVICE } from './resources.js';
@@ -10,16 +10,12 @@ import { readSidecarEvidence } from './sidecars.js';
 export const envSelector = (env: string): string => `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ENV_LABEL}=${env}`;
 export const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 
-const uniqueBy = <T extends { metadata: { namespace?: string; name: string } }>(items: T[]): T[] => {
-  const seen = new Map<string, T>();
-  for (const i of items) seen.set(`${i.metadata.namespace}/${i.metadata.name}`, i);
-  return [...seen.values()];
-};
-
 /**
  * For open/plan: the config's namespaces, plus the env's objects anywhere, plus whatever holds the name each of
- * `workloads` would give its clone (another env's clone: `web` in env `v2-pr-1` and `web-v2` in env `pr-1` both
- * map to `web-v2-pr-1`), read by name so the plan refuses the collision before any write.
+ * `workloads` would give its clone, so the plan refuses a collision before any write. Another env's clone can hold
+ * it (`web` in env `v2-pr-1` and `web-v2` in env `pr-1` both map to `web-v2-pr-1`): the env's clones are listed
+ * together with those of every env that could name one of them the same (`envsNamingClone`), one request however
+ * many workloads, and of those only the clones holding a planned name are kept.
  */
 export async function readOpenSnapshot(
   client: KubeClient,
@@ -27,20 +23,21 @@ export async function readOpenSnapshot(
   env: string,
   workloads: { namespace: string; deployment: string }[] = [],
 ): Promise<Snapshot> {
+  const planned = new Set(workloads.map((w) => `${w.namespace}/${cloneName(w.deployment, env)}`));
+  const envs = [...new Set([env, ...workloads.flatMap((w) => envsNamingClone(cloneName(w.deployment, env)))])].sort();
   try {
-    const [named, deployments, services, clones, destinationRules, virtualServices, sidecars] = await Promise.all([
-      Promise.all(workloads.map((w) => client.get<Deployment>(DEPLOYMENT, w.namespace, cloneName(w.deployment, env)))),
+    const [deployments, services, clones, destinationRules, virtualServices, sidecars] = await Promise.all([
       // Other envs' clones are of no use to this plan and grow with the number of envs; this env's come below.
       Promise.all(namespaces.map((ns) => client.list<Deployment>(DEPLOYMENT, ns, `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`))),
       Promise.all(namespaces.map((ns) => client.list<Service>(SERVICE, ns))),
-      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
+      client.list<Deployment>(DEPLOYMENT, undefined, `${managedSelector},${ENV_LABEL} in (${envs.join(',')})`),
       client.list<DestinationRule>(DESTINATION_RULE),
       client.list<VirtualService>(VIRTUAL_SERVICE),
       readSidecarEvidence(client, namespaces),
     ]);
+    const held = clones.items.filter((d) => d.metadata.labels?.[ENV_LABEL] === env || planned.has(`${d.metadata.namespace}/${d.metadata.name}`));
     return {
-      // Listed objects last: they win over the same object read by name.
-      deployments: uniqueBy([...named.flatMap((d) => (d ? [d] : [])), ...deployments.flatMap((l) => l.items), ...clones.items]),
+      deployments: [...deployments.flatMap((l) => l.items), ...held],
       services: services.flatMap((l) => l.items),
       destinationRules: destinationRules.items,
       virtualServices: virtualServices.items,

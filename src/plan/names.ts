@@ -75,6 +75,20 @@ export function cloneName(deployment: string, env: string): string {
   return joinShortened(deployment, env, MAX_DNS_LABEL);
 }
 
+/**
+ * Every env whose clone could be named `name`: a clone's name ends in `-<env>`, shortened or not (`joinShortened`
+ * keeps the whole env, at most MAX_ENV_NAME), so these are its suffixes after a hyphen that are valid label values.
+ * `web` in env `v2-pr-1` and `web-v2` in env `pr-1` both make `web-v2-pr-1`: its envs are `v2-pr-1`, `pr-1` and `1`.
+ */
+export function envsNamingClone(name: string): string[] {
+  const envs: string[] = [];
+  for (let i = name.indexOf('-'); i >= 0; i = name.indexOf('-', i + 1)) {
+    const env = name.slice(i + 1);
+    if (isValidLabelValue(env)) envs.push(env);
+  }
+  return envs;
+}
+
 /** Our DestinationRule for (env, Service): `dynamic-env-<env>-<service>`, hash-shortened to 253. */
 export function destinationRuleName(env: string, service: string): string {
   return joinShortened(`dynamic-env-${env}`, service, MAX_DNS_SUBDOMAIN);

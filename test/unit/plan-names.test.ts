@@ -5,6 +5,7 @@ import {
   BASELINE_SUBSET,
   cloneName,
   destinationRuleName,
+  envsNamingClone,
   isValidLabelValue,
   labelSafe,
   leaseName,
@@ -48,6 +49,23 @@ describe('cloneName', () => {
         expect(name.length).toBeLessThanOrEqual(63);
         expect(name).toMatch(DNS_SUBDOMAIN);
         expect(name.endsWith(`-${env}`)).toBe(true);
+      }
+    }
+  });
+
+  test('envsNamingClone: every env whose clone could have the name, so one list finds a clash', () => {
+    expect(envsNamingClone('web-v2-pr-1')).toEqual(['v2-pr-1', 'pr-1', '1']);
+    expect(envsNamingClone(cloneName('web', 'v2-pr-1'))).toContain('v2-pr-1');
+    expect(envsNamingClone(cloneName('web-v2', 'pr-1'))).toContain('pr-1');
+    // Only valid label values: the list's selector would be refused otherwise.
+    expect(envsNamingClone('a--b')).toEqual(['b']);
+    expect(envsNamingClone('web')).toEqual([]);
+    // Shortened names keep the env whole, so it is among them for any deployment and env.
+    for (const deployment of ['a'.repeat(58), 'payments-reconciliation-service-with-a-very-long-name-alpha', `${'x'.repeat(20)}-${'y'.repeat(40)}`]) {
+      for (const env of ['pr-1', 'repo-pr-1234567', 'e'.repeat(40), `${'a'.repeat(19)}-${'b'.repeat(20)}`]) {
+        const envs = envsNamingClone(cloneName(deployment, env));
+        expect(envs).toContain(env);
+        for (const e of envs) expect(isValidLabelValue(e)).toBe(true);
       }
     }
   });
