@@ -132,6 +132,9 @@ export interface CloneRef {
 /** How long a watch runs before the API server ends it and it is started again (from the last version seen). */
 const WATCH_SECONDS = 300;
 
+/** Why a watch was stopped to be resumed: another watch of the wait lost the API server. */
+const RESUMED = Symbol('resumed: another watch lost the API server');
+
 interface Source {
   type: ResourceType;
   namespace?: string;
@@ -203,6 +206,15 @@ export async function waitForRollout(
 
   // One streaming list per source where the server has the WatchList feature; where it refuses, a list and a watch.
   let streaming = true;
+  /**
+   * The watches in progress. One that loses the API server (connection refused or reset) resumes the others too:
+   * theirs went to the same server, and one relayed by a proxy or load balancer can stay open, silent, after the
+   * server behind it died (the restart test met it: the Deployments' watch sent nothing more until its timeout).
+   */
+  const watching = new Map<Source, AbortController>();
+  const resumeOthers = (self: Source) => {
+    for (const [src, ctl] of watching) if (src !== self) ctl.abort(RESUMED);
+  };
   const follow = async (src: Source): Promise<void> => {
     // The version to resume from; none: start again from the current state.
     let version: string | undefined;
@@ -226,9 +238,12 @@ export async function waitForRollout(
           const left = (deadline - Date.now()) / 1000;
           const began = Date.now();
           let events = 0;
+          const resumed = new AbortController();
+          watching.set(src, resumed);
           await client.watch<KubeObject>(src.type, src.namespace, {
             labelSelector: src.labelSelector, fieldSelector: src.fieldSelector, resourceVersion: version,
-            initialEvents: version === undefined, timeoutSeconds: Math.min(WATCH_SECONDS, left + 1), signal: stop.signal,
+            initialEvents: version === undefined, timeoutSeconds: Math.min(WATCH_SECONDS, left + 1),
+            signal: AbortSignal.any([stop.signal, resumed.signal]),
           }, (e) => {
             events++;
             // The initial events come in no order of version: resume from the bookmark that ends them, not before.
@@ -252,7 +267,14 @@ export async function waitForRollout(
           if (events === 0 && Date.now() - began < 1_000) await sleep(250);
         }
       } catch (e) {
+        watching.delete(src);
         if (stop.signal.aborted) return;
+        // Another watch lost the API server: this one resumes like it, from its version, with backoff.
+        if (e === RESUMED) {
+          streaming = false;
+          await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
+          continue;
+        }
         // 410 Gone: the version is no longer kept; start again from the current state at once.
         if (e instanceof ApiStatusError && e.code === 410) {
           version = undefined;
@@ -277,6 +299,7 @@ export async function waitForRollout(
         // the wait starts each kind again with a list (KubeClient.request carries it through a restart) and a watch:
         // a server just back is not asked for streaming lists while its watch cache fills.
         streaming = false;
+        resumeOthers(src);
         await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
       }
     }

@@ -246,6 +246,27 @@ describe('waitForRollout follows watches', () => {
     expect(ms).toBeLessThan(4_000);
   });
 
+  test('a watch left open and silent when the API server went away (a proxy in between) is resumed when another watch loses the server', async () => {
+    setup({
+      // The Deployments' stream: its initial state, then nothing, and it stays open (relayed by a proxy whose
+      // server died). Resumed from its version, it shows the clone ready.
+      deployments: (res, url, n) => {
+        if (n > 0) setTimeout(() => send(res, 'MODIFIED', ready(clone, '300')), 20);
+        else expect(url.searchParams.get('sendInitialEvents')).toBe('true');
+      },
+      // The Pods' stream is cut, as a direct connection to a dying server is.
+      pods: (res, _url, n) => {
+        if (n === 0) setTimeout(() => res.socket?.destroy(), 50);
+      },
+    });
+    const { a, ms } = await wait(20);
+    expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
+    expect(ms).toBeLessThan(10_000);
+    const deploymentRequests = log.filter((l) => l.includes('deployments'));
+    expect(deploymentRequests[0]).toBe('stream deployments');
+    expect(deploymentRequests[1]).toMatch(/^watch deployments rv=1\d\d$/);
+  });
+
   test('a restarted API server refuses while its authorizer fills its caches (403, /readyz failing): retried, then ready', async () => {
     // The clone becomes ready after the Pods watch got through: the wait was still on when the 403s came.
     setup({ deployments: (res) => setTimeout(() => send(res, 'MODIFIED', ready(clone, '300')), 600) });
