@@ -13,7 +13,7 @@ import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverri
 import { KubeClient } from './kube/client.js';
 import { openEnv } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
-import { envStatus, pastTtl, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
+import { envStatus, pullRequestPolicy, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
 import { escapeMarkdown, renderMarkdown } from './report/render.js';
 import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
@@ -459,12 +459,16 @@ async function status(ctx: Context, client: KubeClient, env: string): Promise<Ou
  */
 async function sweep(ctx: Context, client: KubeClient): Promise<Outcome> {
   const mine = ctx.repo ? `${ctx.repo.owner}/${ctx.repo.repo}` : null;
-  const ttl = ctx.inputs.ttlSeconds;
+  const { github, repo } = ctx;
+  const policy = pullRequestPolicy({
+    repo: mine, ttlSeconds: ctx.inputs.ttlSeconds, ttlFrom: ctx.inputs.ttlFrom,
+    ...(github && repo ? { lookup: async (n: number) => getPull(await github(), repo, n) } : {}),
+  });
   // Recorded while deciding: after the close the env's objects (and its PR label) are gone.
   const decided = new Map<string, { close: boolean; pr: number | null }>();
   const decideOne = async (s: EnvSummary): Promise<SweepDecision> => {
     // One PR that cannot be looked up (GitHub down after retries) keeps its env; the others are still swept.
-    const d = await decideSweep(ctx, mine, ttl, s).catch((e: unknown): SweepDecision => {
+    const d = await policy(s).catch((e: unknown): SweepDecision => {
       core.warning(`sweep: kept ${s.env}: ${(e as Error).message}`);
       return { close: false, reason: `could not look up pull request #${s.pr}: ${(e as Error).message}` };
     });
@@ -508,17 +512,4 @@ async function sweep(ctx: Context, client: KubeClient): Promise<Outcome> {
     resources: { reclaimed: reclaimed.map((r) => r.env), kept: envs.filter((r) => !r.closed && !r.error).map((r) => r.env) },
   };
   return failed.length ? { outputs, failure: new DynamicEnvError('cluster', failed.map((r) => `env ${r.env}: ${r.error}`)) } : { outputs };
-}
-
-async function decideSweep(ctx: Context, mine: string | null, ttl: number | undefined, s: EnvSummary): Promise<SweepDecision> {
-  if (!s.repo) return { close: false, reason: 'no repository recorded on it (not opened by this action)' };
-  if (s.repo !== mine) return { close: false, reason: `belongs to ${s.repo}` };
-  const expired = ttl !== undefined ? pastTtl(s, ttl, ctx.inputs.ttlFrom) : null;
-  if (expired) return expired;
-  if (s.pr === null) return { close: false, reason: 'no pull request recorded on it' };
-  if (!ctx.github || !ctx.repo) return { close: false, reason: 'no github-token to look up its pull request' };
-  const pr = await getPull(await ctx.github(), ctx.repo, s.pr);
-  if (!pr) return { close: true, reason: `pull request #${s.pr} does not exist` };
-  if (pr.state === 'closed') return { close: true, reason: `pull request #${s.pr} is ${pr.merged ? 'merged' : 'closed'}` };
-  return { close: false, reason: `pull request #${s.pr} is open` };
 }

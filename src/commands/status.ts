@@ -196,3 +196,27 @@ export function ttlAndKeepList(ttlSeconds: number | undefined, keep: string[] | 
     return (ttlSeconds !== undefined ? pastTtl(s, ttlSeconds, from, now) : null) ?? { close: false, reason: 'kept' };
   };
 }
+
+/** What the action's sweep asks of a pull request: null when it does not exist. */
+export type PullLookup = (pr: number) => Promise<{ state: 'open' | 'closed'; merged: boolean } | null>;
+
+/**
+ * The action's predicate: of this repository's envs (`repo`, as their `dynamic-env.io/repo` annotation records it),
+ * close those past the TTL and those whose pull request is closed, merged or gone. Envs of other repositories, and
+ * envs with no repository recorded (opened by hand with the CLI), are kept. Without `lookup` (no GitHub token) an
+ * env is closed by its TTL alone. A lookup that fails rejects: the caller keeps that env and says why.
+ */
+export function pullRequestPolicy(o: { repo: string | null; ttlSeconds?: number; ttlFrom: TtlFrom; lookup?: PullLookup; now?: () => number }) {
+  return async (s: EnvSummary): Promise<SweepDecision> => {
+    if (!s.repo) return { close: false, reason: 'no repository recorded on it (not opened by this action)' };
+    if (s.repo !== o.repo) return { close: false, reason: `belongs to ${s.repo}` };
+    const expired = o.ttlSeconds !== undefined ? pastTtl(s, o.ttlSeconds, o.ttlFrom, o.now?.() ?? Date.now()) : null;
+    if (expired) return expired;
+    if (s.pr === null) return { close: false, reason: 'no pull request recorded on it' };
+    if (!o.lookup) return { close: false, reason: 'no github-token to look up its pull request' };
+    const pr = await o.lookup(s.pr);
+    if (!pr) return { close: true, reason: `pull request #${s.pr} does not exist` };
+    if (pr.state === 'closed') return { close: true, reason: `pull request #${s.pr} is ${pr.merged ? 'merged' : 'closed'}` };
+    return { close: false, reason: `pull request #${s.pr} is open` };
+  };
+}

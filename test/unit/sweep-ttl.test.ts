@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
 import { OPEN_ID_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
-import { pastTtl, ttlAndKeepList, type EnvSummary } from '../../src/commands/status.js';
+import { pastTtl, pullRequestPolicy, ttlAndKeepList, type EnvSummary } from '../../src/commands/status.js';
 import { formatDuration, parseDuration } from '../../src/config/inputs.js';
 import { OPENED_AT_ANNOTATION, UPDATED_AT_ANNOTATION } from '../../src/plan/names.js';
 import type { Deployment } from '../../src/plan/types.js';
@@ -98,5 +98,49 @@ describe('the TTL decision', () => {
     expect(ttlAndKeepList(week, ['pr-2'], now)(oldButPushed)).toEqual({ close: true, reason: 'not in the keep-list' });
     expect(ttlAndKeepList(week, undefined, now)(oldButPushed)).toEqual({ close: false, reason: 'kept' });
     expect(ttlAndKeepList(week, undefined, now, 'opened')(oldButPushed).reason).toBe('older than 7d (opened 2026-01-01T00:00:00Z)');
+  });
+});
+
+describe("the action's sweep policy: this repository's envs whose PR is closed, merged or gone, or past the TTL", () => {
+  const now = Date.parse('2026-01-10T00:00:00Z');
+  const summary = (o: Partial<EnvSummary>): EnvSummary => ({
+    env: 'pr-1', repo: 'acme/shop', pr: 1, openedAt: '2026-01-09T00:00:00Z', updatedAt: null, services: 1, workers: 0, state: 'ready', routes: 1, lockNamespace: null, ...o,
+  });
+  const pulls: Record<number, { state: 'open' | 'closed'; merged: boolean } | null> = {
+    1: { state: 'open', merged: false }, 2: { state: 'closed', merged: true }, 3: { state: 'closed', merged: false }, 4: null,
+  };
+  const asked: number[] = [];
+  const lookup = async (n: number) => {
+    asked.push(n);
+    if (n === 5) throw new Error('GitHub answered 502');
+    return pulls[n] ?? null;
+  };
+  const policy = pullRequestPolicy({ repo: 'acme/shop', ttlSeconds: 7 * 86_400, ttlFrom: 'updated', lookup, now: () => now });
+
+  test.each([
+    ['an open PR', summary({ pr: 1 }), { close: false, reason: 'pull request #1 is open' }],
+    ['a merged PR', summary({ pr: 2 }), { close: true, reason: 'pull request #2 is merged' }],
+    ['a closed PR', summary({ pr: 3 }), { close: true, reason: 'pull request #3 is closed' }],
+    ['a PR that does not exist', summary({ pr: 4 }), { close: true, reason: 'pull request #4 does not exist' }],
+    ['another repository', summary({ repo: 'acme/other', pr: 2 }), { close: false, reason: 'belongs to acme/other' }],
+    ['no repository (opened with the CLI)', summary({ repo: null, pr: 2 }), { close: false, reason: 'no repository recorded on it (not opened by this action)' }],
+    ['no PR recorded', summary({ pr: null }), { close: false, reason: 'no pull request recorded on it' }],
+    ['past the TTL, its PR open', summary({ pr: 1, openedAt: '2026-01-01T00:00:00Z' }), { close: true, reason: 'older than 7d since its last update (2026-01-01T00:00:00Z)' }],
+  ])('%s', async (_name, s, decision) => {
+    expect(await policy(s)).toEqual(decision);
+  });
+
+  test('the TTL and ownership are decided before GitHub is asked; a failed lookup rejects (the caller keeps the env)', async () => {
+    asked.length = 0;
+    await policy(summary({ repo: 'acme/other', pr: 1 }));
+    await policy(summary({ pr: 1, openedAt: '2026-01-01T00:00:00Z' }));
+    expect(asked).toEqual([]);
+    await expect(policy(summary({ pr: 5 }))).rejects.toThrow('GitHub answered 502');
+  });
+
+  test('without a GitHub token an env goes by its TTL alone', async () => {
+    const noToken = pullRequestPolicy({ repo: 'acme/shop', ttlSeconds: 7 * 86_400, ttlFrom: 'updated', now: () => now });
+    expect(await noToken(summary({ pr: 2 }))).toEqual({ close: false, reason: 'no github-token to look up its pull request' });
+    expect((await noToken(summary({ pr: 2, openedAt: '2026-01-01T00:00:00Z' }))).close).toBe(true);
   });
 });
