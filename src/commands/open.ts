@@ -4,8 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.js';
 import { planOpen } from '../plan/open.js';
 import { isOwnVirtualService, ownVirtualService, withBaselinePins, withEnvRoutes, withoutEnvRoutes } from '../plan/virtual-service.js';
-import { isManaged } from '../plan/deployment.js';
-import { ENV_LABEL, UPDATED_AT_ANNOTATION, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
+import { isEnvObject, isManaged } from '../plan/deployment.js';
+import { UPDATED_AT_ANNOTATION, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { envSelector } from '../kube/snapshot.js';
 import type { Deployment, KubeObject, Service } from '../plan/types.js';
@@ -112,7 +112,7 @@ type Written = { outcome: WriteOutcome; object: Deployment };
 
 /** The env's own clones in a snapshot (its Deployments also hold the user's, and other envs' read by name). */
 const envClones = (snapshot: Snapshot, env: string) =>
-  snapshot.deployments.filter((d) => isManaged(d.metadata.labels) && d.metadata.labels?.[ENV_LABEL] === env);
+  snapshot.deployments.filter((d) => isEnvObject(d, env));
 
 /**
  * DestinationRules of the env without clones: a close between removing the clones and the rules (or an open between
@@ -120,7 +120,7 @@ const envClones = (snapshot: Snapshot, env: string) =>
  * it finished since.
  */
 const hasEnvRules = (snapshot: Snapshot, env: string) =>
-  snapshot.destinationRules.some((d) => isManaged(d.metadata.labels) && d.metadata.labels?.[ENV_LABEL] === env);
+  snapshot.destinationRules.some((d) => isEnvObject(d, env));
 
 /** Whether `clones` (read now) are the env's clones of `snapshot`, each at the same resourceVersion. */
 function sameClones(snapshot: Snapshot, clones: Deployment[], env: string): boolean {
@@ -207,7 +207,7 @@ export function diffPlan(plan: OpenPlan, snapshot: Snapshot): Change[] {
 
 /** Objects of this env left from an earlier open that the new plan no longer has (a service dropped from the config). */
 function stale(plan: OpenPlan, snapshot: Snapshot): Change[] {
-  const ours = (o: { metadata: { labels?: Record<string, string> } }) => isManaged(o.metadata.labels) && o.metadata.labels?.[ENV_LABEL] === plan.env;
+  const ours = (o: { metadata: { labels?: Record<string, string> } }) => isEnvObject(o, plan.env);
   const wanted = new Set([...plan.clones, ...plan.destinationRules].map(keyOf));
   const edited = new Set(plan.routeEdits.map((e) => `${e.namespace}/${e.name}`));
   return [

@@ -6,7 +6,8 @@ import type { KubeObject, VirtualService } from '../plan/types.js';
 import { clusterError } from '../errors.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { objectBytes } from '../plan/vs-size.js';
-import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
+import { ENV_LABEL } from '../plan/names.js';
+import { isEnvObject, isManaged } from '../plan/deployment.js';
 import { explainApiError, isAlreadyExists, isConflict, isNotFound, isTooLarge, sleep, type KubeClient } from './client.js';
 import type { ResourceType } from './resources.js';
 import { VIRTUAL_SERVICE } from './resources.js';
@@ -45,9 +46,9 @@ const retryConflict = (started: number) => Date.now() - started < CONFLICT_RETRY
 function throwIfForeign(type: ResourceType, desired: KubeObject, existing: KubeObject | null): void {
   const env = desired.metadata.labels?.[ENV_LABEL];
   if (!env || !existing) return;
+  if (isEnvObject(existing, env)) return;
   const labels = existing.metadata.labels ?? {};
-  if (labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[ENV_LABEL] === env) return;
-  const holder = labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE ? 'someone other than dynamic-env'
+  const holder = !isManaged(labels) ? 'someone other than dynamic-env'
     : labels[ENV_LABEL] ? `env ${labels[ENV_LABEL]}` : 'dynamic-env without an env label';
   throw clusterError(`${describe(type, desired)} was made by ${holder} after env ${env}'s open read the cluster, and was left as it is; ` +
     'remove that object or choose another env name, then re-run open');

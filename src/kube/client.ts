@@ -50,6 +50,9 @@ export const isAlreadyExists = (e: unknown): boolean =>
 export const isForbidden = (e: unknown): boolean => e instanceof ApiStatusError && e.code === 403;
 export const isRefusal = (e: unknown): boolean => e instanceof ApiStatusError && (e.code === 401 || e.code === 403);
 
+/** Backoff before retrying a lost or failing API server: 100ms, 200ms, 400ms… capped at 2s, jittered over its upper half. */
+export const retryDelayMs = (attempt: number): number => Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+
 /**
  * The object is too large to store: the API server's own body limit (413, 3 MiB), or etcd's request limit
  * (`--max-request-bytes`, 1.5 MiB by default), which the API server passes on as a 500 "etcdserver: request is too
@@ -180,7 +183,7 @@ export class KubeClient {
         if (!isTransient(e) && !(refused && await this.starting())) throw e;
         // Exponential backoff, 100ms, 200ms, 400ms… capped at 2s, jittered over its upper half. At least `retries`
         // attempts; once the server has answered before, more until the retry window is used up.
-        const delay = Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const delay = retryDelayMs(attempt);
         const inWindow = this.contacted && Date.now() + delay - started < this.options.retryWindowMs;
         if (attempt > this.options.retries && !inWindow) throw e;
         await sleep(delay);

@@ -2,7 +2,7 @@
 // say why from the Deployment's conditions, its Pods and events, instead of waiting out the timeout.
 import type { Deployment, KubeEvent, KubeObject, Pod } from '../plan/types.js';
 import type { WorkloadState } from '../report/model.js';
-import { ApiStatusError, INITIAL_EVENTS_END, explainApiError, isRefusal, isTransient, sleep, type KubeClient } from './client.js';
+import { ApiStatusError, INITIAL_EVENTS_END, explainApiError, isRefusal, isTransient, retryDelayMs, sleep, type KubeClient } from './client.js';
 import { DEPLOYMENT, EVENT, POD, type ResourceType } from './resources.js';
 import { envSelector } from './snapshot.js';
 
@@ -272,7 +272,7 @@ export async function waitForRollout(
         // Another watch lost the API server: this one resumes like it, from its version, with backoff.
         if (e === RESUMED) {
           streaming = false;
-          await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
+          await sleep(retryDelayMs(attempt));
           continue;
         }
         // 410 Gone: the version is no longer kept; start again from the current state at once.
@@ -300,7 +300,7 @@ export async function waitForRollout(
         // a server just back is not asked for streaming lists while its watch cache fills.
         streaming = false;
         resumeOthers(src);
-        await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        await sleep(retryDelayMs(attempt));
       }
     }
   };

@@ -23,8 +23,9 @@ export async function readOpenSnapshot(
   env: string,
   workloads: { namespace: string; deployment: string }[] = [],
 ): Promise<Snapshot> {
-  const planned = new Set(workloads.map((w) => `${w.namespace}/${cloneName(w.deployment, env)}`));
-  const envs = [...new Set([env, ...workloads.flatMap((w) => envsNamingClone(cloneName(w.deployment, env)))])].sort();
+  const names = workloads.map((w) => ({ namespace: w.namespace, name: cloneName(w.deployment, env) }));
+  const planned = new Set(names.map((c) => `${c.namespace}/${c.name}`));
+  const envs = [...new Set([env, ...names.flatMap((c) => envsNamingClone(c.name))])].sort();
   try {
     const [deployments, services, clones, destinationRules, virtualServices, sidecars] = await Promise.all([
       // Other envs' clones are of no use to this plan and grow with the number of envs; this env's come below.

@@ -1,7 +1,7 @@
 // planClose: what to remove for an env, found from labels and route names alone (docs/DESIGN.md).
 
 import { isDeepStrictEqual } from 'node:util';
-import { deepCopy, isManaged } from './deployment.js';
+import { deepCopy, isEnvObject, isManaged } from './deployment.js';
 import { normalizeHost } from './hosts.js';
 import { BASELINE_SUBSET, CLOSING_ANNOTATION, ENV_LABEL, isRouteOf, parseRouteName } from './names.js';
 import { ownershipProblems } from './ownership.js';
@@ -15,8 +15,6 @@ const byRef = (a: ObjectRef, b: ObjectRef): number => {
   const kb = `${b.namespace}/${b.name}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 };
-const ownedBy = (o: KubeObject, env: string): boolean =>
-  isManaged(o.metadata.labels) && o.metadata.labels?.[ENV_LABEL] === env;
 
 /**
  * Plans closing `env`: its routes in any VirtualService (ours included), its DestinationRules and clones. With a
@@ -35,7 +33,7 @@ export function planClose(
   // The hosts this env changed: its rules' and its routes'. Orphans elsewhere are sweep's (close of one env must not
   // need writes on VirtualServices it never touched).
   const affected = new Set<string>();
-  for (const d of snapshot.destinationRules) if (ownedBy(d, env)) affected.add(ruleHost(d, cd));
+  for (const d of snapshot.destinationRules) if (isEnvObject(d, env)) affected.add(ruleHost(d, cd));
   for (const vs of snapshot.virtualServices) {
     for (const r of vs.spec.http ?? []) {
       if (!isRouteOf(r.name, env)) continue;
@@ -56,8 +54,8 @@ export function planClose(
   return {
     env,
     routeEdits: snapshot.virtualServices.filter(changed).map(refOf).sort(byRef),
-    destinationRules: snapshot.destinationRules.filter((d) => ownedBy(d, env)).map(refOf).sort(byRef),
-    clones: snapshot.deployments.filter((d) => ownedBy(d, env)).map(refOf).sort(byRef),
+    destinationRules: snapshot.destinationRules.filter((d) => isEnvObject(d, env)).map(refOf).sort(byRef),
+    clones: snapshot.deployments.filter((d) => isEnvObject(d, env)).map(refOf).sort(byRef),
   };
 }
 
@@ -92,7 +90,7 @@ export function ruleHost(d: DestinationRule, clusterDomain: string): string {
 /** The hosts (FQDN) for which some DestinationRule, other than `exceptEnv`'s, defines the `dynamic-env-baseline` subset. */
 export function baselineHosts(rules: DestinationRule[], clusterDomain: string, exceptEnv?: string): Set<string> {
   return new Set(rules
-    .filter((d) => exceptEnv === undefined || !ownedBy(d, exceptEnv))
+    .filter((d) => exceptEnv === undefined || !isEnvObject(d, exceptEnv))
     .filter((d) => (d.spec.subsets ?? []).some((s) => s.name === BASELINE_SUBSET))
     .map((d) => ruleHost(d, clusterDomain)));
 }

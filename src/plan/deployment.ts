@@ -65,6 +65,10 @@ export function ownershipAnnotations(
 
 export const isManaged = (labels: Labels | undefined): boolean => labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
 
+/** Whether an object is env `env`'s own: made by dynamic-env and labelled with that env. */
+export const isEnvObject = (o: { metadata: { labels?: Labels } }, env: string): boolean =>
+  isManaged(o.metadata.labels) && o.metadata.labels?.[ENV_LABEL] === env;
+
 export interface CloneResult {
   clone: Deployment;
   /** Images of the clone's containers, in container order. */

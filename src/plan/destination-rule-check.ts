@@ -7,7 +7,7 @@
 // header-routed requests get 503, its baseline is untouched).
 
 import { isDeepStrictEqual } from 'node:util';
-import { isManaged } from './deployment.js';
+import { isEnvObject, isManaged } from './deployment.js';
 import {
   type AppliedRule,
   type MeshScope,
@@ -161,7 +161,7 @@ export function subsetNameProblems(env: string, names: string[], basis: Destinat
 export function nameProblems(env: string, rules: DestinationRule[], clusterRules: DestinationRule[]): PlanProblem[] {
   return rules.flatMap((dr): PlanProblem[] => {
     const existing = clusterRules.find((d) => d.metadata.namespace === dr.metadata.namespace && d.metadata.name === dr.metadata.name);
-    if (!existing || (isManaged(existing.metadata.labels) && existing.metadata.labels?.[ENV_LABEL] === env)) return [];
+    if (!existing || isEnvObject(existing, env)) return [];
     return [{
       kind: 'cluster',
       subject: `DestinationRule ${refText(dr)}`,

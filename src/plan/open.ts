@@ -2,7 +2,7 @@
 // user fixes everything in one round (docs/DESIGN.md "Validation before the first write").
 
 import { findUserSubset, planHostDestinationRules } from './destination-rule.js';
-import { buildClone, isManaged } from './deployment.js';
+import { buildClone, isEnvObject, isManaged } from './deployment.js';
 import { hostCovers, normalizeHost, selectorMatches, serviceFqdn, serviceUrl, servicesSelecting, subsetSelects } from './hosts.js';
 import { BASELINE_SUBSET, ENV_LABEL, SOURCE_ANNOTATION, cloneName, ownVirtualServiceName } from './names.js';
 import { throwIfProblems } from './problems.js';
@@ -131,7 +131,7 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     }
     const name = cloneName(w.deployment, env);
     const existing = deploymentAt(w.namespace, name);
-    const existingIsOurs = !!existing && isManaged(existing.metadata.labels) && existing.metadata.labels?.[ENV_LABEL] === env;
+    const existingIsOurs = !!existing && isEnvObject(existing, env);
     const existingEnv = existing && isManaged(existing.metadata.labels) ? existing.metadata.labels?.[ENV_LABEL] : undefined;
     if (existing && !existingIsOurs && existingEnv !== undefined) {
       // Clone names join Deployment and env with "-": `web` in env `v2-pr-1` and `web-v2` in env `pr-1` meet.

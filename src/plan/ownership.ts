@@ -6,8 +6,8 @@
 // annotation, the label-safe `dynamic-env.io/repo` label, `dynamic-env.io/pr` label), so open and close can
 // refuse to touch objects that another repository or PR opened.
 
-import { isManaged } from './deployment.js';
-import { ENV_LABEL, PR_LABEL, REPO_ANNOTATION, REPO_LABEL, labelSafe } from './names.js';
+import { isEnvObject } from './deployment.js';
+import { PR_LABEL, REPO_ANNOTATION, REPO_LABEL, labelSafe } from './names.js';
 import type { KubeObject, OwnerInfo, PlanProblem } from './types.js';
 
 /**
@@ -22,7 +22,6 @@ export interface RecordedOwner {
   pr: number | null;
 }
 
-const ofEnv = (o: KubeObject, env: string): boolean => isManaged(o.metadata.labels) && o.metadata.labels?.[ENV_LABEL] === env;
 
 /** The owner an object records: the annotation's `owner/repo` (else the label-safe label), and the PR label. */
 export function ownerOf(o: KubeObject): RecordedOwner {
@@ -64,7 +63,7 @@ export function mayTouch(recorded: RecordedOwner, requester: OwnerInfo, command:
 /** Distinct owners recorded on the env's clones and DestinationRules, with the objects recording each. */
 export function recordedOwners(objects: KubeObject[], env: string): { owner: RecordedOwner; objects: string[] }[] {
   const byKey = new Map<string, { owner: RecordedOwner; objects: string[] }>();
-  for (const o of objects.filter((x) => ofEnv(x, env))) {
+  for (const o of objects.filter((x) => isEnvObject(x, env))) {
     const owner = ownerOf(o);
     // An object recording the repository by label only (`owner.repo`) is the same owner as one with the annotation.
     const key = `${owner.repo ? labelSafe(owner.repo).toLowerCase() : ''}#${owner.pr ?? ''}`;
@@ -105,5 +104,5 @@ export function ownershipProblems(objects: KubeObject[], env: string, requester:
  * opened by this version, none for an env with no clones (or clones from before the annotation existed).
  */
 export function recordedLockNamespaces(objects: KubeObject[], env: string): string[] {
-  return [...new Set(objects.filter((o) => ofEnv(o, env)).map((o) => o.metadata.annotations?.[LOCK_NAMESPACE_ANNOTATION]).filter((x): x is string => !!x))].sort();
+  return [...new Set(objects.filter((o) => isEnvObject(o, env)).map((o) => o.metadata.annotations?.[LOCK_NAMESPACE_ANNOTATION]).filter((x): x is string => !!x))].sort();
 }
