@@ -8,7 +8,7 @@ import { isEnvObject, isManaged } from '../plan/deployment.js';
 import { UPDATED_AT_ANNOTATION, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { envSelector } from '../kube/snapshot.js';
-import type { Deployment, KubeObject, Service } from '../plan/types.js';
+import type { DestinationRule, Deployment, KubeObject, Service } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
@@ -16,7 +16,7 @@ import { DEPLOYMENT, DESTINATION_RULE, LEASE, VIRTUAL_SERVICE, type ResourceType
 import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.js';
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { routeSharing, type RouteSharing } from '../kube/route-requests.js';
-import { createVirtualService, editVirtualService, ensure, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
+import { createVirtualService, editVirtualService, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
 import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
 import { waitForEndpoints } from '../kube/endpoints.js';
 import { pickLockNamespace, withLease } from './lock.js';
@@ -248,7 +248,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
    * planned again.
    */
   const writeWorkloads = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }):
-  Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[]; written: Map<string, Written> }> => {
+  Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[]; written: Map<string, Written>; rules: DestinationRule[] }> => {
     const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
       && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
     const snapshot = standing ? validated.snapshot
@@ -268,19 +268,19 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     // baseline route only), each a drain after what it names, so no baseline request can reach a clone pod;
     // 3. the clones (with 1. when there is no 2.). The env's routes come last, after the rollout.
     log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
-    const rules = () => Promise.all(plan.destinationRules.map((d) => ensure(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))));
+    const rules = () => Promise.all(plan.destinationRules.map(async (d) => (await ensureObject(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))).object));
     const workloads = async () => new Map(await Promise.all(plan.clones.map(async (c) =>
       [keyOf(c), await ensureObject(client, DEPLOYMENT, c, current(snapshot.deployments, c))] as const)));
     const early = baselineWork(snapshot, plan);
     if (early.pins.length + early.own.length === 0) {
       // Nothing to pin: every route to the env's hosts names a subset already, so the clones' pods take no baseline
       // request whenever they appear, and the env's subsets are named by no route before step 4. Both at once.
-      const [, written] = await Promise.all([rules(), workloads()]);
-      return { snapshot, plan, changes, written };
+      const [written, rulesWritten] = await Promise.all([workloads(), rules()]);
+      return { snapshot, plan, changes, written, rules: rulesWritten };
     }
-    await rules();
+    const rulesWritten = await rules();
     await writeBaselinePins(plan, early);
-    return { snapshot, plan, changes, written: await workloads() };
+    return { snapshot, plan, changes, written: await workloads(), rules: rulesWritten };
   };
 
   /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
@@ -345,8 +345,11 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
       seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)])) };
   };
 
-  /** 4. and 5. (under the Lease): routes, then what an earlier open left that this plan no longer wants. */
-  const writeRoutes = async (snapshot: Snapshot, plan: OpenPlan, changes: Change[], assessments: Map<string, RolloutAssessment>, fresh: boolean): Promise<OpenResult> => {
+  /**
+   * 4. and 5. (under the Lease): routes, then what an earlier open left that this plan no longer wants. `rules`: the
+   * env's DestinationRules as written in this hold of the Lease, or as planned (read again where needed).
+   */
+  const writeRoutes = async (snapshot: Snapshot, plan: OpenPlan, changes: Change[], assessments: Map<string, RolloutAssessment>, fresh: boolean, rules: DestinationRule[]): Promise<OpenResult> => {
     const assess = (ns: string, name: string) => assessments.get(`${ns}/${name}`)!;
     const failed = [...assessments.values()].some((a) => a.state === 'failed');
     if (failed) {
@@ -358,7 +361,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
 
     // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none. An
     // edit that loses a round to another open asks the others to write its routes and writes theirs (route requests).
-    const sharing = routeSharing(client, spec.name, plan.destinationRules, plan.routeEdits, plan.routing, log);
+    const sharing = routeSharing(client, spec.name, rules, plan.routeEdits, plan.routing, log);
     try {
       await writeEnvRoutes(plan, known, fresh, sharing);
     } finally {
@@ -378,8 +381,8 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
       ...plan.routeEdits.map(async (e) => {
         const vs = known(e);
         const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
-        const shared = sharing.edit();
-        if ((await editVirtualService(client, e, (cur) => shared.withOthers(edit(cur)), fresh ? vs : undefined, shared.hooks)) !== 'absent') return;
+        const shared = sharing.edit(edit);
+        if ((await editVirtualService(client, e, shared.edit, fresh ? vs : undefined, shared.hooks)) !== 'absent') return;
         // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
         if (vs && isOwnVirtualService(vs)) {
           const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
@@ -405,7 +408,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const go = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }): Promise<OpenResult> => {
     const w = await writeWorkloads(held, clones, validated);
     if ('done' in w) return w.done;
-    return writeRoutes(w.snapshot, w.plan, w.changes, (await rollout(w.plan, w.written, w.snapshot.services)).assessments, true);
+    return writeRoutes(w.snapshot, w.plan, w.changes, (await rollout(w.plan, w.written, w.snapshot.services)).assessments, true, w.rules);
   };
 
   if (opts.dryRun) return go();
@@ -446,7 +449,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const { assessments, clones: seen } = await rollout(w.plan, w.written, w.snapshot.services);
   return withLease(client, spec.name, run, log, async (lock, _held, clones) => {
     await checkStillOurs(client, w.plan, log, clones);
-    const result = await writeRoutes(w.snapshot, w.plan, w.changes, assessments, false);
+    const result = await writeRoutes(w.snapshot, w.plan, w.changes, assessments, false, w.plan.destinationRules);
     lost(lock);
     return result;
   }, seen);

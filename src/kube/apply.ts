@@ -98,7 +98,12 @@ export interface RetryHooks {
   /** After a 409 (or 404), before the object is read again. */
   afterConflict?: () => Promise<void>;
   /** After that read, before `edit` is applied to what it returned. */
-  afterReread?: () => Promise<void>;
+  afterReread?: (vs: VirtualService) => Promise<void>;
+  /**
+   * After afterReread, before `edit` is applied: true when this write is better left to another writer, once the hook
+   * has waited; the object is then read again instead of written.
+   */
+  deferWrite?: (vs: VirtualService) => Promise<boolean>;
 }
 
 /**
@@ -120,7 +125,13 @@ export async function editVirtualService(
     try {
       if (!vs) vs = await client.get<VirtualService>(VIRTUAL_SERVICE, ref.namespace, ref.name);
       if (!vs) return 'absent';
-      if (attempt > 0) await hooks.afterReread?.();
+      if (attempt > 0) {
+        await hooks.afterReread?.(vs);
+        if (await hooks.deferWrite?.(vs)) {
+          vs = null;
+          continue;
+        }
+      }
       next = edit(vs);
       if (next === null) {
         const gone = await client.delete(VIRTUAL_SERVICE, ref.namespace, ref.name, { resourceVersion: vs.metadata.resourceVersion! });

@@ -8,6 +8,7 @@
 // and a writer reads the requests after the VirtualService it writes, with that read's resourceVersion: a close
 // that removed an env's routes after that read makes the write fail with 409, and one before it had withdrawn the
 // request first.
+import { isDeepStrictEqual } from 'node:util';
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROUTE_REQUEST_ANNOTATION, ROUTE_REQUEST_LABEL } from './names.js';
 import type { DestinationRule, EnvRouting, RouteEdit, VirtualService } from './types.js';
 import { withEnvRoutes } from './virtual-service.js';
@@ -91,6 +92,13 @@ export function routeRequestCarriers(rules: DestinationRule[], edits: RouteEdit[
  * own open writes it, or reports why not. Someone else's routes never make the writer's own write fail.
  */
 export function withRequestedRoutes(vs: VirtualService, requests: RouteRequest[]): VirtualService {
+  // Sized once when all fit (the usual case: sizing is a serialisation of the whole object); one by one, leaving out
+  // each that does not, only when together they pass the size.
+  const all = applyRequests(vs, requests, false);
+  return all !== vs && objectBytes(all) > MAX_VIRTUAL_SERVICE_BYTES ? applyRequests(vs, requests, true) : all;
+}
+
+function applyRequests(vs: VirtualService, requests: RouteRequest[], sizeEach: boolean): VirtualService {
   let out = vs;
   for (const request of requests) {
     const edit = request.edits.find((e) => sameRef(e, vs.metadata));
@@ -101,8 +109,23 @@ export function withRequestedRoutes(vs: VirtualService, requests: RouteRequest[]
     } catch {
       continue;
     }
-    if (next.spec.http?.length !== out.spec.http?.length && objectBytes(next) > MAX_VIRTUAL_SERVICE_BYTES) continue;
+    if (sizeEach && next.spec.http?.length !== out.spec.http?.length && objectBytes(next) > MAX_VIRTUAL_SERVICE_BYTES) continue;
     out = next;
   }
   return out;
+}
+
+/**
+ * Which env is to write `vs` next, as `env` sees it after reading `vs` and then the requests (`requests`, the others',
+ * sorted by env): the first env by name whose routes `vs` still lacks and can take, `env` itself included. Every
+ * open that lost a round and recorded its request would otherwise write at once, and all but one of those writes
+ * would fail again (409); the one expected writes every pending request's routes, the others read again and find
+ * theirs. Only an ordering for efficiency: an open that waits too long writes its routes itself.
+ */
+export function expectedWriter(vs: VirtualService, requests: RouteRequest[], env: string): string {
+  for (const request of requests) {
+    if (request.routing.env >= env) break;
+    if (!isDeepStrictEqual(withRequestedRoutes(vs, [request]).spec, vs.spec)) return request.routing.env;
+  }
+  return env;
 }

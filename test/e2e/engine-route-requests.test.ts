@@ -21,8 +21,10 @@ describe.skipIf(skip)('route requests: concurrent opens write each other\'s rout
   let ns: string;
   let who: Awaited<ReturnType<typeof actor>>;
   let before: any;
-  const asker = envName();
-  const opener = envName();
+  // The opener sorts first, so it is the writer the asker's request expects (expectedWriter): it writes at once
+  // rather than waiting for the asker, whose open here never writes.
+  const opener = envName('pa');
+  const asker = envName('pb');
   const configOf = (env: string) => {
     const file = join(cluster.tmp, `${ns}-${env}.yaml`);
     writeFileSync(file, configFor(ns, ['svc00'], env));

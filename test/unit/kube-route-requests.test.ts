@@ -76,8 +76,8 @@ describe('route requests on the wire', () => {
   test('alone: one write of its own routes, nothing recorded, nothing listed', async () => {
     const s = store([mesh(), envRule('me')]);
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), () => {});
-    const shared = sharing.edit();
-    const outcome = await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), s.vs(), shared.hooks);
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    const outcome = await editVirtualService(s.client, edit, shared.edit, s.vs(), shared.hooks);
     await sharing.withdraw();
     expect(outcome).toBe('updated');
     expect(s.log).toEqual(['update VirtualService reviews']);
@@ -96,9 +96,10 @@ describe('route requests on the wire', () => {
       once = true;
       s.put(withEnvRoutes(s.vs(), edit, routing('winner')));
     });
-    const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), () => {});
-    const shared = sharing.edit();
-    const outcome = await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, shared.hooks);
+    // The env's DestinationRule as its open wrote it (with its resourceVersion): recorded and withdrawn unread.
+    const sharing = routeSharing(s.client, 'me', [s.rule('me')], [edit], routing('me'), () => {});
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    const outcome = await editVirtualService(s.client, edit, shared.edit, stale, shared.hooks);
     expect(outcome).toBe('updated');
     expect(envsOf(s.vs())).toEqual(['me', 'pr-1', 'pr-2', 'winner']);
     expect(s.rule('me').metadata.labels?.[ROUTE_REQUEST_LABEL]).toBe('true');
@@ -107,11 +108,66 @@ describe('route requests on the wire', () => {
     expect(s.rule('me').metadata.annotations ?? {}).toEqual({});
     expect(s.log).toEqual([
       'update VirtualService reviews: 409',
-      'get DestinationRule reviews-me', 'update DestinationRule reviews-me', // the request, once
+      'update DestinationRule reviews-me', // the request, once
       'get VirtualService reviews', 'list DestinationRule', // the VirtualService first, then the requests
-      'update VirtualService reviews',
-      'get DestinationRule reviews-me', 'update DestinationRule reviews-me', // withdrawn
+      'update VirtualService reviews', // 'me' sorts before pr-1 and pr-2: the expected writer
+      'update DestinationRule reviews-me', // withdrawn
     ]);
+  });
+
+  test('an env that sorts after a pending request leaves the write to that env, and finds its routes written', async () => {
+    // a-1 lost the round too and recorded its request; it writes 'me's routes with its own on its next attempt.
+    const s = store([mesh(), envRule('me'), withRouteRequest(envRule('a-1'), { edits: [edit], routing: routing('a-1') })]);
+    const stale = s.vs();
+    s.put(withEnvRoutes(s.vs(), edit, routing('winner')));
+    let reads = 0;
+    const client = { ...s.client, get: async (...a: Parameters<KubeClient['get']>) => {
+      // After 'me' read the VirtualService twice, a-1's write lands: a-1's routes and those of every request.
+      if (a[0].kind === 'VirtualService' && ++reads === 3) s.put(withEnvRoutes(withEnvRoutes(s.vs(), edit, routing('a-1')), edit, routing('me')));
+      return s.client.get(...a);
+    } } as KubeClient;
+    const sharing = routeSharing(client, 'me', [s.rule('me')], [edit], routing('me'), () => {});
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    expect(await editVirtualService(client, edit, shared.edit, stale, shared.hooks)).toBe('unchanged');
+    await sharing.withdraw();
+    expect(envsOf(s.vs())).toEqual(['a-1', 'me', 'winner']);
+    // One write of the VirtualService (the 409); the requests read once: while it waits for the same writer, and once
+    // its routes are in place, there is nothing to write and so nothing to read them for.
+    expect(s.log).toEqual([
+      'update VirtualService reviews: 409', 'update DestinationRule reviews-me',
+      'get VirtualService reviews', 'list DestinationRule',
+      'get VirtualService reviews',
+      'get VirtualService reviews',
+      'update DestinationRule reviews-me',
+    ]);
+  });
+
+  test('an expected writer that never writes: the env writes its routes and the request\'s itself, after the wait', async () => {
+    const s = store([mesh(), envRule('me'), withRouteRequest(envRule('a-1'), { edits: [edit], routing: routing('a-1') })]);
+    const stale = s.vs();
+    s.put(withEnvRoutes(s.vs(), edit, routing('winner')));
+    const sharing = routeSharing(s.client, 'me', [s.rule('me')], [edit], routing('me'), () => {}, 200);
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    const t0 = Date.now();
+    expect(await editVirtualService(s.client, edit, shared.edit, stale, shared.hooks)).toBe('updated');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    expect(envsOf(s.vs())).toEqual(['a-1', 'me', 'winner']);
+    expect(s.log.filter((l) => l.startsWith('update VirtualService'))).toEqual(['update VirtualService reviews: 409', 'update VirtualService reviews']);
+    // The write is based on the requests read after the VirtualService it writes, not on those read before the wait.
+    expect(s.log.slice(-3)).toEqual(['get VirtualService reviews', 'list DestinationRule', 'update VirtualService reviews']);
+  });
+
+  test('an env whose request could not be recorded never waits for another writer', async () => {
+    const s = store([mesh(), envRule('me'), withRouteRequest(envRule('a-1'), { edits: [edit], routing: routing('a-1') })]);
+    const stale = s.vs();
+    s.put(withEnvRoutes(s.vs(), edit, routing('winner')));
+    s.onWrite((kind) => {
+      if (kind === 'DestinationRule') throw new ApiStatusError(403, 'Forbidden', 'cannot update destinationrules', 'PUT', 'dr');
+    });
+    const sharing = routeSharing(s.client, 'me', [s.rule('me')], [edit], routing('me'), () => {}, 60_000);
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    expect(await editVirtualService(s.client, edit, shared.edit, stale, shared.hooks)).toBe('updated');
+    expect(s.log.filter((l) => l.includes('VirtualService'))).toEqual(['update VirtualService reviews: 409', 'get VirtualService reviews', 'update VirtualService reviews']);
   });
 
   test('an env whose routes another open wrote writes nothing more', async () => {
@@ -120,8 +176,8 @@ describe('route requests on the wire', () => {
     // Another open read our request and wrote our routes with its own while we lost the round.
     s.put(withEnvRoutes(withEnvRoutes(s.vs(), edit, routing('other')), edit, routing('me')));
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), () => {});
-    const shared = sharing.edit();
-    const outcome = await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, shared.hooks);
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    const outcome = await editVirtualService(s.client, edit, shared.edit, stale, shared.hooks);
     await sharing.withdraw();
     expect(outcome).toBe('unchanged');
     expect(s.log.filter((l) => l.startsWith('update VirtualService'))).toEqual(['update VirtualService reviews: 409']);
@@ -136,8 +192,8 @@ describe('route requests on the wire', () => {
       if (kind === 'DestinationRule') throw new ApiStatusError(403, 'Forbidden', 'cannot update destinationrules', 'PUT', 'dr');
     });
     const sharing = routeSharing(s.client, 'me', [envRule('me')], [edit], routing('me'), (l) => lines.push(l));
-    const shared = sharing.edit();
-    expect(await editVirtualService(s.client, edit, (vs) => shared.withOthers(withEnvRoutes(vs, edit, routing('me'))), stale, shared.hooks)).toBe('updated');
+    const shared = sharing.edit((vs) => withEnvRoutes(vs, edit, routing('me')));
+    expect(await editVirtualService(s.client, edit, shared.edit, stale, shared.hooks)).toBe('updated');
     await sharing.withdraw();
     expect(envsOf(s.vs())).toEqual(['me', 'winner']);
     expect(lines).toHaveLength(1);

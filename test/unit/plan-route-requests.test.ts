@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { destinationRule, virtualService } from '../../src/demo/builders.js';
 import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/plan/names.js';
 import {
-  ROUTE_REQUEST_ANNOTATION, ROUTE_REQUEST_LABEL, hasRouteRequest, routeRequestCarriers, routeRequestsOf, withRequestedRoutes,
+  ROUTE_REQUEST_ANNOTATION, ROUTE_REQUEST_LABEL, expectedWriter, hasRouteRequest, routeRequestCarriers, routeRequestsOf, withRequestedRoutes,
   withRouteRequest, withoutRouteRequest, type RouteRequest,
 } from '../../src/plan/route-requests.js';
 import type { DestinationRule, EnvRouting, RouteEdit } from '../../src/plan/types.js';
@@ -102,5 +102,20 @@ describe('route requests', () => {
       [NS, 'a-first', ['reviews']],
       ['shop', 'reviews-me', ['cart']],
     ]);
+  });
+
+  test('expectedWriter: the first env by name whose routes the VirtualService lacks and can take, the asking env included', () => {
+    const vs = mesh();
+    expect(expectedWriter(vs, [], 'pr-5')).toBe('pr-5');
+    expect(expectedWriter(vs, [request('pr-1'), request('pr-2')], 'pr-5')).toBe('pr-1');
+    // Only envs before the asking one count: after it, the asking env is the writer.
+    expect(expectedWriter(vs, [request('pr-7')], 'pr-5')).toBe('pr-5');
+    // pr-1's routes are in place already (someone wrote them): pr-2 is next.
+    const served = withEnvRoutes(vs, edit, routing('pr-1'));
+    expect(expectedWriter(served, [request('pr-1'), request('pr-2')], 'pr-5')).toBe('pr-2');
+    // A request for another VirtualService, or one this VirtualService cannot take, makes no env wait for it.
+    const elsewhere = request('pr-1', [{ ...edit, name: 'ratings' }]);
+    const unfit = { ...request('pr-2'), routing: { ...routing('pr-2'), hosts: ['nowhere.bookinfo.svc.cluster.local'] } };
+    expect(expectedWriter(vs, [elsewhere, unfit], 'pr-5')).toBe('pr-5');
   });
 });
