@@ -73,7 +73,7 @@ export async function bundle(outdir) {
     ...common,
     define: { DYNAMIC_ENV_VERSION: JSON.stringify(version) },
     absWorkingDir: root,
-    entryPoints: { index: 'src/index.ts', cli: 'src/cli.ts' },
+    entryPoints: { index: 'src/index.ts', cli: 'src/cli-bin.ts' },
     outdir,
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',

@@ -1,4 +1,5 @@
 // The dynamic-env CLI: the same engine as the action, for any CI and for people.
+// Executed through src/cli-bin.ts (dist/cli.js), which turns on the compile cache first.
 // Exit codes: 0 success, 1 failure (the cluster said no, or the env is failed), 2 bad usage or config.
 // Commands, their flags and help text: src/cli/commands.ts; reading the command line: src/cli/parse.ts.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -486,10 +487,4 @@ async function writePrivate(path: string, text: string): Promise<void> {
     await rm(tmp, { force: true });
     throw usageError(`--output ${path}: cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-}
-
-// Run when executed directly (the bundled dist/cli.js), not when imported by tests.
-const invoked = process.argv[1] ?? '';
-if (/(?:^|[\\/])(cli\.(?:js|ts)|dynamic-env)$/.test(invoked)) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -34,7 +34,9 @@ export function markdown(r) {
       cmdRow(`open ${m === 'wait' ? '--wait' : '--no-wait'} ${x.services} svc`, x[m].open),
       cmdRow(`close ${x.services} svc (after ${m === 'wait' ? '--wait' : '--no-wait'})`, x[m].close),
     ]))), '');
-    out.push(`A CLI process that loads the bundle and sends nothing (\`dynamic-env --help\`): ${ms(o.cliStartMs)}. The cluster's own rollout ` +
+    out.push(`A CLI process that loads the bundle and sends nothing (\`dynamic-env --help\`): ${ms(o.cliStartMs)}` +
+      (o.cliStartNoCacheMs != null ? ` with Node's compile cache as the CLI keeps it (every CLI figure here is a start after the first on this machine), ${ms(o.cliStartNoCacheMs)} with it off (a machine's first run)` : '') +
+      `. The cluster's own rollout ` +
       `of one-replica Deployments created at once, like the clones (create to all Available, followed by a watch): ` +
       `${o.sizes.filter((x) => x.rolloutFloorMs != null).map((x) => `${x.services}: ${ms(x.rolloutFloorMs)}`).join(', ')}.`, '');
     const one = o.sizes.find((x) => x.services === 1);

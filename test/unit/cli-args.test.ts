@@ -2,7 +2,9 @@
 // messages that name the flag. In-process through main() (no cluster: every case stops before one is needed),
 // plus the shipped bundle for --version.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, test } from 'vitest';
 import { main, options } from '../../src/cli.js';
 import { COMMANDS, COMMAND_NAMES, FLAGS, flagsOf } from '../../src/cli/commands.js';
@@ -81,7 +83,25 @@ describe('help and version', () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
     expect(execFileSync(process.execPath, ['dist/cli.js', '--version'], { encoding: 'utf8' })).toBe(`dynamic-env ${version}\n`);
     // Baked in, not read: the bundle names no package.json.
-    expect(readFileSync('dist/cli.js', 'utf8')).not.toContain('package.json');
+    for (const file of ['dist/cli.js', ...readdirSync('dist/chunks').filter((f) => /^cli-[A-Z0-9]+\.js$/.test(f)).map((f) => `dist/chunks/${f}`)]) {
+      expect(readFileSync(file, 'utf8')).not.toContain('package.json');
+    }
+  });
+
+  it('the bundle keeps its compiled code in Node\'s compile cache (in the temporary directory), unless told not to', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cli-cache-'));
+    try {
+      const env = { PATH: process.env.PATH ?? '', TMPDIR: join(tmp, 'on') };
+      mkdirSync(env.TMPDIR);
+      execFileSync(process.execPath, ['dist/cli.js', '--version'], { env });
+      expect(readdirSync(join(env.TMPDIR, 'node-compile-cache'), { recursive: true }).length).toBeGreaterThan(0);
+      const off = { ...env, TMPDIR: join(tmp, 'off'), NODE_DISABLE_COMPILE_CACHE: '1' };
+      mkdirSync(off.TMPDIR);
+      expect(execFileSync(process.execPath, ['dist/cli.js', '--version'], { env: off, encoding: 'utf8' })).toMatch(/^dynamic-env /);
+      expect(readdirSync(off.TMPDIR)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
