@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { readInputs, expandTemplate, type ActionInputs, type InputName } from './config/inputs.js';
-import { loadConfigFile } from './config/file.js';
 import { missingKubeconfigError, writeKubeconfig } from './config/kubeconfig.js';
 import type { ConfigFile } from './config/schema.js';
 import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
@@ -22,6 +21,9 @@ import { parseRepo, type RepoRef } from './github/repo.js';
 import { findStickyComments, resolveLogin, upsertStickyComment } from './github/comment.js';
 import { checkRunFresh, getPull } from './github/pulls.js';
 import { deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from './github/deployments.js';
+
+// The config file's reader (and its YAML parser, ~10 ms to load) only when there is a config file.
+const configFile = () => import('./config/file.js');
 
 interface Context {
   inputs: ActionInputs;
@@ -291,7 +293,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   logGroups.start(`plan: ${decision.env}`);
   // Without a config file the shorthand inputs name the one Deployment. (parseConfigText('{}') would refuse: a
   // config *file* must list at least one Deployment; resolveEnvSpec checks that the shorthand gave one.)
-  const config: ConfigFile = inputs.config ? await loadConfigFile(inputs.config) : { services: [], workers: [] };
+  const config: ConfigFile = inputs.config ? await (await configFile()).loadConfigFile(inputs.config) : { services: [], workers: [] };
   const overrides: SpecOverrides = {
     env: decision.env,
     owner: {
@@ -411,7 +413,7 @@ const testDrain = (): { drainMs?: number } => (process.env.DYNAMIC_ENV_TEST_UNPA
  */
 async function lockNamespace(ctx: Context): Promise<string> {
   if (ctx.runOverrides.lockNamespace) return ctx.runOverrides.lockNamespace;
-  const config = ctx.inputs.config ? await loadConfigFile(ctx.inputs.config) : {};
+  const config = ctx.inputs.config ? await (await configFile()).loadConfigFile(ctx.inputs.config) : {};
   return resolveRunOptions(config).lockNamespace;
 }
 

@@ -3,7 +3,9 @@
 // printed), so nothing later can leak it: not an error message quoting the file, not a debug log of a request.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+// js-yaml, the parser @kubernetes/client-node reads the file with: the credentials found are those the client will
+// use, and the action loads one YAML parser before its first request, not two (`yaml` only for a config file).
+import { load } from 'js-yaml';
 import { usageError } from '../errors.js';
 
 /** Registers a value the runner must hide (core.setSecret in the action). */
@@ -87,7 +89,7 @@ export function writeKubeconfig(value: string, dir: string, mask: Mask): string 
   mask(content);
   let parsed: unknown;
   try {
-    parsed = parse(content);
+    parsed = load(content);
   } catch {
     // The kube client says what is wrong with it (without quoting it); nothing more to find here.
     parsed = undefined;

@@ -38,6 +38,27 @@ describe('dist/', () => {
     expect(notices).not.toMatch(/node_modules|\/work\/|\/home\//);
   });
 
+  it('the action loads at start only what comes before its first request: no GitHub client, no second YAML parser', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'dist-start-'));
+    try {
+      const meta = await bundle(out) as { outputs: Record<string, { imports: { path: string; kind: string }[]; inputs: Record<string, unknown> }> };
+      const atStart = new Set<string>();
+      const visit = (k: string) => {
+        if (atStart.has(k)) return;
+        atStart.add(k);
+        for (const i of meta.outputs[k]!.imports) if (i.kind === 'import-statement' && meta.outputs[i.path]) visit(i.path);
+      };
+      visit(Object.keys(meta.outputs).find((k) => k.endsWith('/index.js'))!);
+      const inputs = [...atStart].flatMap((k) => Object.keys(meta.outputs[k]!.inputs));
+      expect(inputs.some((i) => i.includes('src/action.ts'))).toBe(true);
+      expect(inputs.filter((i) => /node_modules\/(yaml|@octokit)\/|src\/config\/file\.ts/.test(i))).toEqual([]);
+      // What the action needs before its first request is there: the kubeconfig's parser and the kube client.
+      expect(inputs.some((i) => i.includes('node_modules/js-yaml/'))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('keeps the action bundle under 2 MB (with the chunks it loads)', () => {
     const chunks = readdirSync('dist/chunks').reduce((n, f) => n + statSync(join('dist/chunks', f)).size, 0);
     expect(statSync('dist/index.js').size + chunks).toBeLessThan(2 * 1024 * 1024);
