@@ -80,7 +80,8 @@ export function targets(r) {
       why: `the floor alone is ${ratio(c.separateRatio)} one open: with nothing shared, ${c.concurrent} opens' writes already queue ` +
         `for ${cpus().length} cores, so 3x one open cannot be met here. On one VirtualService, ${ratio(c.toSeparateRatio)} that floor: ` +
         `all ${c.concurrent} had read the VirtualService before the barrier, so all but one first write a stale copy; each loser then ` +
-        `records a route request and the next writer writes its routes too (docs/DESIGN.md "Concurrent opens on one VirtualService"): ` +
+        `records a route request, and one of them (the expected writer) writes the routes of all that asked while the others read the ` +
+        `VirtualService again until theirs are there (docs/DESIGN.md "Concurrent opens on one VirtualService"): ` +
         `${c.conflicts} conflicts (409), ${c.vsUpdates} VirtualService writes for ${c.concurrent} edits (${c.writesPerEdit} per edit, ` +
         `up to ${c.vsAttemptsMax} for one); the median open first tried the VirtualService ${ms(c.firstVsAttemptMs)} after the barrier. ` +
         `What is left is the API server's time on ${cpus().length} cores shared with etcd and istiod: every VirtualService write, ` +
