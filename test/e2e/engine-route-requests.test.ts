@@ -1,6 +1,7 @@
 // Route requests on a real API server (docs/DESIGN.md "Concurrent opens on one VirtualService"): an open whose
 // VirtualService write loses a round writes the routes of the envs that asked too, exactly as their own opens write
-// them, and withdraws its own request; a close withdraws a request a crashed open left before it removes any route.
+// them, and withdraws its own request; a close withdraws a request a crashed open left before it removes any route;
+// an open that expects a crashed open to write (it sorts first) waits for it, then writes both envs' routes itself.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +111,45 @@ describe.skipIf(skip)('route requests: concurrent opens write each other\'s rout
     expect(envsIn(mesh)).toEqual([]);
     expect(userRoutesOf(mesh)).toBe(userRoutesOf(before));
     expect(await cluster.list('DestinationRule', ns, 'app.kubernetes.io/managed-by=dynamic-env')).toEqual([]);
+  });
+
+  it('an open that sorts after a request whose open crashed waits for that writer, then writes both envs\' routes itself', async () => {
+    // `crashed` sorts first, so it is the writer a later open expects; its open is gone and never writes.
+    const crashed = envName('p0');
+    const late = envName('pz');
+    ok(await who.open(configOf(crashed), '--env', crashed, '--no-wait'));
+    const own = (await getVs(cluster.admin, ns, 'mesh')).spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${crashed}/`));
+    await withoutRoutesOf(crashed);
+    await stamp(crashed);
+    const client = KubeClient.load({ kubeconfig: who.kubeconfig });
+    try {
+      const spec = resolveEnvSpec(parseConfigText(configFor(ns, ['svc00'], late), 'late.yaml'), { env: late });
+      const run = resolveRunOptions({}, { lockNamespace: ns, wait: false });
+      const bump = () => editObject(cluster.admin, 'VirtualService', ns, 'mesh', (o) => {
+        o.metadata.annotations = { ...o.metadata.annotations, 'test/bump': String(Date.now()) };
+        return o;
+      });
+      const n = cluster.audit({ username: who.username }).length;
+      const result = await openEnv({ client, spec, run, drainMs: 0, beforeWrite: async () => { await bump(); return null; } });
+      expect(result.report.state).not.toBe('failed');
+      const mesh = await getVs(cluster.admin, ns, 'mesh');
+      expect(envsIn(mesh)).toEqual(expect.arrayContaining([crashed, late]));
+      expect(routeProblems(mesh, new Map([[crashed, ['svc00']], [late, ['svc00']]]))).toEqual([]);
+      expect(mesh.spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${crashed}/`))).toEqual(own);
+      const calls = cluster.audit({ username: who.username }).slice(n)
+        .filter((e) => e.objectRef?.resource === 'virtualservices' || e.objectRef?.resource === 'destinationrules')
+        .map((e) => `${e.verb} ${e.objectRef?.resource} ${e.responseStatus?.code}`);
+      expect(calls.filter((c) => c.startsWith('update virtualservices'))).toEqual(['update virtualservices 409', 'update virtualservices 200']);
+      // Between its lost round and its write: the VirtualService read again and again while it waited for `crashed`,
+      // and the requests read after the last of those reads, which its write is based on.
+      const between = calls.slice(calls.indexOf('update virtualservices 409') + 1, calls.indexOf('update virtualservices 200'));
+      expect(between.filter((c) => c === 'get virtualservices 200').length).toBeGreaterThan(1);
+      expect(between.slice(-2)).toEqual(['get virtualservices 200', 'list destinationrules 200']);
+    } finally {
+      client.close();
+    }
+    ok(await who.close(crashed));
+    ok(await who.close(late));
   });
 
   it('a re-run of open takes a request a crashed open left off its DestinationRule', async () => {
