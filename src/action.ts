@@ -23,7 +23,7 @@ import { checkRunFresh, getPull } from './github/pulls.js';
 import { deactivateEnvironment, removeEnvironmentDeployments, setDeploymentStatus, startDeployment } from './github/deployments.js';
 
 // The config file's reader (and its YAML parser, ~10 ms to load) only when there is a config file.
-const configFile = () => import('./config/file.js');
+const loadConfigFile = async (path: string): Promise<ConfigFile> => (await import('./config/file.js')).loadConfigFile(path);
 
 interface Context {
   inputs: ActionInputs;
@@ -293,7 +293,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   logGroups.start(`plan: ${decision.env}`);
   // Without a config file the shorthand inputs name the one Deployment. (parseConfigText('{}') would refuse: a
   // config *file* must list at least one Deployment; resolveEnvSpec checks that the shorthand gave one.)
-  const config: ConfigFile = inputs.config ? await (await configFile()).loadConfigFile(inputs.config) : { services: [], workers: [] };
+  const config: ConfigFile = inputs.config ? await loadConfigFile(inputs.config) : { services: [], workers: [] };
   const overrides: SpecOverrides = {
     env: decision.env,
     owner: {
@@ -413,7 +413,7 @@ const testDrain = (): { drainMs?: number } => (process.env.DYNAMIC_ENV_TEST_UNPA
  */
 async function lockNamespace(ctx: Context): Promise<string> {
   if (ctx.runOverrides.lockNamespace) return ctx.runOverrides.lockNamespace;
-  const config = ctx.inputs.config ? await (await configFile()).loadConfigFile(ctx.inputs.config) : {};
+  const config = ctx.inputs.config ? await loadConfigFile(ctx.inputs.config) : {};
   return resolveRunOptions(config).lockNamespace;
 }
 

@@ -103,7 +103,7 @@ export interface RetryHooks {
    * After afterReread, before `edit` is applied: true when this write is better left to another writer, once the hook
    * has waited; the object is then read again instead of written.
    */
-  deferWrite?: (vs: VirtualService) => Promise<boolean>;
+  deferWrite?: () => Promise<boolean>;
 }
 
 /**
@@ -127,7 +127,7 @@ export async function editVirtualService(
       if (!vs) return 'absent';
       if (attempt > 0) {
         await hooks.afterReread?.(vs);
-        if (await hooks.deferWrite?.(vs)) {
+        if (await hooks.deferWrite?.()) {
           vs = null;
           continue;
         }

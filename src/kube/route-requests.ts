@@ -73,12 +73,12 @@ export function routeSharing(
   return {
     edit(own) {
       let others: RouteRequest[] = [];
-      let deferredSince: number | undefined;
+      /** Since when this edit has left its write to another env; decided after each read, carried out by deferWrite. */
+      let waitingSince: number | undefined;
+      let defer = false;
       let deferrals = 0;
-      let listedAfterRead = true;
-      /** Leaving the write of `vs` to another env, within the time allowed for it. */
-      const waiting = (vs: VirtualService) =>
-        deferredSince !== undefined && Date.now() - deferredSince <= deferMs && expectedWriter(vs, others, env) !== env;
+      const stillWaiting = (vs: VirtualService) =>
+        waitingSince !== undefined && Date.now() - waitingSince <= deferMs && expectedWriter(vs, others, env) !== env;
       return {
         edit: (vs) => withRequestedRoutes(own(vs), others),
         hooks: {
@@ -89,28 +89,26 @@ export function routeSharing(
           // Read after the VirtualService the next write is based on (see src/plan/route-requests.ts for why). When the
           // env's own routes are in place (another open wrote them), there is nothing to write: no need to read.
           afterReread: async (vs) => {
-            listedAfterRead = true;
+            defer = false;
             if (isDeepStrictEqual(own(vs).spec, vs.spec)) {
               others = [];
               return;
             }
-            // Still waiting for the same writer, by the requests read before: this read is not written (deferWrite
-            // says so), so the requests need not be read again; every write is based on requests read after its read.
-            if (waiting(vs)) {
-              listedAfterRead = false;
+            // Still waiting for the same writer, by the requests read before: this read is not written, so the requests
+            // need not be read again; every write is based on requests read after the VirtualService it writes.
+            if (stillWaiting(vs)) {
+              defer = true;
               return;
             }
             const listed = await client.list<DestinationRule>(DESTINATION_RULE, undefined, routeRequestSelector)
               .catch((e) => { throw explainApiError(e, 'reading the route requests of other envs'); });
             others = routeRequestsOf(listed.items, env);
+            // Only an env whose request is recorded leaves its write to another: the writer writes requests only.
+            if ((await recorded) && expectedWriter(vs, others, env) !== env) waitingSince ??= Date.now();
+            defer = stillWaiting(vs);
           },
-          // Only an env whose request is recorded leaves its write to another: the writer writes requests only.
-          deferWrite: async (vs) => {
-            if (listedAfterRead) {
-              if (!(await recorded) || expectedWriter(vs, others, env) === env) return false;
-              deferredSince ??= Date.now();
-              if (!waiting(vs)) return false;
-            }
+          deferWrite: async () => {
+            if (!defer) return false;
             await deferDelay(deferrals++);
             return true;
           },

@@ -50,6 +50,36 @@ describe.skipIf(skip)('route requests: concurrent opens write each other\'s rout
     return o;
   });
 
+  /**
+   * `env` opened by itself (returned: its routes as its own open writes them), then its routes gone again and its
+   * request recorded, as an open of it that lost a round on the VirtualService would leave them.
+   */
+  const asking = async (env: string) => {
+    ok(await who.open(configOf(env), '--env', env, '--no-wait'));
+    const own = (await getVs(cluster.admin, ns, 'mesh')).spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${env}/`));
+    await withoutRoutesOf(env);
+    await stamp(env);
+    return own;
+  };
+  /**
+   * `env`'s open, in this process: right before its first write the VirtualService changes under it, so its write
+   * (planned from the read before) loses with 409, as against another open.
+   */
+  const openLosingARound = async (env: string) => {
+    const client = KubeClient.load({ kubeconfig: who.kubeconfig });
+    try {
+      const spec = resolveEnvSpec(parseConfigText(configFor(ns, ['svc00'], env), `${env}.yaml`), { env });
+      const run = resolveRunOptions({}, { lockNamespace: ns, wait: false });
+      const bump = () => editObject(cluster.admin, 'VirtualService', ns, 'mesh', (o) => {
+        o.metadata.annotations = { ...o.metadata.annotations, 'test/bump': String(Date.now()) };
+        return o;
+      });
+      return await openEnv({ client, spec, run, drainMs: 0, beforeWrite: async () => { await bump(); return null; } });
+    } finally {
+      client.close();
+    }
+  };
+
   beforeAll(async () => {
     ns = await cluster.namespace('requests');
     await createMesh(cluster.admin, ns, { shared: ['svc00'] });
@@ -58,44 +88,26 @@ describe.skipIf(skip)('route requests: concurrent opens write each other\'s rout
   });
 
   it('an open that loses a round writes the routes an asking env\'s own open writes, and withdraws its own request', async () => {
-    // The asker opened by itself: its routes as its own open writes them. Then they go again and it asks, as an
-    // open of it that lost a round on the VirtualService would.
-    ok(await who.open(configOf(asker), '--env', asker, '--no-wait'));
-    const own = (await getVs(cluster.admin, ns, 'mesh')).spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${asker}/`));
+    const own = await asking(asker);
     expect(own.length).toBeGreaterThan(0);
-    await withoutRoutesOf(asker);
-    await stamp(asker);
 
-    // The opener, in this process: right before its first write the VirtualService changes under it, so its write
-    // (planned from the read before) loses with 409, as against another open.
-    const client = KubeClient.load({ kubeconfig: who.kubeconfig });
-    try {
-      const spec = resolveEnvSpec(parseConfigText(configFor(ns, ['svc00'], opener), 'opener.yaml'), { env: opener });
-      const run = resolveRunOptions({}, { lockNamespace: ns, wait: false });
-      const bump = () => editObject(cluster.admin, 'VirtualService', ns, 'mesh', (o) => {
-        o.metadata.annotations = { ...o.metadata.annotations, 'test/bump': String(Date.now()) };
-        return o;
-      });
-      const n = who.writes().length;
-      const result = await openEnv({ client, spec, run, drainMs: 0, beforeWrite: async () => { await bump(); return null; } });
-      expect(result.report.state).not.toBe('failed');
-      const mesh = await getVs(cluster.admin, ns, 'mesh');
-      expect(envsIn(mesh)).toEqual([asker, opener].sort());
-      expect(routeProblems(mesh, new Map([[asker, ['svc00']], [opener, ['svc00']]]))).toEqual([]);
-      expect(mesh.spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${asker}/`))).toEqual(own);
-      // Its writes: the lost round, its request recorded, one write with both envs' routes, the request withdrawn.
-      expect(who.writes().slice(n).filter((w) => !w.includes('deployments') && !w.startsWith('create destinationrules'))).toEqual([
-        `update virtualservices ${ns}/mesh 409`,
-        `update destinationrules ${ns}/${ruleOf(opener)} 200`,
-        `update virtualservices ${ns}/mesh 200`,
-        `update destinationrules ${ns}/${ruleOf(opener)} 200`,
-      ]);
-      const rule = await cluster.get('DestinationRule', ns, ruleOf(opener));
-      expect(rule.metadata.labels?.[ROUTE_REQUEST_LABEL]).toBeUndefined();
-      expect(rule.metadata.annotations?.[ROUTE_REQUEST_ANNOTATION]).toBeUndefined();
-    } finally {
-      client.close();
-    }
+    const n = who.writes().length;
+    const result = await openLosingARound(opener);
+    expect(result.report.state).not.toBe('failed');
+    const mesh = await getVs(cluster.admin, ns, 'mesh');
+    expect(envsIn(mesh)).toEqual([asker, opener].sort());
+    expect(routeProblems(mesh, new Map([[asker, ['svc00']], [opener, ['svc00']]]))).toEqual([]);
+    expect(mesh.spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${asker}/`))).toEqual(own);
+    // Its writes: the lost round, its request recorded, one write with both envs' routes, the request withdrawn.
+    expect(who.writes().slice(n).filter((w) => !w.includes('deployments') && !w.startsWith('create destinationrules'))).toEqual([
+      `update virtualservices ${ns}/mesh 409`,
+      `update destinationrules ${ns}/${ruleOf(opener)} 200`,
+      `update virtualservices ${ns}/mesh 200`,
+      `update destinationrules ${ns}/${ruleOf(opener)} 200`,
+    ]);
+    const rule = await cluster.get('DestinationRule', ns, ruleOf(opener));
+    expect(rule.metadata.labels?.[ROUTE_REQUEST_LABEL]).toBeUndefined();
+    expect(rule.metadata.annotations?.[ROUTE_REQUEST_ANNOTATION]).toBeUndefined();
   });
 
   it('a close withdraws a request its env\'s crashed open left before it removes any route; all gone, user routes as before', async () => {
@@ -117,37 +129,23 @@ describe.skipIf(skip)('route requests: concurrent opens write each other\'s rout
     // `crashed` sorts first, so it is the writer a later open expects; its open is gone and never writes.
     const crashed = envName('p0');
     const late = envName('pz');
-    ok(await who.open(configOf(crashed), '--env', crashed, '--no-wait'));
-    const own = (await getVs(cluster.admin, ns, 'mesh')).spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${crashed}/`));
-    await withoutRoutesOf(crashed);
-    await stamp(crashed);
-    const client = KubeClient.load({ kubeconfig: who.kubeconfig });
-    try {
-      const spec = resolveEnvSpec(parseConfigText(configFor(ns, ['svc00'], late), 'late.yaml'), { env: late });
-      const run = resolveRunOptions({}, { lockNamespace: ns, wait: false });
-      const bump = () => editObject(cluster.admin, 'VirtualService', ns, 'mesh', (o) => {
-        o.metadata.annotations = { ...o.metadata.annotations, 'test/bump': String(Date.now()) };
-        return o;
-      });
-      const n = cluster.audit({ username: who.username }).length;
-      const result = await openEnv({ client, spec, run, drainMs: 0, beforeWrite: async () => { await bump(); return null; } });
-      expect(result.report.state).not.toBe('failed');
-      const mesh = await getVs(cluster.admin, ns, 'mesh');
-      expect(envsIn(mesh)).toEqual(expect.arrayContaining([crashed, late]));
-      expect(routeProblems(mesh, new Map([[crashed, ['svc00']], [late, ['svc00']]]))).toEqual([]);
-      expect(mesh.spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${crashed}/`))).toEqual(own);
-      const calls = cluster.audit({ username: who.username }).slice(n)
-        .filter((e) => e.objectRef?.resource === 'virtualservices' || e.objectRef?.resource === 'destinationrules')
-        .map((e) => `${e.verb} ${e.objectRef?.resource} ${e.responseStatus?.code}`);
-      expect(calls.filter((c) => c.startsWith('update virtualservices'))).toEqual(['update virtualservices 409', 'update virtualservices 200']);
-      // Between its lost round and its write: the VirtualService read again and again while it waited for `crashed`,
-      // and the requests read after the last of those reads, which its write is based on.
-      const between = calls.slice(calls.indexOf('update virtualservices 409') + 1, calls.indexOf('update virtualservices 200'));
-      expect(between.filter((c) => c === 'get virtualservices 200').length).toBeGreaterThan(1);
-      expect(between.slice(-2)).toEqual(['get virtualservices 200', 'list destinationrules 200']);
-    } finally {
-      client.close();
-    }
+    const own = await asking(crashed);
+    const n = cluster.audit({ username: who.username }).length;
+    const result = await openLosingARound(late);
+    expect(result.report.state).not.toBe('failed');
+    const mesh = await getVs(cluster.admin, ns, 'mesh');
+    expect(envsIn(mesh)).toEqual(expect.arrayContaining([crashed, late]));
+    expect(routeProblems(mesh, new Map([[crashed, ['svc00']], [late, ['svc00']]]))).toEqual([]);
+    expect(mesh.spec.http.filter((r: any) => r.name?.startsWith(`dynamic-env/${crashed}/`))).toEqual(own);
+    const calls = cluster.audit({ username: who.username }).slice(n)
+      .filter((e) => e.objectRef?.resource === 'virtualservices' || e.objectRef?.resource === 'destinationrules')
+      .map((e) => `${e.verb} ${e.objectRef?.resource} ${e.responseStatus?.code}`);
+    expect(calls.filter((c) => c.startsWith('update virtualservices'))).toEqual(['update virtualservices 409', 'update virtualservices 200']);
+    // Between its lost round and its write: the VirtualService read again and again while it waited for `crashed`,
+    // and the requests read after the last of those reads, which its write is based on.
+    const between = calls.slice(calls.indexOf('update virtualservices 409') + 1, calls.indexOf('update virtualservices 200'));
+    expect(between.filter((c) => c === 'get virtualservices 200').length).toBeGreaterThan(1);
+    expect(between.slice(-2)).toEqual(['get virtualservices 200', 'list destinationrules 200']);
     ok(await who.close(crashed));
     ok(await who.close(late));
   });
