@@ -43,6 +43,7 @@ export const options = {
   'no-wait': { type: 'boolean' },
   timeout: { type: 'string' },
   drain: { type: 'string' },
+  'lock-hold': { type: 'string' },
   'dry-run': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   snapshot: { type: 'string' },
@@ -210,15 +211,20 @@ function timeoutFlag(values: Values): number | undefined {
   return seconds;
 }
 
-/** `--drain`: 0 or a duration in seconds or minutes. */
-function drainOption(values: Values): { drainMs?: number } {
-  const raw = values.drain?.trim();
-  if (raw === undefined || raw === '') return {};
-  if (/^0+[sm]?$/.test(raw)) return { drainMs: 0 };
+/** `--drain`, `--lock-hold`: 0 or a duration in seconds or minutes, at most 10m; in ms. */
+function pauseMs(values: Values, flag: 'drain' | 'lock-hold'): number | undefined {
+  const raw = values[flag]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (/^0+[sm]?$/.test(raw)) return 0;
   const parsed = parseDuration(raw, 'ms');
-  if (typeof parsed === 'string') throw usageError(`--drain: ${parsed}`);
-  if (parsed > 600) throw usageError(`--drain: must be at most 10m, got "${raw}"`);
-  return { drainMs: parsed * 1000 };
+  if (typeof parsed === 'string') throw usageError(`--${flag}: ${parsed}`);
+  if (parsed > 600) throw usageError(`--${flag}: must be at most 10m, got "${raw}"`);
+  return parsed * 1000;
+}
+
+function drainOption(values: Values): { drainMs?: number } {
+  const drainMs = pauseMs(values, 'drain');
+  return drainMs === undefined ? {} : { drainMs };
 }
 
 async function client(values: Values): Promise<KubeClient> {
@@ -248,10 +254,11 @@ async function open(values: Values, output: Output, io: CliIO): Promise<number> 
   const spec = resolveEnvSpec(config, overrides(values));
   const run = runOptions(values, config);
   const drain = drainOption(values);
+  const lockHoldMs = pauseMs(values, 'lock-hold');
   const kube = await client(values);
   try {
     const { openEnv, renderText } = await engine();
-    const result = await openEnv({ client: kube, spec, run, ...drain, dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
+    const result = await openEnv({ client: kube, spec, run, ...drain, ...(lockHoldMs === undefined ? {} : { lockHoldMs }), dryRun: values['dry-run'], log: (l) => io.err(`${l}\n`) });
     print(io, output, values['dry-run'] ? { changes: result.changes, report: result.report } : result.report, () =>
       (values['dry-run'] ? `Dry run: these changes would be made:\n${renderChanges(result.changes)}\n` : '') + renderText(result.report));
     return exitFor(result.report);

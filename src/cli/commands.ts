@@ -32,6 +32,7 @@ export const FLAGS: Record<string, FlagHelp> = {
   'no-wait': { text: 'route without waiting for the clones' },
   timeout: { arg: 'DURATION', text: 'how long to wait for the rollout, at most 24h (default 5m), e.g. 300s, 5m' },
   drain: { arg: 'DURATION', text: 'wait between a change and what depends on it, so proxies get them in order (default 3s; 0 turns it off)' },
+  'lock-hold': { arg: 'DURATION', text: "how long open keeps the env's Lease into the rollout wait, so a quick rollout is routed in the same hold (default 5s; 0 gives it back before the wait)" },
   'dry-run': { text: 'print the changes, write nothing' },
   output: { arg: 'FORMAT', short: 'o', text: 'text (default), json or yaml' },
   snapshot: { arg: 'FILE', text: 'YAML dump of Deployments, Services, DestinationRules and VirtualServices (kubectl get -o yaml)' },
@@ -60,7 +61,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
   open: {
     summary: 'open or update an env: clone, add subsets, route by header',
     usage: 'dynamic-env open --env NAME (--config FILE | --namespace NS --deployment NAME --image IMAGE [--container NAME]) [flags]',
-    flags: ['env', 'config', ...SHORTHAND, 'images', 'branch', ...OWNER, 'wait', 'no-wait', 'timeout', 'drain', 'dry-run', 'lock-namespace', ...CLUSTER, 'output', 'help'],
+    flags: ['env', 'config', ...SHORTHAND, 'images', 'branch', ...OWNER, 'wait', 'no-wait', 'timeout', 'drain', 'lock-hold', 'dry-run', 'lock-namespace', ...CLUSTER, 'output', 'help'],
     examples: [
       'dynamic-env open --env pr-42 --config .github/dynamic-env.yaml',
       'dynamic-env open --env pr-42 --namespace bookinfo --deployment reviews-v3 --image ghcr.io/acme/reviews:abc123',

@@ -129,6 +129,14 @@ export interface CloneRef {
   name: string;
 }
 
+/**
+ * How long the wait follows the clones and their Pods before it follows Warning events too. Events only explain a
+ * rollout that is slow or stuck, and the Pods' own status says most of that already (a waiting reason, Unschedulable),
+ * so a quick rollout (instant pods, a re-run with nothing new) costs one request less. A streaming list started
+ * later still sends the events from before it.
+ */
+export const EVENTS_AFTER_MS = 1_000;
+
 /** How long a watch runs before the API server ends it and it is started again (from the last version seen). */
 const WATCH_SECONDS = 300;
 
@@ -157,8 +165,8 @@ export interface Rollout {
 
 /**
  * Waits until every clone is ready or one has failed for good; returns each clone's assessment. The env's
- * Deployments and Pods and the Warning events of its namespaces are each read by a streaming list (one request for
- * the current state and the changes; a list and a watch where the server refuses it), and the
+ * Deployments and Pods, and after `eventsAfterMs` the Warning events of its namespaces, are each read by a streaming
+ * list (one request for the current state and the changes; a list and a watch where the server refuses it), and the
  * clones are assessed again on every change, so a clone counts as ready the moment the API server says so. A watch
  * that ends is resumed from the last version it delivered; one whose version expired (410 Gone) or whose connection
  * failed (a restarting API server) starts again from the current state, with backoff, until the deadline. At the deadline
@@ -169,7 +177,7 @@ export async function waitForRollout(
   env: string,
   clones: CloneRef[],
   timeoutSeconds: number,
-  onProgress?: (a: Map<string, RolloutAssessment>) => void,
+  { eventsAfterMs = EVENTS_AFTER_MS }: { eventsAfterMs?: number } = {},
 ): Promise<Rollout> {
   const started = Date.now();
   const deadline = started + timeoutSeconds * 1000;
@@ -197,7 +205,6 @@ export async function waitForRollout(
       const d = deployments.store.get(`${c.namespace}/${c.name}`) as Deployment | undefined;
       out.set(`${c.namespace}/${c.name}`, assessRollout(d, seenPods, seenEvents, timedOut, unconfirmedBefore));
     }
-    onProgress?.(out);
     const states = [...out.values()].map((a) => a.state);
     if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) {
       settle({ assessments: out, seen: { deployments: [...deployments.store.values()] as Deployment[], pods: seenPods, events: seenEvents } });
@@ -309,8 +316,9 @@ export async function waitForRollout(
     setTimeout(() => assess(timeoutSeconds), Math.max(0, deadline - Date.now())),
     // The grace for a ReplicaFailure from before the wait ends even when nothing changes.
     setTimeout(() => assess(), STALE_FAILURE_GRACE_MS + 10),
+    setTimeout(() => { for (const src of events) void follow(src); }, eventsAfterMs),
   ];
-  for (const src of [deployments, pods, ...events]) void follow(src);
+  for (const src of [deployments, pods]) void follow(src);
   try {
     return await result;
   } finally {

@@ -28,7 +28,9 @@ describe('reliability: crashes', () => {
     const file = join(cluster.tmp, `${ns}.yaml`);
     writeFileSync(file, configFor(ns, APPS));
     const open = (env: string, kubeconfig: string, extra: { killAfterMs?: number; onSpawn?: (c: ChildProcess) => void } = {}) =>
-      runCli(['open', '--env', env, '--config', file, '--lock-namespace', ns, '--timeout', '60s'], { kubeconfig, ...extra });
+      // The whole rollout in the Lease's hold (the default, 5s, could end before it on a loaded machine and change
+      // the number of writes): the routes are written in the hold that wrote the clones.
+      runCli(['open', '--env', env, '--config', file, '--lock-namespace', ns, '--timeout', '60s', '--lock-hold', '60s'], { kubeconfig, ...extra });
 
     // Each run goes through its own proxy, which sees every request of that one process and can kill it.
     const proxied = async <T>(body: (kubeconfig: string, onRequest: (f: (method: string, path: string) => void) => void) => Promise<T>) => {
@@ -54,9 +56,9 @@ describe('reliability: crashes', () => {
     });
     expect((await runCli(['close', '--env', 'calib', '--lock-namespace', ns], { kubeconfig: me.kubeconfig })).code).toBe(0);
     // Lease, 2 DestinationRules, our VirtualService with its baseline route only (before any clone pod exists), 2
-    // clones, Lease released for the rollout wait and taken again (docs/DESIGN.md "Concurrency"), the shared
-    // VirtualService, ours, Lease released.
-    expect(calibration.writes, calibration.writes.join("\n")).toHaveLength(11);
+    // clones, the shared VirtualService, ours (the rollout done within the Lease's hold: docs/DESIGN.md "Concurrency"),
+    // Lease released.
+    expect(calibration.writes, calibration.writes.join("\n")).toHaveLength(9);
 
     const random = seededRandom(9);
     const plans: { env: string; afterWrite?: number; afterMs?: number }[] = [

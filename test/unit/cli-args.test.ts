@@ -133,6 +133,8 @@ describe('messages about flags name the flag, once', () => {
     [[...shorthand, '--env', 'pr-1', '--timeout', '5min'], '--timeout: must be a duration like 300, 300s, 5m, 1h30m, got "5min"'],
     [[...shorthand, '--env', 'pr-1', '--timeout', '48h'], '--timeout: must be at most 24h, got "48h"'],
     [[...shorthand, '--env', 'pr-1', '--drain', '5min'], '--drain: must be a duration like 300, 300s, 5m, 1h30m, got "5min"'],
+    [[...shorthand, '--env', 'pr-1', '--lock-hold', '500ms'], '--lock-hold: must be a duration like 300, 300s, 5m, 1h30m, got "500ms"'],
+    [[...shorthand, '--env', 'pr-1', '--lock-hold', '11m'], '--lock-hold: must be at most 10m, got "11m"'],
     [[...shorthand, '--env', 'PR_1'], '--env "PR_1": an env name is a lowercase RFC 1123 label of at most 40 characters, e.g. pr-42'],
     [['open', '--env', 'pr-1', '--namespace', 'Shop', '--deployment', 'api', '--image', 'x:1'], '--namespace: must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending alphanumeric), got "Shop"'],
     [['sweep', '--ttl', '3 days'], '--ttl: must be a duration like 300, 300s, 5m, 1h30m, 7d, got "3 days"'],

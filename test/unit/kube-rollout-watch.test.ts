@@ -11,14 +11,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { deployment } from '../../src/demo/builders.js';
 import { KubeClient } from '../../src/kube/client.js';
-import { waitForRollout } from '../../src/kube/rollout.js';
-import type { Deployment, Pod } from '../../src/plan/types.js';
+import { EVENTS_AFTER_MS, waitForRollout } from '../../src/kube/rollout.js';
+import type { Deployment, KubeEvent, Pod } from '../../src/plan/types.js';
 
 type Watcher = (res: http.ServerResponse, url: URL, n: number) => void;
 
 /** The fake's state: what lists return, what each watch of a kind does (by how many of that kind came before). */
 let clone: Deployment;
 let pods: Pod[];
+let events: KubeEvent[];
 let watchers: Record<string, Watcher>;
 let log: string[];
 let down = false;
@@ -57,7 +58,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.end('an earlier test\'s client');
     return;
   }
-  const items = kind === 'deployments' ? [clone] : kind === 'pods' ? pods : [];
+  const items = kind === 'deployments' ? [clone] : kind === 'pods' ? pods : kind === 'events' ? events : [];
   if (url.pathname === '/readyz') {
     const ready = !(restarting && refusedSinceProbe);
     refusedSinceProbe = false;
@@ -132,6 +133,7 @@ const setup = (w: Record<string, Watcher>) => {
   clone = deployment('web-pr-1', { labels: { app: 'web', version: 'pr-1' }, replicas: 1 });
   clone.status = { observedGeneration: 2, replicas: 1, readyReplicas: 0, availableReplicas: 0, updatedReplicas: 1 };
   pods = [];
+  events = [];
   watchers = w;
   log = [];
 };
@@ -153,11 +155,25 @@ describe('waitForRollout follows watches', () => {
     const { a, ms } = await wait();
     expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
     expect(ms).toBeLessThan(600);
-    // One streaming list per kind: the current state and the changes in one request each, no list. (The events'
-    // stream may not be sent yet when the clone is ready: the wait has no need of it then.)
-    expect(log.filter((l) => !l.startsWith('stream ')), log.join(', ')).toEqual([]);
-    expect(new Set(log).size, log.join(', ')).toBe(log.length);
-    expect(log, log.join(', ')).toContain('stream deployments');
+    // One streaming list per kind: the current state and the changes in one request each, no list. The Warning
+    // events are not asked for: the clone was ready before EVENTS_AFTER_MS.
+    expect(log.sort(), log.join(', ')).toEqual(['stream deployments', 'stream pods']);
+  });
+
+  test('a rollout not done after EVENTS_AFTER_MS follows the Warning events too, from before they were asked for', async () => {
+    // A Pod not ready, with nothing wrong in its own status; only its FailedScheduling event says why.
+    const pending: Pod = { apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'web-pr-1-abc', namespace: 'default', labels: { app: 'web', version: 'pr-1' }, resourceVersion: '201' },
+      status: { conditions: [{ type: 'Ready', status: 'False' }] } };
+    setup({});
+    pods = [pending];
+    events = [{ apiVersion: 'v1', kind: 'Event', metadata: { name: 'web-pr-1-abc.1', namespace: 'default', resourceVersion: '202' }, type: 'Warning', reason: 'FailedScheduling',
+      message: '0/3 nodes are available: 3 Insufficient cpu.', involvedObject: { kind: 'Pod', namespace: 'default', name: 'web-pr-1-abc' } }];
+    const { a, ms } = await wait();
+    expect(a).toMatchObject({ state: 'failed', reason: 'pod web-pr-1-abc: unschedulable: 0/3 nodes are available: 3 Insufficient cpu.' });
+    expect(ms).toBeGreaterThanOrEqual(EVENTS_AFTER_MS);
+    expect(ms).toBeLessThan(EVENTS_AFTER_MS + 600);
+    expect(log.sort()).toEqual(['stream deployments', 'stream events', 'stream pods']);
   });
 
   test('Kubernetes 1.33 (WatchList off) refuses the streaming list: a list and a watch instead, still ready at once', async () => {
