@@ -133,6 +133,14 @@ export function planWithAnnotations(snapshot: Snapshot, spec: EnvSpec, lockNames
 
 type Written = { outcome: WriteOutcome; object: Deployment };
 
+/** The read and plan made before the Lease, with the Lease namespace they chose. */
+interface Validated {
+  snapshot: Snapshot;
+  lockNamespace: string;
+  plan: OpenPlan;
+  changes: Change[];
+}
+
 /** The env's own clones in a snapshot (its Deployments also hold the user's, and other envs' read by name). */
 const envClones = (snapshot: Snapshot, env: string) =>
   snapshot.deployments.filter((d) => isEnvObject(d, env));
@@ -267,18 +275,18 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
    * Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). `validated`: the
    * read and plan made before the Lease, which stand when the env's clones read under the Lease (`clones`) are
    * exactly those it saw: every open and close of the env changes its clones, so no other run of the env came in
-   * between (unless the snapshot caught one halfway: rules without clones). Otherwise the cluster is read and
-   * planned again.
+   * between (unless the snapshot caught one halfway: rules without clones), and its plan is used as it is (planning
+   * is pure: the same snapshot gives the same plan). Otherwise the cluster is read and planned again.
    */
-  const writeWorkloads = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }):
+  const writeWorkloads = async (held?: string, clones?: Deployment[], validated?: Validated):
   Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[]; written: Map<string, Written>; rules: DestinationRule[] }> => {
     const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
       && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
     const snapshot = standing ? validated.snapshot
       : await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
     // throws, listing every problem, before any write
-    const plan = planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
-    const changes = diffPlan(plan, snapshot);
+    const plan = standing ? validated.plan : planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
+    const changes = standing ? validated.changes : diffPlan(plan, snapshot);
     const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
     if (opts.dryRun) return { done: { report: reportFromPlan(plan, keys, pending), plan, changes } };
 
@@ -428,7 +436,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     await opts.onApplied({ ...reportFromPlan(plan, keys, rolling), state: 'deploying' });
   };
 
-  const go = async (held?: string, clones?: Deployment[], validated?: { snapshot: Snapshot; lockNamespace: string }): Promise<OpenResult> => {
+  const go = async (held?: string, clones?: Deployment[], validated?: Validated): Promise<OpenResult> => {
     const w = await writeWorkloads(held, clones, validated);
     if ('done' in w) return w.done;
     return writeRoutes(w.snapshot, w.plan, w.changes, (await rollout(w.plan, w.written, w.snapshot.services)).assessments, true, w.rules);
@@ -445,12 +453,13 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
     rulesByNamespace(client, [...new Set([...namespacesOf(spec), run.lockNamespace])].sort()),
   ]);
   const lockNamespace = lockNamespaceOf(snapshot);
-  const changes = diffPlan(planWithAnnotations(snapshot, spec, lockNamespace), snapshot);
+  const plan = planWithAnnotations(snapshot, spec, lockNamespace);
+  const changes = diffPlan(plan, snapshot);
   await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)], rules);
   const lost = (lock: { lost: boolean }) => {
     if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
   };
-  const validated = { snapshot, lockNamespace };
+  const validated: Validated = { snapshot, lockNamespace, plan, changes };
   const known = envClones(snapshot, spec.name);
   if (!run.wait) {
     return withLease(client, spec.name, run, log, async (lock, held, clones) => {

@@ -433,19 +433,33 @@ function removeEnv(http: HTTPRoute[], env: string): { kept: HTTPRoute[]; lost: S
 }
 
 /**
- * Un-pins every route in `candidates` that has no env route directly before it in `http` (mutates `http`'s
- * routes): its destinations and its mirror destinations.
+ * `http` with every route in `candidates` that has no env route directly before it un-pinned (its destinations and
+ * its mirror destinations): those routes are copies, every other route is `http`'s own.
  */
-function unpinOrphans(http: HTTPRoute[], candidates: Set<HTTPRoute>): void {
-  http.forEach((route, i) => {
-    if (!candidates.has(route)) return;
+function unpinOrphans(http: HTTPRoute[], candidates: Set<HTTPRoute>): HTTPRoute[] {
+  const pinned = (route: HTTPRoute) => [...(route.route ?? []).map((r) => r.destination), ...mirrorDestinations(route)]
+    .filter((d) => d.subset === BASELINE_SUBSET);
+  return http.map((route, i) => {
+    if (!candidates.has(route)) return route;
     const before = i > 0 ? http[i - 1] : undefined;
-    if (before && isEnvRoute(before)) return;
-    for (const d of [...(route.route ?? []).map((r) => r.destination), ...mirrorDestinations(route)]) {
-      if (d.subset === BASELINE_SUBSET) delete d.subset;
-    }
+    if ((before && isEnvRoute(before)) || pinned(route).length === 0) return route;
+    const copy = deepCopy(route);
+    for (const d of pinned(copy)) delete d.subset;
+    return copy;
   });
 }
+
+/**
+ * A shallow copy of `vs` with `http` as its routes. The edits below build new route lists and copy only the routes
+ * they change, so a VirtualService of hundreds of envs' routes is not copied whole for each edit (nor compared
+ * whole afterwards: unchanged routes are the same objects). Nothing changes a route in place: every edit of a
+ * VirtualService works on copies.
+ */
+const withRoutes = (vs: VirtualService, http: HTTPRoute[] | undefined): VirtualService => ({
+  ...vs,
+  metadata: deepCopy(vs.metadata),
+  spec: { ...vs.spec, ...(http ? { http } : {}) },
+});
 
 /**
  * The VirtualService with `routing.env`'s routes: first the env's existing routes are removed, then a copy is
@@ -454,34 +468,40 @@ function unpinOrphans(http: HTTPRoute[], candidates: Set<HTTPRoute>): void {
  * each one and the fix) or, with `routing.pinUnsubsetRoutes`, pinned to the baseline subset. Pure and idempotent.
  */
 export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvRouting): VirtualService {
-  const out = deepCopy(vs);
-  const http = out.spec.http;
-  if (!http || http.length === 0) return out;
+  const http = vs.spec.http;
+  if (!http || http.length === 0) return withRoutes(vs, http);
 
-  const problems = unsubsetRouteProblems(out, routing);
+  const problems = unsubsetRouteProblems(vs, routing);
   if (problems.length > 0) throw problemsError(problems);
 
   const hosts = new Set(routing.hosts);
-  const ns = vsNamespace(out, edit.namespace);
-  const inDelegate = !out.spec.hosts || out.spec.hosts.length === 0;
-  const meshApplies = inDelegate ? edit.meshApplies : vsMeshApplies(out);
+  const ns = vsNamespace(vs, edit.namespace);
+  const inDelegate = !vs.spec.hosts || vs.spec.hosts.length === 0;
+  const meshApplies = inDelegate ? edit.meshApplies : vsMeshApplies(vs);
   const isEnvHost = (d: Destination): boolean => hosts.has(normalizeHost(d.host, ns, routing.clusterDomain));
 
   const { kept, lost } = removeEnv(http, routing.env);
   const result: HTTPRoute[] = [];
   let block: HTTPRoute[] = [];
-  for (const route of kept) {
-    if (isEnvRoute(route)) {
-      block.push(route);
+  for (const original of kept) {
+    if (isEnvRoute(original)) {
+      block.push(original);
       continue;
     }
-    const destinations = route.delegate ? [] : envDestinations(route, hosts, ns, routing.clusterDomain);
-    const mirrors = route.delegate ? [] : envMirrors(route, hosts, ns, routing.clusterDomain);
-    if (destinations.length > 0 || mirrors.length > 0) {
-      // Pin before copying: the copy gets the env subset anyway, and drops the mirrors to env hosts.
-      for (const d of destinations) if (!d.destination.subset) d.destination.subset = BASELINE_SUBSET;
-      for (const d of mirrors) if (!d.subset) d.subset = BASELINE_SUBSET;
-      block.push(envRoute(route, destinations[0] ?? null, routing, meshApplies, inDelegate, isEnvHost));
+    let route = original;
+    const targets = (r: HTTPRoute) => (r.delegate ? { destinations: [], mirrors: [] }
+      : { destinations: envDestinations(r, hosts, ns, routing.clusterDomain), mirrors: envMirrors(r, hosts, ns, routing.clusterDomain) });
+    const found = targets(original);
+    if (found.destinations.length > 0 || found.mirrors.length > 0) {
+      // Pin before copying: the copy gets the env subset anyway, and drops the mirrors to env hosts. A route with
+      // something to pin is pinned as a copy, which stands for it in `lost` too.
+      const bare = ({ destinations, mirrors }: typeof found) => [...destinations.map((d) => d.destination), ...mirrors].filter((d) => !d.subset);
+      if (bare(found).length > 0) {
+        route = deepCopy(original);
+        if (lost.has(original)) lost.add(route);
+        for (const d of bare(targets(route))) d.subset = BASELINE_SUBSET;
+      }
+      block.push(envRoute(route, targets(route).destinations[0] ?? null, routing, meshApplies, inDelegate, isEnvHost));
       block = sortBlock(block);
     }
     result.push(...block, route);
@@ -489,9 +509,7 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
   }
   result.push(...block);
 
-  if (!isOwnVirtualService(out)) unpinOrphans(result, lost);
-  out.spec.http = result;
-  return out;
+  return withRoutes(vs, isOwnVirtualService(vs) ? result : unpinOrphans(result, lost));
 }
 
 /**
@@ -500,15 +518,18 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
  * never reaches them. Pure and idempotent.
  */
 export function withBaselinePins(vs: VirtualService, edit: RouteEdit, routing: EnvRouting): VirtualService {
-  const out = deepCopy(vs);
   const hosts = new Set(routing.hosts);
-  const ns = vsNamespace(out, edit.namespace);
-  for (const route of out.spec.http ?? []) {
-    if (isEnvRoute(route) || route.delegate) continue;
-    for (const d of envDestinations(route, hosts, ns, routing.clusterDomain)) if (!d.destination.subset) d.destination.subset = BASELINE_SUBSET;
-    for (const d of envMirrors(route, hosts, ns, routing.clusterDomain)) if (!d.subset) d.subset = BASELINE_SUBSET;
-  }
-  return out;
+  const ns = vsNamespace(vs, edit.namespace);
+  const bare = (route: HTTPRoute) => [
+    ...envDestinations(route, hosts, ns, routing.clusterDomain).map((d) => d.destination),
+    ...envMirrors(route, hosts, ns, routing.clusterDomain),
+  ].filter((d) => !d.subset);
+  return withRoutes(vs, vs.spec.http?.map((route) => {
+    if (isEnvRoute(route) || route.delegate || bare(route).length === 0) return route;
+    const copy = deepCopy(route);
+    for (const d of bare(copy)) d.subset = BASELINE_SUBSET;
+    return copy;
+  }));
 }
 
 /**
@@ -516,12 +537,9 @@ export function withBaselinePins(vs: VirtualService, edit: RouteEdit, routing: E
  * route directly before it is un-pinned. Removing an env that has no routes returns an equal object.
  */
 export function withoutEnvRoutes(vs: VirtualService, env: string): VirtualService {
-  const out = deepCopy(vs);
-  const http = out.spec.http;
-  if (!http) return out;
+  const http = vs.spec.http;
+  if (!http) return withRoutes(vs, http);
   const { kept, lost, removed } = removeEnv(http, env);
-  if (removed === 0) return out;
-  if (!isOwnVirtualService(out)) unpinOrphans(kept, lost);
-  out.spec.http = kept;
-  return out;
+  if (removed === 0) return withRoutes(vs, http);
+  return withRoutes(vs, isOwnVirtualService(vs) ? kept : unpinOrphans(kept, lost));
 }

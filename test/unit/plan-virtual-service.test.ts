@@ -590,3 +590,44 @@ describe('withBaselinePins (what open writes before the clones exist)', () => {
     expect(withEnvRoutes(pinned, edit(vs), routing('pr-9', { pinUnsubsetRoutes: true })).spec.http![1]).toEqual(pinned.spec.http![0]);
   });
 });
+
+describe('copies only what an edit changes', () => {
+  const deepFreeze = <T>(o: T): T => {
+    if (o && typeof o === 'object') for (const v of Object.values(o)) deepFreeze(v);
+    return Object.freeze(o);
+  };
+  // Two envs open on a route without a subset (pinned), one of them then closed: every edit below works on a frozen
+  // VirtualService, so changing a route in place throws.
+  const vs = reviewsVs([
+    { name: 'canary', match: [{ headers: { 'x-canary': { exact: '1' } } }], route: [{ destination: { host: 'reviews' } }], mirror: { host: 'reviews' } },
+    { name: 'v1', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+    { name: 'other', route: [{ destination: { host: 'ratings' } }] },
+  ]);
+  const pin = { pinUnsubsetRoutes: true };
+  const two = deepFreeze(open(open(vs, 'pr-1', pin), 'pr-2', pin));
+  const frozenOriginal = deepFreeze(structuredClone(vs));
+
+  test('no edit changes its input, and each gives what it gave on a copy', () => {
+    const copy = structuredClone(two);
+    expect(open(two, 'pr-3', pin)).toEqual(open(copy, 'pr-3', pin));
+    expect(withoutEnvRoutes(two, 'pr-1')).toEqual(withoutEnvRoutes(structuredClone(two), 'pr-1'));
+    expect(withBaselinePins(frozenOriginal, edit(vs), routing('pr-9', pin))).toEqual(withBaselinePins(structuredClone(vs), edit(vs), routing('pr-9', pin)));
+    expect(two).toEqual(copy);
+  });
+
+  test('the last env closed un-pins a copy of the route, the original stays pinned', () => {
+    const one = deepFreeze(withoutEnvRoutes(two, 'pr-2'));
+    const none = withoutEnvRoutes(one, 'pr-1');
+    expect(none.spec.http![0]).toEqual(vs.spec.http![0]);
+    expect(one.spec.http!.find((r) => r.name === 'canary')!.route![0]!.destination.subset).toBe(BASELINE_SUBSET);
+  });
+
+  test('routes an edit leaves as they are are the same objects (a VirtualService of many envs is not copied whole)', () => {
+    const three = open(two, 'pr-3', pin);
+    for (const name of ['canary', 'v1', 'other', 'dynamic-env/pr-1/canary', 'dynamic-env/pr-2/canary']) {
+      expect(three.spec.http!.find((r) => r.name === name), name).toBe(two.spec.http!.find((r) => r.name === name));
+    }
+    const closed = withoutEnvRoutes(three, 'pr-3');
+    expect(closed.spec.http!.find((r) => r.name === 'v1')).toBe(two.spec.http!.find((r) => r.name === 'v1'));
+  });
+});
