@@ -7,7 +7,7 @@ import { BASELINE_SUBSET, CLOSING_ANNOTATION, ENV_LABEL, isRouteOf, parseRouteNa
 import { ownershipProblems } from './ownership.js';
 import { throwIfProblems } from './problems.js';
 import type { ClosePlan, Destination, DestinationRule, KubeObject, ObjectRef, OwnerInfo, Snapshot, VirtualService } from './types.js';
-import { envsOf, isOwnVirtualService, mirrorDestinations, vsRef } from './virtual-service.js';
+import { envsOf, isOwnVirtualService, mirrorDestinations, vsRef, withRoutes } from './virtual-service.js';
 
 const refOf = (o: KubeObject): ObjectRef => ({ name: o.metadata.name, namespace: o.metadata.namespace ?? '' });
 const byRef = (a: ObjectRef, b: ObjectRef): number => {
@@ -154,11 +154,7 @@ export function mayUnpin(vs: VirtualService, clusterDomain: string): boolean {
  * are gone (closeEditByState then un-pins). Pure.
  */
 export function withoutRoutesOf(env: string): (vs: VirtualService) => VirtualService {
-  return (vs) => {
-    const out = deepCopy(vs);
-    if (out.spec.http) out.spec.http = out.spec.http.filter((r) => !isRouteOf(r.name, env));
-    return out;
-  };
+  return (vs) => withRoutes(vs, vs.spec.http?.filter((r) => !isRouteOf(r.name, env)));
 }
 
 /**

@@ -455,7 +455,7 @@ function unpinOrphans(http: HTTPRoute[], candidates: Set<HTTPRoute>): HTTPRoute[
  * whole afterwards: unchanged routes are the same objects). Nothing changes a route in place: every edit of a
  * VirtualService works on copies.
  */
-const withRoutes = (vs: VirtualService, http: HTTPRoute[] | undefined): VirtualService => ({
+export const withRoutes = (vs: VirtualService, http: HTTPRoute[] | undefined): VirtualService => ({
   ...vs,
   metadata: deepCopy(vs.metadata),
   spec: { ...vs.spec, ...(http ? { http } : {}) },

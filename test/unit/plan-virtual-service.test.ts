@@ -18,6 +18,7 @@ import {
   withoutEnvRoutes,
 } from '../../src/plan/virtual-service.js';
 import { MAX_VIRTUAL_SERVICE_BYTES, envsThatFit, objectBytes, virtualServiceSizeProblems, withoutAllEnvRoutes } from '../../src/plan/vs-size.js';
+import { withoutRoutesOf } from '../../src/plan/close.js';
 import { thrownError } from './fixtures/errors.js';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
@@ -611,6 +612,7 @@ describe('copies only what an edit changes', () => {
     const copy = structuredClone(two);
     expect(open(two, 'pr-3', pin)).toEqual(open(copy, 'pr-3', pin));
     expect(withoutEnvRoutes(two, 'pr-1')).toEqual(withoutEnvRoutes(structuredClone(two), 'pr-1'));
+    expect(withoutRoutesOf('pr-1')(two)).toEqual(withoutRoutesOf('pr-1')(structuredClone(two)));
     expect(withBaselinePins(frozenOriginal, edit(vs), routing('pr-9', pin))).toEqual(withBaselinePins(structuredClone(vs), edit(vs), routing('pr-9', pin)));
     expect(two).toEqual(copy);
   });
