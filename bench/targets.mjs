@@ -116,7 +116,11 @@ export function targets(r) {
         why: `${first[cmd].requests} -> ${last[cmd].requests} requests; the time from the first request to the last answer went ` +
           `${ms(first[cmd].apiMs)} -> ${ms(last[cmd].apiMs)}; API server time grew most in ${growth(first[cmd], last[cmd])}; ` +
           `the VirtualService is written ${last[cmd].serverMsBy?.['update networking.istio.io/virtualservices']?.n ?? '?'} time(s) and read ` +
-          `${(last[cmd].serverMsBy?.['get networking.istio.io/virtualservices']?.n ?? 0) + (last[cmd].serverMsBy?.['list networking.istio.io/virtualservices']?.n ?? 0)} time(s)`,
+          `${(last[cmd].serverMsBy?.['get networking.istio.io/virtualservices']?.n ?? 0) + (last[cmd].serverMsBy?.['list networking.istio.io/virtualservices']?.n ?? 0)} time(s); ` +
+          `the API server took ${ms(last[cmd].serverMsBy?.['update networking.istio.io/virtualservices']?.totalMs ?? 0)} for that write, against ` +
+          `${ms(last.apiServer.vsNoopPutMs)} for the floor's no-op PUT on a quiet cluster: a write that changes the object is also stored and ` +
+          `sent to every watcher (istiod, which pushes it), and it meets the controllers, kwok and istiod at work on the objects the ${cmd} ` +
+          'has just written, on the same 2 cores',
       });
     }
   }
