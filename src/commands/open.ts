@@ -262,228 +262,92 @@ function writeIntent(c: Change): WriteIntent[] {
 export const leaseIntents = (namespace: string, env: string): WriteIntent[] =>
   (['create', 'update', 'delete'] as const).map((verb) => ({ verb, type: LEASE, namespace, name: leaseName(env) }));
 
+/** What every step of one open shares. */
+interface OpenRun {
+  client: KubeClient;
+  spec: EnvSpec;
+  run: RunOptions;
+  opts: OpenOptions;
+  log: (line: string) => void;
+  keys: RoutingKeys;
+  /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
+  ownMadeEarly: Set<string>;
+}
+
+/** What the first hold of the Lease wrote: the open goes on from here. */
+interface Workloads {
+  snapshot: Snapshot;
+  plan: OpenPlan;
+  changes: Change[];
+  written: Map<string, Written>;
+  rules: DestinationRule[];
+}
+
+/**
+ * Opens (or updates) an env: validate, then under the env's Lease write the DestinationRules and clones, wait for
+ * the rollout (with `run.wait`), and write the routes (docs/DESIGN.md "Order of writes" and "Concurrency").
+ */
 export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const { client, spec, run } = opts;
-  const log = opts.log ?? (() => {});
-  const keys: RoutingKeys = { header: spec.routing.header, baggageKey: spec.routing.baggageKey };
-
-  /** The Lease namespace of the env: the one its clones record (an open follows it), else this run's. */
-  const lockNamespaceOf = (snapshot: Snapshot, say?: (line: string) => void) =>
-    pickLockNamespace(recordedLockNamespaces(snapshot.deployments, spec.name), run.lockNamespace, spec.name, say);
-
-  /**
-   * Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). `validated`: the
-   * read and plan made before the Lease, which stand when the env's clones read under the Lease (`clones`) are
-   * exactly those it saw: every open and close of the env changes its clones, so no other run of the env came in
-   * between (unless the snapshot caught one halfway: rules without clones), and its plan is used as it is (planning
-   * is pure: the same snapshot gives the same plan). Otherwise the cluster is read and planned again.
-   */
-  const writeWorkloads = async (held?: string, clones?: Deployment[], validated?: Validated):
-  Promise<{ done: OpenResult } | { snapshot: Snapshot; plan: OpenPlan; changes: Change[]; written: Map<string, Written>; rules: DestinationRule[] }> => {
-    const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
-      && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
-    const snapshot = standing ? validated.snapshot
-      : await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
-    // throws, listing every problem, before any write
-    const plan = standing ? validated.plan : planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(snapshot));
-    const changes = standing ? validated.changes : diffPlan(plan, snapshot);
-    const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
-    if (opts.dryRun) return { done: { report: reportFromPlan(plan, keys, pending), plan, changes } };
-
-    const skip = await opts.beforeWrite?.();
-    if (skip) return { done: { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip } };
-
-    const current = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: T) => list.find((x) => keyOf(x) === keyOf(o)) ?? null;
-    // Make before break: 1. the DestinationRules (their subsets select nothing yet); 2. where routes to the env's
-    // hosts have no subset, or a host has no VirtualService, the baseline pins and our own VirtualService (with its
-    // baseline route only), each a drain after what it names, so no baseline request can reach a clone pod;
-    // 3. the clones (with 1. when there is no 2.). The env's routes come last, after the rollout.
-    log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
-    const rules = () => Promise.all(plan.destinationRules.map(async (d) => (await ensureObject(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))).object));
-    const workloads = async () => new Map(await Promise.all(plan.clones.map(async (c) =>
-      [keyOf(c), await ensureObject(client, DEPLOYMENT, c, current(snapshot.deployments, c))] as const)));
-    const early = baselineWork(snapshot, plan);
-    if (early.pins.length + early.own.length === 0) {
-      // Nothing to pin: every route to the env's hosts names a subset already, so the clones' pods take no baseline
-      // request whenever they appear, and the env's subsets are named by no route before step 4. Both at once.
-      const [written, rulesWritten] = await Promise.all([workloads(), rules()]);
-      return { snapshot, plan, changes, written, rules: rulesWritten };
-    }
-    const rulesWritten = await rules();
-    await writeBaselinePins(plan, early);
-    return { snapshot, plan, changes, written: await workloads(), rules: rulesWritten };
+  const r: OpenRun = {
+    client, spec, run, opts, log: opts.log ?? (() => {}), ownMadeEarly: new Set(),
+    keys: { header: spec.routing.header, baggageKey: spec.routing.baggageKey },
   };
+  if (opts.dryRun) return routeAfterRollout(r, await writeWorkloads(r));
+  const validated = await validate(r);
+  const known = envClones(validated.snapshot, spec.name);
+  if (!run.wait) {
+    return withLease(client, spec.name, run, r.log, async (lock, held, clones) => {
+      const result = await routeAfterRollout(r, await writeWorkloads(r, held, clones, validated));
+      throwIfLost(r, lock);
+      return result;
+    }, known);
+  }
+  return openWithWait(r, validated, known);
+}
 
-  /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
-  const ownMadeEarly = new Set<string>();
-  const drain = async (why: string) => {
-    const ms = opts.drainMs ?? DEFAULT_DRAIN_MS;
-    if (ms <= 0) return;
-    log(`env ${spec.name}: waiting ${ms / 1000}s for proxies to get ${why} (--drain)`);
-    await new Promise((r) => setTimeout(r, ms));
-  };
-
-  /** The pins and our own VirtualServices (with their baseline route only) to write before any clone pod exists. */
-  const baselineWork = (snapshot: Snapshot, plan: OpenPlan) => {
-    const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
-    const pins = plan.routeEdits.filter((e) => {
-      const vs = known(e);
-      return vs && !isDeepStrictEqual(withBaselinePins(vs, e, plan.routing), vs);
-    });
-    const own = plan.createVirtualServices.filter((v) => !known(ref(v))).map((v) => withoutEnvRoutes(v, spec.name));
-    return { pins, own };
-  };
-
-  /** Pins (and our own VirtualServices' baseline routes) before any clone pod exists. */
-  const writeBaselinePins = async (plan: OpenPlan, { pins, own }: ReturnType<typeof baselineWork>): Promise<void> => {
-    for (const v of own) ownMadeEarly.add(keyOf(v));
-    await drain('the baseline subset before routes name it');
-    await Promise.all([
-      ...pins.map((e) => editVirtualService(client, e, (vs) => withBaselinePins(vs, e, plan.routing))),
-      ...own.map((v) => createVirtualService(client, v, (cur) => cur)),
-    ]);
-    await drain('the baseline pins before the env\'s pods exist');
-  };
-
-  /**
-   * 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. `clones`: the env's
-   * clones as the wait last saw them (where the env's Lease is recorded, for taking it again).
-   */
-  const rollout = async (plan: OpenPlan, written: Map<string, Written>, services: Service[]):
-  Promise<{ assessments: Map<string, RolloutAssessment>; clones?: Deployment[] }> => {
-    const clones = plan.clones.map(ref);
-    if (run.wait) {
-      log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
-      const deadline = Date.now() + run.timeoutSeconds * 1000;
-      const { assessments, seen } = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
-      if ([...assessments.values()].every((a) => a.state === 'ready')) {
-        const missing = await waitForEndpoints(client, spec.name, services, deadline, seen);
-        if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
-        // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
-        // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
-        // one keeps its old pods until the new are ready, and its routes are in place already.
-        if ([...written.values()].some((x) => x.outcome === 'created')) await drain("the new clones' endpoints before their routes");
-      }
-      return { assessments, clones: seen.deployments };
-    }
-    // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
-    // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.
-    const own = new Map([...written].map(([k, w]) => [k, assessRollout(w.object, [], [])]));
-    const unclear = [...written].some(([k, w]) => w.outcome === 'unchanged' && own.get(k)!.state !== 'ready');
-    if (!unclear && own.size === clones.length) return { assessments: own };
-    const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
-    return { assessments: new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
-      seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)])) };
-  };
-
-  /**
-   * 4. and 5. (under the Lease): routes, then what an earlier open left that this plan no longer wants. `rules`: the
-   * env's DestinationRules as written in this hold of the Lease, or as planned (read again where needed).
-   */
-  const writeRoutes = async (snapshot: Snapshot, plan: OpenPlan, changes: Change[], assessments: Map<string, RolloutAssessment>, fresh: boolean, rules: DestinationRule[]): Promise<OpenResult> => {
-    const assess = (ns: string, name: string) => assessments.get(`${ns}/${name}`)!;
-    const failed = [...assessments.values()].some((a) => a.state === 'failed');
-    if (failed) {
-      // Leave the routes as they were: a broken clone must not receive header traffic.
-      return { report: reportFromPlan(plan, keys, assess), plan, changes };
-    }
-    // After a wait without the Lease the snapshot's VirtualServices are stale: read each again.
-    const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
-
-    // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none. An
-    // edit that loses a round to another open asks the others to write its routes and writes theirs (route requests).
-    const sharing = routeSharing(client, spec.name, rules, plan.routeEdits, plan.routing, log);
-    try {
-      await writeEnvRoutes(plan, known, fresh, sharing);
-    } finally {
-      await sharing.withdraw();
-    }
-
-    // 5. What an earlier open of this env left that the plan no longer wants: routes first, then DRs, clones.
-    const leftovers = stale(plan, snapshot);
-    await Promise.all(leftovers.filter((s) => s.kind === 'VirtualService').map((s) => editVirtualService(client, s, closeEdit(spec.name))));
-    await Promise.all(leftovers.filter((s) => s.kind === 'DestinationRule').map((s) => remove(client, DESTINATION_RULE, s)));
-    await Promise.all(leftovers.filter((s) => s.kind === 'Deployment').map((s) => remove(client, DEPLOYMENT, s)));
-    return { report: reportFromPlan(plan, keys, assess), plan, changes };
-  };
-
-  const writeEnvRoutes = async (plan: OpenPlan, known: (e: { namespace: string; name: string }) => VirtualService | undefined, fresh: boolean, sharing: RouteSharing) => {
-    await Promise.all([
-      ...plan.routeEdits.map(async (e) => {
-        const vs = known(e);
-        const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
-        const shared = sharing.edit(edit);
-        if ((await editVirtualService(client, e, shared.edit, fresh ? vs : undefined, shared.hooks)) !== 'absent') return;
-        // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
-        if (vs && isOwnVirtualService(vs)) {
-          const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
-          await createVirtualService(client, edit(ownVirtualService(service, e.namespace, spec.clusterDomain)), edit);
-          return;
-        }
-        throw clusterError(`VirtualService ${e.namespace}/${e.name} was deleted while open ran; env ${spec.name} has no routes there. Re-run open to plan against the VirtualServices that exist now`);
-      }),
-      ...plan.createVirtualServices.map(async (v) => {
-        const edit = (cur: VirtualService) => withEnvRoutes(cur, { ...ref(v), meshApplies: true }, plan.routing);
-        if (ownMadeEarly.has(keyOf(v)) && (await editVirtualService(client, ref(v), edit)) !== 'absent') return;
-        await createVirtualService(client, edit(v), edit);
-      }),
-    ]);
-  };
-
-  const applied = async (plan: OpenPlan): Promise<void> => {
-    if (!opts.onApplied) return;
-    const rolling = (): RolloutAssessment => ({ state: 'progressing', reason: 'rolling out', ready: 0, desired: 0 });
-    await opts.onApplied({ ...reportFromPlan(plan, keys, rolling), state: 'deploying' });
-  };
-
-  const go = async (held?: string, clones?: Deployment[], validated?: Validated): Promise<OpenResult> => {
-    const w = await writeWorkloads(held, clones, validated);
-    if ('done' in w) return w.done;
-    return writeRoutes(w.snapshot, w.plan, w.changes, (await rollout(w.plan, w.written, w.snapshot.services)).assessments, true, w.rules);
-  };
-
-  if (opts.dryRun) return go();
-  // Validation before the first write, the Lease included: a plan with problems, or writes this identity may not
-  // make, fail here with nothing written. Under the Lease the cluster is read and planned again, since another run
-  // of this env may have changed it meanwhile.
-  // The identity's rules in the namespaces it will most likely write are asked while the cluster is read (one round
-  // trip less); a namespace only the plan brings in is asked after it.
+/**
+ * Validation before the first write, the Lease included: a plan with problems, or writes this identity may not
+ * make, fail here with nothing written. The identity's rules in the namespaces it will most likely write are asked
+ * while the cluster is read (one round trip less); a namespace only the plan brings in is asked after it.
+ */
+async function validate(r: OpenRun): Promise<Validated> {
+  const { client, spec, run } = r;
   const [snapshot, rules] = await Promise.all([
     readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]),
     rulesByNamespace(client, [...new Set([...namespacesOf(spec), run.lockNamespace])].sort()),
   ]);
-  const lockNamespace = lockNamespaceOf(snapshot);
+  const lockNamespace = lockNamespaceOf(r, snapshot);
   const plan = planWithAnnotations(snapshot, spec, lockNamespace);
   const changes = diffPlan(plan, snapshot);
   await checkWrites(client, [...changes.flatMap(writeIntent), ...leaseIntents(lockNamespace, spec.name)], rules);
-  const lost = (lock: { lost: boolean }) => {
-    if (lock.lost) throw clusterError(`env ${spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
-  };
-  const validated: Validated = { snapshot, lockNamespace, plan, changes };
-  const known = envClones(snapshot, spec.name);
-  if (!run.wait) {
-    return withLease(client, spec.name, run, log, async (lock, held, clones) => {
-      const result = await go(held, clones, validated);
-      lost(lock);
-      return result;
-    }, known);
-  }
-  // With a rollout wait (up to 24 h) the Lease is kept into it for LOCK_HOLD_MS at most: a rollout done by then is
-  // routed in the same hold; a longer one goes on without the Lease, so a close of the env never waits behind it, and
-  // then under the Lease again a check that the clones are still this open's (a close or another open may have run
-  // meanwhile) comes before the routes.
+  return { snapshot, lockNamespace, plan, changes };
+}
+
+function throwIfLost(r: OpenRun, lock: { lost: boolean }): void {
+  if (lock.lost) throw clusterError(`env ${r.spec.name}: the Lease was taken over while this open ran; re-run open to converge`);
+}
+
+/**
+ * With a rollout wait (up to 24 h) the Lease is kept into it for `lockHoldMs` (LOCK_HOLD_MS) at most: a rollout done
+ * by then is routed in the same hold; a longer one goes on without the Lease, so a close of the env never waits
+ * behind it, and then under the Lease again a check that the clones are still this open's (a close or another open
+ * may have run meanwhile) comes before the routes.
+ */
+async function openWithWait(r: OpenRun, validated: Validated, known: Deployment[]): Promise<OpenResult> {
+  const { client, spec, run, opts, log } = r;
   const holdMs = opts.lockHoldMs ?? LOCK_HOLD_MS;
   const first = await withLease(client, spec.name, run, log, async (lock, held, clones) => {
-    const w = await writeWorkloads(held, clones, validated);
-    lost(lock);
+    const w = await writeWorkloads(r, held, clones, validated);
+    throwIfLost(r, lock);
     if ('done' in w) return w;
-    const waited = applied(w.plan).then(() => rollout(w.plan, w.written, w.snapshot.services));
+    const waited = announceApplied(r, w.plan).then(() => rollout(r, w.plan, w.written, w.snapshot.services));
     const quick = await within(waited, holdMs);
     if (!quick) return { ...w, waited };
     // Held since the clones were written: no other run of the env came in between, and the DestinationRules are as
     // this hold wrote them.
-    const done = await writeRoutes(w.snapshot, w.plan, w.changes, quick.assessments, true, w.rules);
-    lost(lock);
+    const done = await writeRoutes(r, w, quick.assessments, true, w.rules);
+    throwIfLost(r, lock);
     return { done };
   }, known);
   if ('done' in first) return first.done;
@@ -491,8 +355,188 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const { assessments, clones: seen } = await first.waited;
   return withLease(client, spec.name, run, log, async (lock, _held, clones) => {
     await checkStillOurs(client, first.plan, log, clones);
-    const result = await writeRoutes(first.snapshot, first.plan, first.changes, assessments, false, first.plan.destinationRules);
-    lost(lock);
+    const result = await writeRoutes(r, first, assessments, false, first.plan.destinationRules);
+    throwIfLost(r, lock);
     return result;
   }, seen);
+}
+
+/** Without a wait, or a dry run: the rollout as it stands, then the routes, in the same hold. */
+async function routeAfterRollout(r: OpenRun, w: { done: OpenResult } | Workloads): Promise<OpenResult> {
+  if ('done' in w) return w.done;
+  return writeRoutes(r, w, (await rollout(r, w.plan, w.written, w.snapshot.services)).assessments, true, w.rules);
+}
+
+/** The Lease namespace of the env: the one its clones record (an open follows it), else this run's. */
+const lockNamespaceOf = (r: OpenRun, snapshot: Snapshot, say?: (line: string) => void) =>
+  pickLockNamespace(recordedLockNamespaces(snapshot.deployments, r.spec.name), r.run.lockNamespace, r.spec.name, say);
+
+/**
+ * Clones and DestinationRules (under the Lease). A result ends the open here (dry run, skipped). `validated`: the
+ * read and plan made before the Lease, which stand when the env's clones read under the Lease (`clones`) are
+ * exactly those it saw: every open and close of the env changes its clones, so no other run of the env came in
+ * between (unless the snapshot caught one halfway: rules without clones), and its plan is used as it is (planning
+ * is pure: the same snapshot gives the same plan). Otherwise the cluster is read and planned again.
+ */
+async function writeWorkloads(r: OpenRun, held?: string, clones?: Deployment[], validated?: Validated): Promise<{ done: OpenResult } | Workloads> {
+  const { client, spec, opts, keys, log } = r;
+  const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
+    && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
+  const snapshot = standing ? validated.snapshot
+    : await readOpenSnapshot(client, namespacesOf(spec), spec.name, [...spec.services, ...spec.workers]);
+  // throws, listing every problem, before any write
+  const plan = standing ? validated.plan : planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(r, snapshot));
+  const changes = standing ? validated.changes : diffPlan(plan, snapshot);
+  const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
+  if (opts.dryRun) return { done: { report: reportFromPlan(plan, keys, pending), plan, changes } };
+
+  const skip = await opts.beforeWrite?.();
+  if (skip) return { done: { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip } };
+
+  const current = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: T) => list.find((x) => keyOf(x) === keyOf(o)) ?? null;
+  // Make before break: 1. the DestinationRules (their subsets select nothing yet); 2. where routes to the env's
+  // hosts have no subset, or a host has no VirtualService, the baseline pins and our own VirtualService (with its
+  // baseline route only), each a drain after what it names, so no baseline request can reach a clone pod;
+  // 3. the clones (with 1. when there is no 2.). The env's routes come last, after the rollout.
+  log(`env ${spec.name}: ${plan.clones.length} clone(s), ${plan.destinationRules.length} DestinationRule(s)`);
+  const rules = () => Promise.all(plan.destinationRules.map(async (d) => (await ensureObject(client, DESTINATION_RULE, d, current(snapshot.destinationRules, d))).object));
+  const workloads = async () => new Map(await Promise.all(plan.clones.map(async (c) =>
+    [keyOf(c), await ensureObject(client, DEPLOYMENT, c, current(snapshot.deployments, c))] as const)));
+  const early = baselineWork(r, snapshot, plan);
+  if (early.pins.length + early.own.length === 0) {
+    // Nothing to pin: every route to the env's hosts names a subset already, so the clones' pods take no baseline
+    // request whenever they appear, and the env's subsets are named by no route before step 4. Both at once.
+    const [written, rulesWritten] = await Promise.all([workloads(), rules()]);
+    return { snapshot, plan, changes, written, rules: rulesWritten };
+  }
+  const rulesWritten = await rules();
+  await writeBaselinePins(r, plan, early);
+  return { snapshot, plan, changes, written: await workloads(), rules: rulesWritten };
+}
+
+async function drain(r: OpenRun, why: string): Promise<void> {
+  const ms = r.opts.drainMs ?? DEFAULT_DRAIN_MS;
+  if (ms <= 0) return;
+  r.log(`env ${r.spec.name}: waiting ${ms / 1000}s for proxies to get ${why} (--drain)`);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The pins and our own VirtualServices (with their baseline route only) to write before any clone pod exists. */
+function baselineWork(r: OpenRun, snapshot: Snapshot, plan: OpenPlan) {
+  const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+  const pins = plan.routeEdits.filter((e) => {
+    const vs = known(e);
+    return vs && !isDeepStrictEqual(withBaselinePins(vs, e, plan.routing), vs);
+  });
+  const own = plan.createVirtualServices.filter((v) => !known(ref(v))).map((v) => withoutEnvRoutes(v, r.spec.name));
+  return { pins, own };
+}
+
+/** Pins (and our own VirtualServices' baseline routes) before any clone pod exists. */
+async function writeBaselinePins(r: OpenRun, plan: OpenPlan, { pins, own }: ReturnType<typeof baselineWork>): Promise<void> {
+  for (const v of own) r.ownMadeEarly.add(keyOf(v));
+  await drain(r, 'the baseline subset before routes name it');
+  await Promise.all([
+    ...pins.map((e) => editVirtualService(r.client, e, (vs) => withBaselinePins(vs, e, plan.routing))),
+    ...own.map((v) => createVirtualService(r.client, v, (cur) => cur)),
+  ]);
+  await drain(r, 'the baseline pins before the env\'s pods exist');
+}
+
+/**
+ * 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. `clones`: the env's
+ * clones as the wait last saw them (where the env's Lease is recorded, for taking it again).
+ */
+async function rollout(r: OpenRun, plan: OpenPlan, written: Map<string, Written>, services: Service[]):
+Promise<{ assessments: Map<string, RolloutAssessment>; clones?: Deployment[] }> {
+  const { client, spec, run, log } = r;
+  const clones = plan.clones.map(ref);
+  if (run.wait) {
+    log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
+    const deadline = Date.now() + run.timeoutSeconds * 1000;
+    const { assessments, seen } = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
+    if ([...assessments.values()].every((a) => a.state === 'ready')) {
+      const missing = await waitForEndpoints(client, spec.name, services, deadline, seen);
+      if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
+      // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
+      // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
+      // one keeps its old pods until the new are ready, and its routes are in place already.
+      if ([...written.values()].some((x) => x.outcome === 'created')) await drain(r, "the new clones' endpoints before their routes");
+    }
+    return { assessments, clones: seen.deployments };
+  }
+  // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
+  // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.
+  const own = new Map([...written].map(([k, w]) => [k, assessRollout(w.object, [], [])]));
+  const unclear = [...written].some(([k, w]) => w.outcome === 'unchanged' && own.get(k)!.state !== 'ready');
+  if (!unclear && own.size === clones.length) return { assessments: own };
+  const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
+  return { assessments: new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
+    seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)])) };
+}
+
+/**
+ * 4. and 5. (under the Lease): routes, then what an earlier open left that this plan no longer wants. `fresh`: the
+ * snapshot's VirtualServices may be written as read (a 409 reads them again); after a wait without the Lease they
+ * are stale and read again first. `rules`: the env's DestinationRules as written in this hold of the Lease, or as
+ * planned (read again where needed).
+ */
+async function writeRoutes(r: OpenRun, { snapshot, plan, changes }: Pick<Workloads, 'snapshot' | 'plan' | 'changes'>,
+  assessments: Map<string, RolloutAssessment>, fresh: boolean, rules: DestinationRule[]): Promise<OpenResult> {
+  const { client, spec, keys, log } = r;
+  const assess = (ns: string, name: string) => assessments.get(`${ns}/${name}`)!;
+  const failed = [...assessments.values()].some((a) => a.state === 'failed');
+  if (failed) {
+    // Leave the routes as they were: a broken clone must not receive header traffic.
+    return { report: reportFromPlan(plan, keys, assess), plan, changes };
+  }
+  const known = (e: { namespace: string; name: string }) => snapshot.virtualServices.find((v) => v.metadata.namespace === e.namespace && v.metadata.name === e.name);
+
+  // 4. Routes, in every VirtualService in front of the hosts; our own VirtualService where a host had none. An
+  // edit that loses a round to another open asks the others to write its routes and writes theirs (route requests).
+  const sharing = routeSharing(client, spec.name, rules, plan.routeEdits, plan.routing, log);
+  try {
+    await writeEnvRoutes(r, plan, known, fresh, sharing);
+  } finally {
+    await sharing.withdraw();
+  }
+
+  // 5. What an earlier open of this env left that the plan no longer wants: routes first, then DRs, clones.
+  const leftovers = stale(plan, snapshot);
+  await Promise.all(leftovers.filter((s) => s.kind === 'VirtualService').map((s) => editVirtualService(client, s, closeEdit(spec.name))));
+  await Promise.all(leftovers.filter((s) => s.kind === 'DestinationRule').map((s) => remove(client, DESTINATION_RULE, s)));
+  await Promise.all(leftovers.filter((s) => s.kind === 'Deployment').map((s) => remove(client, DEPLOYMENT, s)));
+  return { report: reportFromPlan(plan, keys, assess), plan, changes };
+}
+
+async function writeEnvRoutes(r: OpenRun, plan: OpenPlan, known: (e: { namespace: string; name: string }) => VirtualService | undefined,
+  fresh: boolean, sharing: RouteSharing): Promise<void> {
+  const { client, spec } = r;
+  await Promise.all([
+    ...plan.routeEdits.map(async (e) => {
+      const vs = known(e);
+      const edit = (cur: VirtualService) => withEnvRoutes(cur, e, plan.routing);
+      const shared = sharing.edit(edit);
+      if ((await editVirtualService(client, e, shared.edit, fresh ? vs : undefined, shared.hooks)) !== 'absent') return;
+      // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
+      if (vs && isOwnVirtualService(vs)) {
+        const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
+        await createVirtualService(client, edit(ownVirtualService(service, e.namespace, spec.clusterDomain)), edit);
+        return;
+      }
+      throw clusterError(`VirtualService ${e.namespace}/${e.name} was deleted while open ran; env ${spec.name} has no routes there. Re-run open to plan against the VirtualServices that exist now`);
+    }),
+    ...plan.createVirtualServices.map(async (v) => {
+      const edit = (cur: VirtualService) => withEnvRoutes(cur, { ...ref(v), meshApplies: true }, plan.routing);
+      if (r.ownMadeEarly.has(keyOf(v)) && (await editVirtualService(client, ref(v), edit)) !== 'absent') return;
+      await createVirtualService(client, edit(v), edit);
+    }),
+  ]);
+}
+
+/** `onApplied`, with the report of clones that are written and rolling out. */
+async function announceApplied(r: OpenRun, plan: OpenPlan): Promise<void> {
+  if (!r.opts.onApplied) return;
+  const rolling = (): RolloutAssessment => ({ state: 'progressing', reason: 'rolling out', ready: 0, desired: 0 });
+  await r.opts.onApplied({ ...reportFromPlan(plan, r.keys, rolling), state: 'deploying' });
 }
