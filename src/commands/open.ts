@@ -262,12 +262,8 @@ function writeIntent(c: Change): WriteIntent[] {
 export const leaseIntents = (namespace: string, env: string): WriteIntent[] =>
   (['create', 'update', 'delete'] as const).map((verb) => ({ verb, type: LEASE, namespace, name: leaseName(env) }));
 
-/** What every step of one open shares. */
-interface OpenRun {
-  client: KubeClient;
-  spec: EnvSpec;
-  run: RunOptions;
-  opts: OpenOptions;
+/** What every step of one open shares: its options, and what is worked out once from them. */
+interface OpenRun extends OpenOptions {
   log: (line: string) => void;
   keys: RoutingKeys;
   /** Our own VirtualServices made with their baseline route before the clones: the routes then edit them. */
@@ -290,7 +286,7 @@ interface Workloads {
 export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
   const { client, spec, run } = opts;
   const r: OpenRun = {
-    client, spec, run, opts, log: opts.log ?? (() => {}), ownMadeEarly: new Set(),
+    ...opts, log: opts.log ?? (() => {}), ownMadeEarly: new Set(),
     keys: { header: spec.routing.header, baggageKey: spec.routing.baggageKey },
   };
   if (opts.dryRun) return routeAfterRollout(r, await writeWorkloads(r));
@@ -335,8 +331,8 @@ function throwIfLost(r: OpenRun, lock: { lost: boolean }): void {
  * may have run meanwhile) comes before the routes.
  */
 async function openWithWait(r: OpenRun, validated: Validated, known: Deployment[]): Promise<OpenResult> {
-  const { client, spec, run, opts, log } = r;
-  const holdMs = opts.lockHoldMs ?? LOCK_HOLD_MS;
+  const { client, spec, run, log } = r;
+  const holdMs = r.lockHoldMs ?? LOCK_HOLD_MS;
   const first = await withLease(client, spec.name, run, log, async (lock, held, clones) => {
     const w = await writeWorkloads(r, held, clones, validated);
     throwIfLost(r, lock);
@@ -379,7 +375,7 @@ const lockNamespaceOf = (r: OpenRun, snapshot: Snapshot, say?: (line: string) =>
  * is pure: the same snapshot gives the same plan). Otherwise the cluster is read and planned again.
  */
 async function writeWorkloads(r: OpenRun, held?: string, clones?: Deployment[], validated?: Validated): Promise<{ done: OpenResult } | Workloads> {
-  const { client, spec, opts, keys, log } = r;
+  const { client, spec, keys, log } = r;
   const standing = validated && clones && held === validated.lockNamespace && sameClones(validated.snapshot, clones, spec.name)
     && (clones.length > 0 || !hasEnvRules(validated.snapshot, spec.name));
   const snapshot = standing ? validated.snapshot
@@ -388,9 +384,9 @@ async function writeWorkloads(r: OpenRun, held?: string, clones?: Deployment[], 
   const plan = standing ? validated.plan : planWithAnnotations(snapshot, spec, held ?? lockNamespaceOf(r, snapshot));
   const changes = standing ? validated.changes : diffPlan(plan, snapshot);
   const pending = (): RolloutAssessment => ({ state: 'progressing', reason: 'not applied (dry run)', ready: 0, desired: 0 });
-  if (opts.dryRun) return { done: { report: reportFromPlan(plan, keys, pending), plan, changes } };
+  if (r.dryRun) return { done: { report: reportFromPlan(plan, keys, pending), plan, changes } };
 
-  const skip = await opts.beforeWrite?.();
+  const skip = await r.beforeWrite?.();
   if (skip) return { done: { report: { ...reportFromPlan(plan, keys, pending), state: 'skipped' }, plan, changes: [], skipped: skip } };
 
   const current = <T extends { metadata: { namespace?: string; name: string } }>(list: T[], o: T) => list.find((x) => keyOf(x) === keyOf(o)) ?? null;
@@ -415,7 +411,7 @@ async function writeWorkloads(r: OpenRun, held?: string, clones?: Deployment[], 
 }
 
 async function drain(r: OpenRun, why: string): Promise<void> {
-  const ms = r.opts.drainMs ?? DEFAULT_DRAIN_MS;
+  const ms = r.drainMs ?? DEFAULT_DRAIN_MS;
   if (ms <= 0) return;
   r.log(`env ${r.spec.name}: waiting ${ms / 1000}s for proxies to get ${why} (--drain)`);
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -536,7 +532,7 @@ async function writeEnvRoutes(r: OpenRun, plan: OpenPlan, known: (e: { namespace
 
 /** `onApplied`, with the report of clones that are written and rolling out. */
 async function announceApplied(r: OpenRun, plan: OpenPlan): Promise<void> {
-  if (!r.opts.onApplied) return;
+  if (!r.onApplied) return;
   const rolling = (): RolloutAssessment => ({ state: 'progressing', reason: 'rolling out', ready: 0, desired: 0 });
-  await r.opts.onApplied({ ...reportFromPlan(plan, r.keys, rolling), state: 'deploying' });
+  await r.onApplied({ ...reportFromPlan(plan, r.keys, rolling), state: 'deploying' });
 }

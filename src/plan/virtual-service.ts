@@ -489,19 +489,14 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
       continue;
     }
     let route = original;
-    const targets = (r: HTTPRoute) => (r.delegate ? { destinations: [], mirrors: [] }
-      : { destinations: envDestinations(r, hosts, ns, routing.clusterDomain), mirrors: envMirrors(r, hosts, ns, routing.clusterDomain) });
-    const found = targets(original);
-    if (found.destinations.length > 0 || found.mirrors.length > 0) {
-      // Pin before copying: the copy gets the env subset anyway, and drops the mirrors to env hosts. A route with
-      // something to pin is pinned as a copy, which stands for it in `lost` too.
-      const bare = ({ destinations, mirrors }: typeof found) => [...destinations.map((d) => d.destination), ...mirrors].filter((d) => !d.subset);
-      if (bare(found).length > 0) {
-        route = deepCopy(original);
-        if (lost.has(original)) lost.add(route);
-        for (const d of bare(targets(route))) d.subset = BASELINE_SUBSET;
-      }
-      block.push(envRoute(route, targets(route).destinations[0] ?? null, routing, meshApplies, inDelegate, isEnvHost));
+    const destinations = original.delegate ? [] : envDestinations(original, hosts, ns, routing.clusterDomain);
+    const mirrors = original.delegate ? [] : envMirrors(original, hosts, ns, routing.clusterDomain);
+    if (destinations.length > 0 || mirrors.length > 0) {
+      // The user route is pinned (a copy when it changes, standing for it in `lost` too); the env's copy of it gets
+      // the env subset on its first env destination whatever the pin, and drops the mirrors to env hosts.
+      route = pinnedToBaseline(original, hosts, ns, routing.clusterDomain);
+      if (route !== original && lost.has(original)) lost.add(route);
+      block.push(envRoute(original, destinations[0] ?? null, routing, meshApplies, inDelegate, isEnvHost));
       block = sortBlock(block);
     }
     result.push(...block, route);
@@ -520,16 +515,21 @@ export function withEnvRoutes(vs: VirtualService, edit: RouteEdit, routing: EnvR
 export function withBaselinePins(vs: VirtualService, edit: RouteEdit, routing: EnvRouting): VirtualService {
   const hosts = new Set(routing.hosts);
   const ns = vsNamespace(vs, edit.namespace);
-  const bare = (route: HTTPRoute) => [
-    ...envDestinations(route, hosts, ns, routing.clusterDomain).map((d) => d.destination),
-    ...envMirrors(route, hosts, ns, routing.clusterDomain),
-  ].filter((d) => !d.subset);
-  return withRoutes(vs, vs.spec.http?.map((route) => {
-    if (isEnvRoute(route) || route.delegate || bare(route).length === 0) return route;
-    const copy = deepCopy(route);
-    for (const d of bare(copy)) d.subset = BASELINE_SUBSET;
-    return copy;
-  }));
+  return withRoutes(vs, vs.spec.http?.map((route) =>
+    (isEnvRoute(route) || route.delegate ? route : pinnedToBaseline(route, hosts, ns, routing.clusterDomain))));
+}
+
+/**
+ * `route` with every destination and mirror destination on an env host that has no subset pinned to the baseline
+ * subset: a copy when there is one, else `route` itself.
+ */
+function pinnedToBaseline(route: HTTPRoute, hosts: ReadonlySet<string>, ns: string, clusterDomain: string): HTTPRoute {
+  const bare = (r: HTTPRoute) => [...envDestinations(r, hosts, ns, clusterDomain).map((d) => d.destination), ...envMirrors(r, hosts, ns, clusterDomain)]
+    .filter((d) => !d.subset);
+  if (bare(route).length === 0) return route;
+  const copy = deepCopy(route);
+  for (const d of bare(copy)) d.subset = BASELINE_SUBSET;
+  return copy;
 }
 
 /**

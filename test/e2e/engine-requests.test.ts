@@ -4,7 +4,7 @@
 // fails here, with where they went. With a wait, the Lease is held once when the rollout is done within
 // --lock-hold, twice when it is not.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { WRITE_VERBS, useCluster, waitFor, type AuditEvent } from '../harness/cluster.js';
+import { useCluster, waitFor, type AuditEvent } from '../harness/cluster.js';
 import { actor, deployment, destinationRule, envName, install, ok, service, virtualService, writeConfig } from './fixtures/engine.js';
 
 const cluster = useCluster();
@@ -105,8 +105,7 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     const file = writeConfig(cluster, { env, services: [{ namespace: slowNs, deployment: 'web-v1', image: 'example.com/web:pr' }] });
     const r = ok(await slowWho.open(file, '--lock-hold', '1s'));
     expect(r.stderr).toContain(`env ${env}: the rollout takes longer than 1s; waiting for it without the Lease`);
-    const writes = cluster.audit({ username: slowWho.username })
-      .filter((e) => WRITE_VERBS.has(e.verb) && !e.objectRef?.resource?.startsWith('selfsubject'))
+    const writes = cluster.writes(slowWho.username)
       .map((e) => ({ what: `${e.verb} ${e.objectRef?.resource} ${e.objectRef?.name}`, at: Date.parse(e.stageTimestamp) }));
     expect(writes.map((w) => w.what).filter((w) => w.includes('leases') || w.includes('virtualservices'))).toEqual([
       `create leases dynamic-env-${env}`, `delete leases dynamic-env-${env}`,
