@@ -60,9 +60,12 @@ export function targets(r) {
         why: `${requestText(s)}` +
           (s.requestFloor > 13 ? `; the floor itself is above the target: ${s.writeFloor} of it are writes, 2 of them the Lease` : '') +
           `; above the floor, kinds read more than once: ${rereads(s)}. Each is needed: the user's Deployments and the env's ` +
-          'clones are two lists (other envs\' clones left out), the env\'s clones are listed again under the Lease (another ' +
-          'run of the env may have come in between), the one-pod list is the sidecar question, and the rollout\'s watches ' +
-          'follow the clones from the moment they are written; the permission check validates every write before the first',
+          'clones are two lists (other envs\' clones left out), the env\'s clones are read again under the Lease (another ' +
+          'run of the env may have come in between' +
+          (mode === 'with wait' ? '; with a wait that read is the first list of the rollout\'s watch of them, which goes on through the rollout' : '') +
+          '), the one-pod list is the sidecar question' +
+          (mode === 'with wait' ? ', the rollout follows the clones\' Pods (their ready IPs are what the EndpointSlices must list before the routes)' : '') +
+          '; the permission check validates every write before the first',
       });
     }
   }

@@ -161,8 +161,8 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   // The identity's rules where the env's objects are, asked while the Lease is taken (never rejects: a review that
   // cannot be asked allows, and the write itself then reports a refusal).
   const rules = rulesByNamespace(client, [...new Set([...first.deployments, ...first.destinationRules].map((o) => o.metadata.namespace ?? ''))].sort());
-  return withLease(client, env, opts.run, log, (_lock, _namespace, clones, routing) => go({ clones, routing, rules }), first.deployments,
-    () => readCloseRouting(client));
+  return withLease(client, env, opts.run, log, (_lock, _namespace, clones, routing) => go({ clones, routing, rules }),
+    { known: first.deployments, readAlongside: () => readCloseRouting(client) });
 }
 
 /**

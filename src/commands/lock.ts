@@ -28,17 +28,28 @@ export function pickLockNamespace(recorded: string[], fallback: string, env: str
   return one;
 }
 
+/** What withLease reads, and what it can be spared. */
+export interface LeaseReads<R> {
+  /** The env's clones as the caller just read them (where the Lease is recorded), saving that read before the Lease. */
+  known?: Deployment[];
+  /** More the body reads under the Lease, read in parallel with the env's clones (one round trip, not two). */
+  readAlongside?: () => Promise<R>;
+  /**
+   * Reads the env's clones under the first Lease taken instead of a list (open's rollout watch, whose first list is
+   * this read). Called once, after the Lease is taken; a Lease taken again elsewhere lists.
+   */
+  readClonesOnce?: () => Promise<Deployment[]>;
+}
+
 export async function withLease<T, R = undefined>(
   client: KubeClient,
   env: string,
   run: Pick<RunOptions, 'lockNamespace'> & { lockTimeoutSeconds?: number },
   log: (line: string) => void,
   body: (lock: LeaseLock, namespace: string, clones: Deployment[], alongside: R) => Promise<T>,
-  /** The env's clones as the caller just read them, saving that read. */
-  known?: Deployment[],
-  /** More the body reads under the Lease, read in parallel with the env's clones (one round trip, not two). */
-  readAlongside?: () => Promise<R>,
+  reads: LeaseReads<R> = {},
 ): Promise<T> {
+  const { known, readAlongside, readClonesOnce } = reads;
   let recorded = known ? recordedLockNamespaces(known, env) : await readLockNamespaces(client, env);
   for (let attempt = 0; ; attempt++) {
     const namespace = pickLockNamespace(recorded, run.lockNamespace, env, attempt === 0 ? log : undefined);
@@ -59,7 +70,9 @@ export async function withLease<T, R = undefined>(
     let moved = false;
     try {
       // Read again under the Lease: the body gets the env's clones as they are now.
-      const [clones, alongside] = await Promise.all([readClones(client, env), readAlongside?.() as Promise<R>]);
+      const [clones, alongside] = await Promise.all([
+        attempt === 0 && readClonesOnce ? readClonesOnce() : readClones(client, env), readAlongside?.() as Promise<R>,
+      ]);
       recorded = recordedLockNamespaces(clones, env);
       const now = pickLockNamespace(recorded, namespace, env);
       moved = now !== namespace && attempt < 3;

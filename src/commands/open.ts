@@ -17,7 +17,7 @@ import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { routeSharing, type RouteSharing } from '../kube/route-requests.js';
 import { createVirtualService, editVirtualService, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
-import { observeEnv, waitForRollout, assessRollout, type RolloutAssessment } from '../kube/rollout.js';
+import { observeEnv, waitForRollout, watchEnv, assessRollout, type EnvWatch, type RolloutAssessment } from '../kube/rollout.js';
 import { waitForEndpoints } from '../kube/endpoints.js';
 import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
@@ -297,7 +297,7 @@ export async function openEnv(opts: OpenOptions): Promise<OpenResult> {
       const result = await routeAfterRollout(r, await writeWorkloads(r, held, clones, validated));
       throwIfLost(r, lock);
       return result;
-    }, known);
+    }, { known });
   }
   return openWithWait(r, validated, known);
 }
@@ -333,28 +333,36 @@ function throwIfLost(r: OpenRun, lock: { lost: boolean }): void {
 async function openWithWait(r: OpenRun, validated: Validated, known: Deployment[]): Promise<OpenResult> {
   const { client, spec, run, log } = r;
   const holdMs = r.lockHoldMs ?? LOCK_HOLD_MS;
-  const first = await withLease(client, spec.name, run, log, async (lock, held, clones) => {
-    const w = await writeWorkloads(r, held, clones, validated);
-    throwIfLost(r, lock);
-    if ('done' in w) return w;
-    const waited = announceApplied(r, w.plan).then(() => rollout(r, w.plan, w.written, w.snapshot.services));
-    const quick = await within(waited, holdMs);
-    if (!quick) return { ...w, waited };
-    // Held since the clones were written: no other run of the env came in between, and the DestinationRules are as
-    // this hold wrote them.
-    const done = await writeRoutes(r, w, quick.assessments, true, w.rules);
-    throwIfLost(r, lock);
-    return { done };
-  }, known);
-  if ('done' in first) return first.done;
-  if (holdMs > 0) log(`env ${spec.name}: the rollout takes longer than ${holdMs / 1000}s; waiting for it without the Lease`);
-  const { assessments, clones: seen } = await first.waited;
-  return withLease(client, spec.name, run, log, async (lock, _held, clones) => {
-    await checkStillOurs(client, first.plan, log, clones);
-    const result = await writeRoutes(r, first, assessments, false, first.plan.destinationRules);
-    throwIfLost(r, lock);
-    return result;
-  }, seen);
+  // Started under the Lease, before the writes: its first list is the read of the env's clones under the Lease.
+  let watch: EnvWatch | undefined;
+  const readClonesOnce = () => (watch = watchEnv(client, spec.name, run.timeoutSeconds)).listed;
+  try {
+    const first = await withLease(client, spec.name, run, log, async (lock, held, clones) => {
+      const w = await writeWorkloads(r, held, clones, validated);
+      throwIfLost(r, lock);
+      if ('done' in w) return w;
+      const waited = announceApplied(r, w.plan).then(() => rollout(r, w.plan, w.written, w.snapshot.services, watch));
+      const quick = await within(waited, holdMs);
+      if (!quick) return { ...w, waited };
+      // Held since the clones were written: no other run of the env came in between, and the DestinationRules are as
+      // this hold wrote them.
+      const done = await writeRoutes(r, w, quick.assessments, true, w.rules);
+      throwIfLost(r, lock);
+      return { done };
+    }, { known, readClonesOnce });
+    if ('done' in first) return first.done;
+    if (holdMs > 0) log(`env ${spec.name}: the rollout takes longer than ${holdMs / 1000}s; waiting for it without the Lease`);
+    const { assessments, clones: seen } = await first.waited;
+    watch?.stop();
+    return await withLease(client, spec.name, run, log, async (lock, _held, clones) => {
+      await checkStillOurs(client, first.plan, log, clones);
+      const result = await writeRoutes(r, first, assessments, false, first.plan.destinationRules);
+      throwIfLost(r, lock);
+      return result;
+    }, { known: seen });
+  } finally {
+    watch?.stop();
+  }
 }
 
 /** Without a wait, or a dry run: the rollout as it stands, then the routes, in the same hold. */
@@ -443,14 +451,15 @@ async function writeBaselinePins(r: OpenRun, plan: OpenPlan, { pins, own }: Retu
  * 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. `clones`: the env's
  * clones as the wait last saw them (where the env's Lease is recorded, for taking it again).
  */
-async function rollout(r: OpenRun, plan: OpenPlan, written: Map<string, Written>, services: Service[]):
+async function rollout(r: OpenRun, plan: OpenPlan, written: Map<string, Written>, services: Service[], watch?: EnvWatch):
 Promise<{ assessments: Map<string, RolloutAssessment>; clones?: Deployment[] }> {
   const { client, spec, run, log } = r;
   const clones = plan.clones.map(ref);
   if (run.wait) {
     log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
     const deadline = Date.now() + run.timeoutSeconds * 1000;
-    const { assessments, seen } = await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
+    const generations = new Map([...written].filter(([, w]) => w.outcome !== 'unchanged').map(([k, w]) => [k, w.object.metadata.generation ?? 1]));
+    const { assessments, seen } = watch ? await watch.rollout(clones, generations) : await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
     if ([...assessments.values()].every((a) => a.state === 'ready')) {
       const missing = await waitForEndpoints(client, spec.name, services, deadline, seen);
       if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);

@@ -164,53 +164,72 @@ export interface Rollout {
 }
 
 /**
- * Waits until every clone is ready or one has failed for good; returns each clone's assessment. The env's
- * Deployments and Pods, and after `eventsAfterMs` the Warning events of its namespaces, are each read by a streaming
- * list (one request for the current state and the changes; a list and a watch where the server refuses it), and the
- * clones are assessed again on every change, so a clone counts as ready the moment the API server says so. A watch
- * that ends is resumed from the last version it delivered; one whose version expired (410 Gone) or whose connection
- * failed (a restarting API server) starts again from the current state, with backoff, until the deadline. At the deadline
- * every clone not ready is failed: "timed out after Ns", with what was last seen wrong.
+ * The env's Deployments and Pods, followed from the moment it is started: an open starts it under the env's Lease,
+ * before it writes, so that the watch's first list is the read of the env's clones under the Lease (one request for
+ * both) and the rollout wait then goes on from what the watch already holds.
+ */
+export interface EnvWatch {
+  /**
+   * The env's Deployments as the watch's first list showed them (a server that never says where a streaming list's
+   * state ends, one before Kubernetes 1.27, is asked by a list after LISTED_WITHIN_MS).
+   */
+  listed: Promise<Deployment[]>;
+  /**
+   * Waits until every clone is ready or one has failed for good. `written`: the generation each clone this run wrote
+   * has from that write (by `namespace/name`); the watch's copies from before it are not assessed.
+   */
+  rollout(clones: CloneRef[], written?: Map<string, number>): Promise<Rollout>;
+  stop(): void;
+}
+
+/** How long `EnvWatch.listed` waits for a streaming list's closing bookmark before it lists. */
+export const LISTED_WITHIN_MS = 2_000;
+
+/**
+ * Waits until every clone is ready or one has failed for good; returns each clone's assessment (see watchEnv).
  */
 export async function waitForRollout(
   client: KubeClient,
   env: string,
   clones: CloneRef[],
   timeoutSeconds: number,
-  { eventsAfterMs = EVENTS_AFTER_MS }: { eventsAfterMs?: number } = {},
+  options: { eventsAfterMs?: number } = {},
 ): Promise<Rollout> {
-  const started = Date.now();
-  const deadline = started + timeoutSeconds * 1000;
-  const namespaces = [...new Set(clones.map((c) => c.namespace))];
+  const watch = watchEnv(client, env, timeoutSeconds, options);
+  try {
+    return await watch.rollout(clones);
+  } finally {
+    watch.stop();
+  }
+}
+
+/**
+ * Follows the env's Deployments and Pods, and once a rollout is waited for for `eventsAfterMs`, the Warning events of
+ * its namespaces, each by a streaming list (one request for the current state and the changes; a list and a watch
+ * where the server refuses it). The clones are assessed again on every change, so a clone counts as ready the moment
+ * the API server says so. A watch that ends is resumed from the last version it delivered; one whose version expired
+ * (410 Gone) or whose connection failed (a restarting API server) starts again from the current state, with backoff,
+ * until the deadline (`timeoutSeconds` from now). At the deadline every clone not ready is failed: "timed out after
+ * Ns", with what was last seen wrong.
+ */
+export function watchEnv(
+  client: KubeClient,
+  env: string,
+  timeoutSeconds: number,
+  { eventsAfterMs = EVENTS_AFTER_MS }: { eventsAfterMs?: number } = {},
+): EnvWatch {
+  const deadline = Date.now() + timeoutSeconds * 1000;
   const deployments: Source = { type: DEPLOYMENT, labelSelector: envSelector(env), store: new Map() };
   const pods: Source = { type: POD, labelSelector: `dynamic-env.io/env=${env}`, store: new Map() };
-  const events: Source[] = namespaces.map((namespace) => ({ type: EVENT, namespace, fieldSelector: 'type=Warning', store: new Map(), optional: true }));
+  let events: Source[] = [];
   const stop = new AbortController();
-  let settle!: (r: Rollout) => void;
-  let fail!: (e: unknown) => void;
-  const result = new Promise<Rollout>((resolve, reject) => { settle = resolve; fail = reject; });
-
-  const assess = (timedOut?: number) => {
-    // Until the clones have been listed once, a clone not seen yet is not known to be missing. (A server before
-    // Kubernetes 1.27 ignores a streaming list's request and never closes its initial events: seeing every clone is
-    // enough.)
-    const seen = deployments.synced || clones.every((c) => deployments.store.has(`${c.namespace}/${c.name}`));
-    if (!seen && timedOut === undefined) return;
-    // Failures already reported before this wait (lastTransitionTime has whole seconds) get a grace period.
-    const unconfirmedBefore = Date.now() < started + STALE_FAILURE_GRACE_MS ? started - 1_000 : undefined;
-    const seenPods = [...pods.store.values()] as Pod[];
-    const seenEvents = events.flatMap((s) => [...s.store.values()]) as KubeEvent[];
-    const out = new Map<string, RolloutAssessment>();
-    for (const c of clones) {
-      const d = deployments.store.get(`${c.namespace}/${c.name}`) as Deployment | undefined;
-      out.set(`${c.namespace}/${c.name}`, assessRollout(d, seenPods, seenEvents, timedOut, unconfirmedBefore));
-    }
-    const states = [...out.values()].map((a) => a.state);
-    if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) {
-      settle({ assessments: out, seen: { deployments: [...deployments.store.values()] as Deployment[], pods: seenPods, events: seenEvents } });
-    }
+  /** Told of every change; the rollout wait's assessment once one is waited for. */
+  let changed = () => {};
+  let listedDone!: (d: Deployment[]) => void;
+  const listed = new Promise<Deployment[]>((resolve) => { listedDone = resolve; });
+  const synced = () => {
+    if (deployments.synced) listedDone([...deployments.store.values()] as Deployment[]);
   };
-
   // One streaming list per source where the server has the WatchList feature; where it refuses, a list and a watch.
   let streaming = true;
   /**
@@ -233,7 +252,8 @@ export async function waitForRollout(
           src.store = new Map(listed.items.map((o) => [keyOf(o), o]));
           src.synced = true;
           attempt = 0;
-          assess();
+          synced();
+          changed();
           version = listed.resourceVersion;
         }
         for (;;) {
@@ -261,14 +281,15 @@ export async function waitForRollout(
               if (initial) {
                 src.synced = true;
                 attempt = 0;
-                assess();
+                synced();
+                changed();
               }
               return;
             }
             if (!initial) version = e.object.metadata.resourceVersion ?? version;
             if (e.type === 'DELETED') src.store.delete(keyOf(e.object));
             else src.store.set(keyOf(e.object), e.object);
-            assess();
+            changed();
           });
           // A stream that ends at once with nothing in it (a proxy cutting watches) is not resumed in a tight loop.
           if (events === 0 && Date.now() - began < 1_000) await sleep(250);
@@ -312,17 +333,73 @@ export async function waitForRollout(
     }
   };
 
-  const timers = [
-    setTimeout(() => assess(timeoutSeconds), Math.max(0, deadline - Date.now())),
-    // The grace for a ReplicaFailure from before the wait ends even when nothing changes.
-    setTimeout(() => assess(), STALE_FAILURE_GRACE_MS + 10),
-    setTimeout(() => { for (const src of events) void follow(src); }, eventsAfterMs),
-  ];
+
+  // A watch that fails for good fails what waits on it: the first list, the rollout (also one asked for later).
+  let failure: { error: unknown } | undefined;
+  const rejecters = new Set<(e: unknown) => void>();
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    for (const reject of rejecters) reject(error);
+  };
+  const failing = <T>(work: Promise<T>) => new Promise<T>((resolve, reject) => {
+    if (failure) reject(failure.error);
+    rejecters.add(reject);
+    work.then(resolve, reject);
+  });
   for (const src of [deployments, pods]) void follow(src);
-  try {
-    return await result;
-  } finally {
-    for (const t of timers) clearTimeout(t);
-    stop.abort();
-  }
+  const listedTimer = setTimeout(() => {
+    if (!deployments.synced && !stop.signal.aborted) {
+      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)).then((l) => listedDone(l.items), (e: unknown) => fail(e));
+    }
+  }, LISTED_WITHIN_MS);
+
+  return {
+    listed: failing(listed),
+    rollout: (clones, written) => {
+      const started = Date.now();
+      let settle!: (r: Rollout) => void;
+      const result = failing(new Promise<Rollout>((resolve) => { settle = resolve; }));
+      /** Clones whose version of this run's write the watch has shown. */
+      const arrived = new Set<string>();
+      const assess = (timedOut?: number) => {
+        // Until the clones have been listed once, a clone not seen yet is not known to be missing. (A server before
+        // Kubernetes 1.27 ignores a streaming list's request and never closes its initial events: seeing every clone is
+        // enough.) A clone this run wrote is not known until the watch shows its write.
+        const at = (c: CloneRef) => deployments.store.get(`${c.namespace}/${c.name}`) as Deployment | undefined;
+        for (const c of clones) {
+          const want = written?.get(`${c.namespace}/${c.name}`);
+          if (want === undefined || (at(c)?.metadata.generation ?? 0) >= want) arrived.add(`${c.namespace}/${c.name}`);
+        }
+        const seen = (deployments.synced || clones.every((c) => at(c))) && clones.every((c) => arrived.has(`${c.namespace}/${c.name}`));
+        if (!seen && timedOut === undefined) return;
+        // Failures already reported before this wait (lastTransitionTime has whole seconds) get a grace period.
+        const unconfirmedBefore = Date.now() < started + STALE_FAILURE_GRACE_MS ? started - 1_000 : undefined;
+        const seenPods = [...pods.store.values()] as Pod[];
+        const seenEvents = events.flatMap((s) => [...s.store.values()]) as KubeEvent[];
+        const out = new Map<string, RolloutAssessment>();
+        for (const c of clones) out.set(`${c.namespace}/${c.name}`, assessRollout(at(c), seenPods, seenEvents, timedOut, unconfirmedBefore));
+        const states = [...out.values()].map((a) => a.state);
+        if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) {
+          settle({ assessments: out, seen: { deployments: [...deployments.store.values()] as Deployment[], pods: seenPods, events: seenEvents } });
+        }
+      };
+      changed = assess;
+      const namespaces = [...new Set(clones.map((c) => c.namespace))];
+      const timers = [
+        setTimeout(() => assess(timeoutSeconds), Math.max(0, deadline - Date.now())),
+        // The grace for a ReplicaFailure from before the wait ends even when nothing changes.
+        setTimeout(() => assess(), STALE_FAILURE_GRACE_MS + 10),
+        setTimeout(() => {
+          events = namespaces.map((namespace) => ({ type: EVENT, namespace, fieldSelector: 'type=Warning', store: new Map(), optional: true }));
+          for (const src of events) void follow(src);
+        }, eventsAfterMs),
+      ];
+      assess();
+      return result.finally(() => { for (const t of timers) clearTimeout(t); });
+    },
+    stop: () => {
+      clearTimeout(listedTimer);
+      stop.abort();
+    },
+  };
 }

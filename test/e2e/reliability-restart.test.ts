@@ -43,9 +43,10 @@ describe('reliability: API server restart mid-run', () => {
     { command: 'open', at: 'first clone create', when: write('deployments', 'POST'), signal: 'SIGKILL', downMs: 0, inFlight: true },
     { command: 'open', at: 'first DestinationRule create', when: write('destinationrules', 'POST'), signal: 'SIGKILL', downMs: 1_000, inFlight: false },
     { command: 'open', at: 'shared VirtualService update', when: write('virtualservices/mesh', 'PUT'), signal: 'SIGTERM', downMs: 0, inFlight: true },
-    // The rollout wait's watch of the env's Pods, held until the server is down: it meets a closed port, then a server
-    // that comes back, and the wait carries on from the state streamed again.
-    { command: 'open', at: 'rollout wait', when: after(write('destinationrules', 'POST'), watch('pods')), signal: 'SIGKILL', downMs: 2_000, inFlight: false },
+    // The rollout wait: its watches of the env's Deployments and Pods are started under the Lease before the writes, so
+    // they are open when the clone's create, held until the server is down, meets a closed port. The create is
+    // retried when the server comes back, and the wait carries on from the state streamed again.
+    { command: 'open', at: 'rollout wait', when: after(watch('pods'), write('deployments', 'POST')), signal: 'SIGKILL', downMs: 2_000, inFlight: false },
     { command: 'close', at: 'shared VirtualService update', when: write('virtualservices/mesh', 'PUT'), signal: 'SIGKILL', downMs: 0, inFlight: true },
     { command: 'close', at: 'first DestinationRule delete', when: write('destinationrules', 'DELETE'), signal: 'SIGTERM', downMs: 1_000, inFlight: false },
   ];

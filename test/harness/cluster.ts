@@ -22,6 +22,8 @@ export interface AuditEvent {
   objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; apiVersion?: string; subresource?: string };
   responseStatus?: { code?: number };
   stageTimestamp: string;
+  /** When the API server received the request (a watch's event comes at its end, stamped then). */
+  requestReceivedTimestamp?: string;
 }
 
 export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { deployment } from '../../src/demo/builders.js';
 import { KubeClient } from '../../src/kube/client.js';
-import { EVENTS_AFTER_MS, waitForRollout } from '../../src/kube/rollout.js';
+import { EVENTS_AFTER_MS, LISTED_WITHIN_MS, waitForRollout, watchEnv } from '../../src/kube/rollout.js';
 import type { Deployment, KubeEvent, Pod } from '../../src/plan/types.js';
 
 type Watcher = (res: http.ServerResponse, url: URL, n: number) => void;
@@ -308,5 +308,74 @@ describe('waitForRollout follows watches', () => {
     expect(a).toEqual({ state: 'failed', reason: 'timed out after 1s: 0/1 ready', ready: 0, desired: 1 });
     expect(ms).toBeGreaterThanOrEqual(950);
     expect(ms).toBeLessThan(2_000);
+  });
+});
+
+describe('watchEnv: started under the Lease, before the writes', () => {
+  const started = async <T>(use: (client: KubeClient) => Promise<T>): Promise<T> => {
+    agent = `rollout-watch-test-${++agents}`;
+    const client = KubeClient.load({ kubeconfig, retries: 1, retryWindowMs: 5_000, userAgent: agent });
+    try {
+      return await use(client);
+    } finally {
+      client.close();
+    }
+  };
+
+  test('its first list is the read of the env\'s clones; a clone this run updates counts only once the watch shows that write', async () => {
+    // Ready at generation 2 before the write; the write makes generation 3, shown (not yet ready, then ready) later.
+    setup({ deployments: (res) => {
+      setTimeout(() => send(res, 'MODIFIED', { ...clone, metadata: { ...clone.metadata, generation: 3, resourceVersion: '301' } }), 100);
+      setTimeout(() => send(res, 'MODIFIED', ready({ ...clone, metadata: { ...clone.metadata, generation: 3 } }, '302')), 200);
+    } });
+    clone = ready(clone, '200');
+    const { listed, a, seen, ms } = await started(async (client) => {
+      const watch = watchEnv(client, 'pr-1', 10);
+      try {
+        const listed = await watch.listed;
+        const t = Date.now();
+        const result = await watch.rollout([{ namespace: 'default', name: 'web-pr-1' }], new Map([['default/web-pr-1', 3]]));
+        return { listed, a: result.assessments.get('default/web-pr-1')!, seen: result.seen, ms: Date.now() - t };
+      } finally {
+        watch.stop();
+      }
+    });
+    expect(listed.map((d) => `${d.metadata.name}@${d.metadata.resourceVersion}`)).toEqual(['web-pr-1@200']);
+    // The copy from before the write looked ready; the wait went on until generation 3 was ready.
+    expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
+    expect(seen.deployments[0]?.metadata.generation).toBe(3);
+    expect(ms).toBeGreaterThanOrEqual(150);
+    // One request per kind: the first list and the wait are the same streaming list.
+    expect(log.sort()).toEqual(['stream deployments', 'stream pods']);
+  });
+
+  test('a server that never ends a streaming list\'s state (before 1.27): the first read is a list after LISTED_WITHIN_MS', async () => {
+    setup({});
+    streaming = 'ignored';
+    const { names, ms } = await started(async (client) => {
+      const watch = watchEnv(client, 'pr-1', 10);
+      const t = Date.now();
+      try {
+        return { names: (await watch.listed).map((d) => d.metadata.name), ms: Date.now() - t };
+      } finally {
+        watch.stop();
+      }
+    });
+    expect(names).toEqual(['web-pr-1']);
+    expect(ms).toBeGreaterThanOrEqual(LISTED_WITHIN_MS - 50);
+    expect(log).toContain('list deployments');
+  });
+
+  test('a watch refused for good fails the first read, naming it', async () => {
+    setup({});
+    forbidden = { deployments: 1 };
+    await expect(started(async (client) => {
+      const watch = watchEnv(client, 'pr-1', 10);
+      try {
+        return await watch.listed;
+      } finally {
+        watch.stop();
+      }
+    })).rejects.toThrow(/deployments is forbidden/);
   });
 });
