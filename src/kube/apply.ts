@@ -3,7 +3,7 @@
 // (VirtualServices) are changed by read-modify-write with a pure edit, retried on 409.
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject, VirtualService } from '../plan/types.js';
-import { clusterError } from '../errors.js';
+import { DynamicEnvError, clusterError } from '../errors.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { objectBytes } from '../plan/vs-size.js';
 import { ENV_LABEL } from '../plan/names.js';
@@ -149,7 +149,7 @@ export async function editVirtualService(
         await hooks.afterConflict?.();
         continue;
       }
-      if (e instanceof Error && 'kind' in e && 'problems' in e) throw e; // the edit refused (a DynamicEnvError)
+      if (e instanceof DynamicEnvError) throw e; // the edit refused
       if (isTooLarge(e) && next) throw tooLargeError(what, next, e);
       throw explainApiError(e, `updating ${what}`);
     }

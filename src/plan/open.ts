@@ -1,13 +1,13 @@
-// planOpen: Snapshot + EnvSpec -> OpenPlan. Pure. Every problem is collected before one error is thrown, so the
-// user fixes everything in one round (docs/DESIGN.md "Validation before the first write").
+// planOpen: Snapshot + EnvSpec -> OpenPlan. Pure. Every phase returns its findings and every problem is collected
+// before one error is thrown, so the user fixes everything in one round (docs/DESIGN.md "Validation before the first
+// write").
 
 import { findUserSubset, planHostDestinationRules } from './destination-rule.js';
-import { buildClone, isEnvObject, isManaged } from './deployment.js';
-import { hostCovers, normalizeHost, selectorMatches, serviceFqdn, serviceUrl, servicesSelecting, subsetSelects } from './hosts.js';
-import { BASELINE_SUBSET, ENV_LABEL, SOURCE_ANNOTATION, cloneName, ownVirtualServiceName } from './names.js';
+import { isManaged } from './deployment.js';
+import { hostCovers, normalizeHost, selectorMatches, serviceUrl, subsetSelects } from './hosts.js';
+import { BASELINE_SUBSET, cloneName, ownVirtualServiceName } from './names.js';
 import { throwIfProblems } from './problems.js';
 import type {
-  Deployment,
   DestinationRule,
   EnvRouting,
   EnvSpec,
@@ -16,11 +16,9 @@ import type {
   OpenPlan,
   PlanProblem,
   RouteEdit,
-  Service,
   Snapshot,
   VirtualService,
   WorkloadPlan,
-  WorkloadSpec,
 } from './types.js';
 import {
   exportToProblems,
@@ -36,7 +34,7 @@ import {
 } from './virtual-service.js';
 import { virtualServiceSizeProblems } from './vs-size.js';
 import { gitOpsEvidence, gitOpsPinProblem, gitOpsWarning } from './gitops.js';
-import { sidecarWarnings } from './sidecars.js';
+import { resolveWorkloads, type HostInfo, type Workload } from './workloads.js';
 
 const key = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
 const refKey = (r: ObjectRef): string => key(r.namespace, r.name);
@@ -52,192 +50,56 @@ const showLabels = (labels: Labels | undefined): string =>
     .map(([k, v]) => `${k}: ${v}`)
     .join(', ')}}`;
 
-interface Workload {
-  role: 'service' | 'worker';
-  spec: WorkloadSpec;
-  original?: Deployment;
-  clone?: Deployment;
-  images: string[];
-  hosts: string[];
-}
-
-interface HostInfo {
-  fqdn: string;
-  service: Service;
-  /** Pod labels of the env's clones behind this host. */
-  clonePodLabels: Labels[];
-  /** The originals routed through this host (to avoid reporting their missing version label twice). */
-  originals: Set<Deployment>;
-}
-
 interface ActiveVs {
   vs: VirtualService;
   meshApplies: boolean;
 }
 
+/** Which VirtualServices each env host is routed by (`namespace/name`), for the report. */
+type RoutedBy = Map<string, Set<string>>;
+const routedBy = (map: RoutedBy, fqdn: string, ref: ObjectRef): void => {
+  const set = map.get(fqdn) ?? new Set<string>();
+  set.add(refKey(ref));
+  map.set(fqdn, set);
+};
+
 /** Plans opening (or updating) `spec.name` against `snapshot`. Throws one DynamicEnvError listing every problem. */
 export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
-  const env = spec.name;
-  const cd = spec.clusterDomain;
-  const versionLabel = spec.routing.versionLabel;
-  const problems: PlanProblem[] = [];
-  const warnings: string[] = [];
+  const resolved = resolveWorkloads(snapshot, spec);
+  const { hosts } = resolved;
+  const routing: EnvRouting = { env: spec.name, routing: { ...spec.routing }, hosts: [...hosts.keys()].sort(), clusterDomain: spec.clusterDomain };
+  const { roots, active } = activeVirtualServices(snapshot.virtualServices);
+  const edits = planRouteEdits(active, snapshot, spec, hosts, routing);
+  const own = planOwnVirtualServices(roots, snapshot.virtualServices, hosts, routing);
+  const baseline = baselineVersions([...edits.needsBaseline, ...own.needsBaseline], snapshot, spec, hosts);
+  const rules = planDestinationRules(spec, hosts, baseline.versions, snapshot.destinationRules);
+  throwIfProblems([...resolved.problems, ...edits.problems, ...own.problems, ...baseline.problems, ...rules.problems]);
 
-  if (spec.services.length + spec.workers.length === 0) {
-    problems.push({
-      kind: 'config',
-      subject: `env ${env}`,
-      message: 'lists no services and no workers',
-      fix: 'add at least one entry under services or workers',
-    });
-  }
+  const vsByHost: RoutedBy = new Map();
+  for (const [fqdn, refs] of [...edits.routedBy, ...own.routedBy]) vsByHost.set(fqdn, new Set([...vsByHost.get(fqdn) ?? [], ...refs]));
+  return {
+    env: spec.name,
+    clones: resolved.workloads.flatMap((w) => (w.clone ? [w.clone] : [])).sort(byObjectRef),
+    destinationRules: rules.destinationRules.sort(byObjectRef),
+    routeEdits: edits.routeEdits.sort(byRef),
+    createVirtualServices: own.createVirtualServices.sort(byObjectRef),
+    routing,
+    workloads: workloadReports(resolved.workloads, spec.name, hosts, rules.ruleRefs, vsByHost),
+    warnings: [...resolved.warnings, ...edits.warnings, ...rules.warnings],
+  };
+}
 
-  const deploymentAt = (ns: string, name: string): Deployment | undefined =>
-    snapshot.deployments.find((d) => d.metadata.namespace === ns && d.metadata.name === name);
-  const servicesIn = (ns: string): Service[] =>
-    snapshot.services
-      .filter((s) => s.metadata.namespace === ns)
-      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+const refFromKey = (k: string): ObjectRef => {
+  const [namespace, name] = k.split('/') as [string, string];
+  return { name, namespace };
+};
 
-  // 1. Workloads: originals, clones, hosts.
-  const workloads: Workload[] = [];
-  const hosts = new Map<string, HostInfo>();
-  const entries: [Workload['role'], WorkloadSpec][] = [
-    ...spec.services.map((w): [Workload['role'], WorkloadSpec] => ['service', w]),
-    ...spec.workers.map((w): [Workload['role'], WorkloadSpec] => ['worker', w]),
-  ];
-  for (const [role, w] of entries) {
-    const subject = `Deployment ${w.namespace}/${w.deployment}`;
-    const workload: Workload = { role, spec: w, images: [], hosts: [] };
-    workloads.push(workload);
-    const original = deploymentAt(w.namespace, w.deployment);
-    if (!original) {
-      problems.push({
-        kind: 'cluster',
-        subject,
-        message: 'not found',
-        fix: `check the namespace and name in the config (kubectl get deployments -n ${w.namespace})`,
-      });
-      continue;
-    }
-    if (isManaged(original.metadata.labels)) {
-      problems.push({
-        kind: 'config',
-        subject,
-        message: 'is a dynamic-env clone, not an original',
-        fix: 'name the original Deployment in the config',
-      });
-      continue;
-    }
-    const name = cloneName(w.deployment, env);
-    const existing = deploymentAt(w.namespace, name);
-    const existingIsOurs = !!existing && isEnvObject(existing, env);
-    const existingEnv = existing && isManaged(existing.metadata.labels) ? existing.metadata.labels?.[ENV_LABEL] : undefined;
-    if (existing && !existingIsOurs && existingEnv !== undefined) {
-      // Clone names join Deployment and env with "-": `web` in env `v2-pr-1` and `web-v2` in env `pr-1` meet.
-      const source = existing.metadata.annotations?.[SOURCE_ANNOTATION] ?? '(unknown original)';
-      problems.push({
-        kind: 'cluster',
-        subject: `Deployment ${w.namespace}/${name}`,
-        message:
-          `is env ${existingEnv}'s clone of ${source}, and ${w.deployment}'s clone in env ${env} would get the same ` +
-          `name (clone names are <deployment>-<env>)`,
-        fix: `choose another env name for this env, or close env ${existingEnv} first (dynamic-env close --env ${existingEnv})`,
-      });
-    } else if (existing && !existingIsOurs) {
-      problems.push({
-        kind: 'cluster',
-        subject: `Deployment ${w.namespace}/${name}`,
-        message: `already exists and is not env ${env}'s clone of ${w.deployment}, so it cannot be used as the clone`,
-        fix: 'rename or remove that Deployment, or choose another env name',
-      });
-    }
-    const built = buildClone(original, w, spec, role, existingIsOurs ? existing : undefined);
-    problems.push(...built.problems);
-    workload.original = original;
-    workload.clone = built.clone;
-    workload.images = built.images;
-
-    const originalLabels = original.spec.template.metadata?.labels ?? {};
-    const cloneLabels = built.clone.spec.template.metadata?.labels ?? {};
-    const nsServices = servicesIn(w.namespace);
-    if (role === 'worker') {
-      const selecting = servicesSelecting(cloneLabels, nsServices);
-      if (selecting.length > 0) {
-        warnings.push(
-          `worker ${w.namespace}/${w.deployment}: Service ${selecting.map((s) => s.metadata.name).join(', ')} ` +
-            `selects its clone's pods, so traffic to it without a subset can reach the clone; list it under ` +
-            `services to route it by header instead`,
-        );
-      }
-      continue;
-    }
-
-    if (originalLabels[versionLabel] === undefined) {
-      problems.push({
-        kind: 'cluster',
-        subject,
-        message: `its pod template has no "${versionLabel}" label, so no subset can tell its pods from the env's`,
-        fix: `add a ${versionLabel} label to its pod template (e.g. ${versionLabel}: v1), or set routing.versionLabel to the label your subsets use`,
-      });
-    }
-    const selectingOriginal = servicesSelecting(originalLabels, nsServices);
-    const selectingBoth = selectingOriginal.filter((s) => selectorMatches(s.spec.selector, cloneLabels));
-    for (const s of selectingOriginal) {
-      if (!selectingBoth.includes(s)) {
-        warnings.push(
-          `Service ${w.namespace}/${s.metadata.name} selects ${w.deployment}'s pods but not the clone's (its ` +
-            `selector names the "${versionLabel}" label), so traffic to it is not routed to env ${env}`,
-        );
-      }
-    }
-    if (selectingBoth.length === 0) {
-      problems.push({
-        kind: 'cluster',
-        subject,
-        message: `no Service in namespace ${w.namespace} selects its pods, so there is no host to route`,
-        fix: 'create a Service for it, or list it under workers (cloned, never routed)',
-      });
-      continue;
-    }
-    for (const s of selectingBoth) {
-      const fqdn = serviceFqdn(s.metadata.name, w.namespace, cd);
-      workload.hosts.push(fqdn);
-      const info = hosts.get(fqdn) ?? { fqdn, service: s, clonePodLabels: [], originals: new Set<Deployment>() };
-      info.clonePodLabels.push(cloneLabels);
-      info.originals.add(original);
-      hosts.set(fqdn, info);
-    }
-    workload.hosts.sort();
-  }
-  // An env named like a version value pods already carry (`--env v2` beside `version: v2`): the env's subset
-  // `{<versionLabel>: <env>}` would select those pods too (header traffic would reach them) and the clone's
-  // selector would overlap their Deployment's. Checked in every namespace the env clones into: its hosts are
-  // Services there, so their endpoints and any selector a clone could overlap are there; pods elsewhere are no
-  // endpoint of an env host, and the env's sourceLabels also need the env label, which only its clones carry.
-  const cloneNamespaces = new Set(entries.map(([, w]) => w.namespace));
-  for (const d of snapshot.deployments
-    .filter((d) => cloneNamespaces.has(d.metadata.namespace ?? '') && !isManaged(d.metadata.labels))
-    .filter((d) => d.spec.template.metadata?.labels?.[versionLabel] === env)
-    .sort(byObjectRef)) {
-    problems.push({
-      kind: 'cluster',
-      subject: `Deployment ${d.metadata.namespace}/${d.metadata.name}`,
-      message:
-        `its pods carry "${versionLabel}: ${env}", the label env ${env} gives its own pods, so the env's subset (and ` +
-        `its clones' selectors) would select them too and header-routed requests could reach them`,
-      fix: `choose an env name that is not a "${versionLabel}" value in use (e.g. pr-<number>)`,
-    });
-  }
-
-  warnings.push(...sidecarWarnings(workloads.filter((w) => w.role === 'service' && w.hosts.length > 0).map((w) => w.original!), snapshot.sidecars));
-
-  const envHosts = [...hosts.keys()].sort();
-  const routing: EnvRouting = { env, routing: { ...spec.routing }, hosts: envHosts, clusterDomain: cd };
-
-  // 2. Active VirtualServices: roots (with hosts) and the delegates they reference. A delegate referenced by a root
-  // route whose match blocks list gateways gets no sourceLabels block (see matchListsGateways).
-  const roots = snapshot.virtualServices.filter((vs) => (vs.spec.hosts ?? []).length > 0);
+/**
+ * The VirtualServices that route: roots (with hosts) and the delegates they reference. A delegate referenced by a
+ * root route whose match blocks list gateways gets no sourceLabels block (see matchListsGateways).
+ */
+function activeVirtualServices(all: VirtualService[]): { roots: VirtualService[]; active: ActiveVs[] } {
+  const roots = all.filter((vs) => (vs.spec.hosts ?? []).length > 0);
   const delegateMesh = new Map<string, boolean>();
   const delegateUnderGateways = new Set<string>();
   for (const root of roots) {
@@ -251,49 +113,55 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
   const delegateSourceLabels = (k: string): boolean => delegateMesh.get(k)! && !delegateUnderGateways.has(k);
   const active: ActiveVs[] = [
     ...roots.map((vs) => ({ vs, meshApplies: vsMeshApplies(vs) })),
-    ...snapshot.virtualServices
+    ...all
       .filter((vs) => (vs.spec.hosts ?? []).length === 0)
       .filter((vs) => delegateMesh.has(key(vs.metadata.namespace, vs.metadata.name)))
       .map((vs) => ({ vs, meshApplies: delegateSourceLabels(key(vs.metadata.namespace, vs.metadata.name)) })),
   ].sort((a, b) => byObjectRef(a.vs, b.vs));
+  return { roots, active };
+}
 
-  // 3. Route edits, subset safety, and which hosts need the baseline subset.
-  const routeEdits: RouteEdit[] = [];
-  const needsBaseline = new Set<string>();
-  const vsByHost = new Map<string, Set<string>>();
-  const touch = (fqdn: string, ref: ObjectRef): void => {
-    const set = vsByHost.get(fqdn) ?? new Set<string>();
-    set.add(refKey(ref));
-    vsByHost.set(fqdn, set);
-  };
+interface RouteEdits {
+  routeEdits: RouteEdit[];
+  /** Hosts whose routes name the baseline subset (pinned, or named already). */
+  needsBaseline: Set<string>;
+  routedBy: RoutedBy;
+  problems: PlanProblem[];
+  warnings: string[];
+}
+
+/** The edit of every active VirtualService that routes to an env host, and what makes one unsafe. */
+function planRouteEdits(active: ActiveVs[], snapshot: Snapshot, spec: EnvSpec, hosts: Map<string, HostInfo>, routing: EnvRouting): RouteEdits {
+  const out: RouteEdits = { routeEdits: [], needsBaseline: new Set(), routedBy: new Map(), problems: [], warnings: [] };
   const reportedSubsets = new Set<string>();
+  const cd = spec.clusterDomain;
   for (const { vs, meshApplies } of active) {
     const ns = vs.metadata.namespace ?? '';
-    warnings.push(...nonHttpWarnings(vs, envHosts, cd));
-    const targets = routesToHosts(vs, envHosts, cd);
+    out.warnings.push(...nonHttpWarnings(vs, routing.hosts, cd));
+    const targets = routesToHosts(vs, routing.hosts, cd);
     if (targets.length === 0) continue;
     const edit: RouteEdit = { name: vs.metadata.name, namespace: ns, meshApplies };
-    routeEdits.push(edit);
+    out.routeEdits.push(edit);
     // Re-applied by a GitOps tool, Helm or kubectl apply: a sync replaces spec.http, env routes and pins with it.
     const managedBy = gitOpsEvidence(vs);
     if (managedBy.length > 0) {
-      warnings.push(gitOpsWarning(vs, env, managedBy));
+      out.warnings.push(gitOpsWarning(vs, spec.name, managedBy));
       const pins = targets.some((t) => [...t.destinations.map((r) => r.destination), ...t.mirrors].some((d) => !d.subset));
-      if (pins && spec.routing.pinUnsubsetRoutes && !spec.routing.allowPinningGitOpsManaged) problems.push(gitOpsPinProblem(vs, managedBy));
+      if (pins && spec.routing.pinUnsubsetRoutes && !spec.routing.allowPinningGitOpsManaged) out.problems.push(gitOpsPinProblem(vs, managedBy));
     }
     const unsubset = unsubsetRouteProblems(vs, routing);
-    problems.push(...unsubset);
+    out.problems.push(...unsubset);
     // The object as this open would write it must stay under the size limit (etcd refuses it for good otherwise).
-    if (unsubset.length === 0) problems.push(...virtualServiceSizeProblems(withEnvRoutes(vs, edit, routing), env));
+    if (unsubset.length === 0) out.problems.push(...virtualServiceSizeProblems(withEnvRoutes(vs, edit, routing), spec.name));
     for (const { index, route, destinations, mirrors } of targets) {
       // Mirror destinations count like route destinations: pinned ones need the baseline subset, user subsets
       // must not select the env's pods (docs/DESIGN.md "Routing").
       for (const d of [...destinations.map((r) => r.destination), ...mirrors]) {
         const fqdn = normalizeHost(d.host, ns, cd);
-        touch(fqdn, refOf(vs));
+        routedBy(out.routedBy, fqdn, refOf(vs));
         const subset = d.subset;
         if (subset === BASELINE_SUBSET || (!subset && spec.routing.pinUnsubsetRoutes)) {
-          needsBaseline.add(fqdn);
+          out.needsBaseline.add(fqdn);
           continue;
         }
         if (!subset) continue; // reported by unsubsetRouteProblems
@@ -304,23 +172,32 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
         const k = `${refKey(refOf(found.rule))}#${subset}`;
         if (reportedSubsets.has(k)) continue;
         reportedSubsets.add(k);
-        problems.push({
+        const versionLabel = spec.routing.versionLabel;
+        out.problems.push({
           kind: 'cluster',
           subject: `DestinationRule ${found.rule.metadata.namespace}/${found.rule.metadata.name} subset "${subset}"`,
           message:
-            `its labels ${showLabels(found.subset.labels)} also select env ${env}'s pods, so baseline traffic of ` +
+            `its labels ${showLabels(found.subset.labels)} also select env ${spec.name}'s pods, so baseline traffic of ` +
             `${routeRef(vs, route, index)} would reach them`,
           fix: `add the "${versionLabel}" label to the subset's labels (e.g. ${versionLabel}: <the baseline version>)`,
         });
       }
     }
   }
+  return out;
+}
 
-  // 4. Hosts that no mesh VirtualService covers get ours (created here, or already there and edited above). One
-  // that covers a host but is not exported everywhere leaves other namespaces on the default route: refused.
-  problems.push(...exportToProblems(roots, envHosts, cd));
-  const createVirtualServices: VirtualService[] = [];
-  for (const fqdn of envHosts) {
+/**
+ * Hosts that no mesh VirtualService covers get ours (created here, or already there and edited as a route edit). One
+ * that covers a host but is not exported everywhere leaves other namespaces on the default route: refused.
+ */
+function planOwnVirtualServices(roots: VirtualService[], all: VirtualService[], hosts: Map<string, HostInfo>, routing: EnvRouting) {
+  const cd = routing.clusterDomain;
+  const out = {
+    createVirtualServices: [] as VirtualService[], needsBaseline: new Set<string>(), routedBy: new Map() as RoutedBy,
+    problems: exportToProblems(roots, routing.hosts, cd),
+  };
+  for (const fqdn of routing.hosts) {
     const info = hosts.get(fqdn)!;
     const covered = roots.some(
       (vs) =>
@@ -329,11 +206,11 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
     );
     const svcNs = info.service.metadata.namespace ?? '';
     const ownName = ownVirtualServiceName(info.service.metadata.name);
-    const clash = snapshot.virtualServices.find((vs) => vs.metadata.namespace === svcNs && vs.metadata.name === ownName);
-    if (clash && isOwnVirtualService(clash)) needsBaseline.add(fqdn);
+    const clash = all.find((vs) => vs.metadata.namespace === svcNs && vs.metadata.name === ownName);
+    if (clash && isOwnVirtualService(clash)) out.needsBaseline.add(fqdn);
     if (covered) continue;
     if (clash) {
-      problems.push({
+      out.problems.push({
         kind: 'cluster',
         subject: `VirtualService ${svcNs}/${ownName}`,
         message: `exists but is not dynamic-env's, and no VirtualService routes mesh traffic for ${fqdn}`,
@@ -342,14 +219,18 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
       continue;
     }
     const edit: RouteEdit = { name: ownName, namespace: svcNs, meshApplies: true };
-    createVirtualServices.push(withEnvRoutes(ownVirtualService(info.service.metadata.name, svcNs, cd), edit, routing));
-    touch(fqdn, edit);
-    needsBaseline.add(fqdn);
+    out.createVirtualServices.push(withEnvRoutes(ownVirtualService(info.service.metadata.name, svcNs, cd), edit, routing));
+    routedBy(out.routedBy, fqdn, edit);
+    out.needsBaseline.add(fqdn);
   }
+  return out;
+}
 
-  // 5. Baseline version of each host that needs the baseline subset.
-  const baselineVersion = new Map<string, string>();
-  for (const fqdn of [...needsBaseline].sort()) {
+/** The baseline version of each host that needs the baseline subset: the one version its baseline pods share. */
+function baselineVersions(needed: string[], snapshot: Snapshot, spec: EnvSpec, hosts: Map<string, HostInfo>) {
+  const versionLabel = spec.routing.versionLabel;
+  const out = { versions: new Map<string, string>(), problems: [] as PlanProblem[] };
+  for (const fqdn of [...new Set(needed)].sort()) {
     const info = hosts.get(fqdn);
     if (!info) continue;
     const svcNs = info.service.metadata.namespace ?? '';
@@ -358,13 +239,13 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
       .filter((d) => selectorMatches(info.service.spec.selector, d.spec.template.metadata?.labels))
       .sort(byObjectRef);
     const versions = backends.map((d) => ({ d, v: d.spec.template.metadata?.labels?.[versionLabel] }));
-    if (versions.some(({ d, v }) => v === undefined && info.originals.has(d))) continue; // reported above
+    if (versions.some(({ d, v }) => v === undefined && info.originals.has(d))) continue; // reported by resolveWorkloads
     const distinct = new Set(versions.map(({ v }) => v));
     if (distinct.size === 1 && !distinct.has(undefined)) {
-      baselineVersion.set(fqdn, [...distinct][0]!);
+      out.versions.set(fqdn, [...distinct][0]!);
       continue;
     }
-    problems.push({
+    out.problems.push({
       kind: 'cluster',
       subject: `Service ${svcNs}/${info.service.metadata.name}`,
       message:
@@ -376,32 +257,38 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
         `dynamic-env does not have to pin routes for it`,
     });
   }
+  return out;
+}
 
-  // 6. Our DestinationRules per (env, host): in the Service's namespace, and in every namespace whose own user rule
-  // for the host would keep its proxies from seeing that one (docs/DESIGN.md "DestinationRules").
-  const destinationRules: DestinationRule[] = [];
-  const ruleRefs = new Map<string, ObjectRef[]>();
-  const callerNamespaces = [...new Set(entries.map(([, w]) => w.namespace))];
-  for (const fqdn of envHosts) {
+/**
+ * Our DestinationRules per (env, host): in the Service's namespace, and in every namespace whose own user rule for the
+ * host would keep its proxies from seeing that one (docs/DESIGN.md "DestinationRules").
+ */
+function planDestinationRules(spec: EnvSpec, hosts: Map<string, HostInfo>, baseline: Map<string, string>, clusterRules: DestinationRule[]) {
+  const out = { destinationRules: [] as DestinationRule[], ruleRefs: new Map<string, ObjectRef[]>(), problems: [] as PlanProblem[], warnings: [] as string[] };
+  const callerNamespaces = [...new Set([...spec.services, ...spec.workers].map((w) => w.namespace))];
+  for (const fqdn of [...hosts.keys()].sort()) {
     const info = hosts.get(fqdn)!;
     const planned = planHostDestinationRules(spec, {
       host: fqdn,
       serviceName: info.service.metadata.name,
       serviceNamespace: info.service.metadata.namespace ?? '',
-      ...(baselineVersion.has(fqdn) ? { baselineVersion: baselineVersion.get(fqdn)! } : {}),
-      clusterRules: snapshot.destinationRules,
+      ...(baseline.has(fqdn) ? { baselineVersion: baseline.get(fqdn)! } : {}),
+      clusterRules,
       callerNamespaces,
     });
-    problems.push(...planned.problems);
-    warnings.push(...planned.warnings);
-    destinationRules.push(...planned.rules);
-    ruleRefs.set(fqdn, planned.rules.map(refOf).sort(byRef));
+    out.problems.push(...planned.problems);
+    out.warnings.push(...planned.warnings);
+    out.destinationRules.push(...planned.rules);
+    out.ruleRefs.set(fqdn, planned.rules.map(refOf).sort(byRef));
   }
+  return out;
+}
 
-  throwIfProblems(problems);
-
-  // 7. Report data, in config order.
-  const workloadPlans: WorkloadPlan[] = workloads.map((w) => {
+/** What the report says of each workload, in config order. */
+function workloadReports(workloads: Workload[], env: string, hosts: Map<string, HostInfo>, ruleRefs: Map<string, ObjectRef[]>,
+  vsByHost: RoutedBy): WorkloadPlan[] {
+  return workloads.map((w) => {
     const vsKeys = new Set<string>();
     for (const h of w.hosts) for (const k of vsByHost.get(h) ?? []) vsKeys.add(k);
     return {
@@ -414,21 +301,7 @@ export function planOpen(snapshot: Snapshot, spec: EnvSpec): OpenPlan {
       hosts: w.hosts,
       ...(w.role === 'service' && w.hosts[0] ? { url: serviceUrl(w.hosts[0], hosts.get(w.hosts[0])!.service) } : {}),
       destinationRules: w.hosts.flatMap((h) => ruleRefs.get(h) ?? []),
-      virtualServices: [...vsKeys].sort().map((k) => {
-        const [namespace, name] = k.split('/') as [string, string];
-        return { name, namespace };
-      }),
+      virtualServices: [...vsKeys].sort().map(refFromKey),
     };
   });
-
-  return {
-    env,
-    clones: workloads.flatMap((w) => (w.clone ? [w.clone] : [])).sort(byObjectRef),
-    destinationRules: destinationRules.sort(byObjectRef),
-    routeEdits: routeEdits.sort(byRef),
-    createVirtualServices: createVirtualServices.sort(byObjectRef),
-    routing,
-    workloads: workloadPlans,
-    warnings,
-  };
 }
