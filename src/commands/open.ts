@@ -5,7 +5,7 @@ import type { EnvSpec, OpenPlan, Snapshot, VirtualService } from '../plan/types.
 import { planOpen } from '../plan/open.js';
 import { isOwnVirtualService, ownVirtualService, withBaselinePins, withEnvRoutes, withoutEnvRoutes } from '../plan/virtual-service.js';
 import { isEnvObject, isManaged } from '../plan/deployment.js';
-import { UPDATED_AT_ANNOTATION, leaseName, ownVirtualServiceName, shortHash } from '../plan/names.js';
+import { UPDATED_AT_ANNOTATION, isRouteOf, leaseName, parseOwnVirtualServiceName, shortHash } from '../plan/names.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { envSelector } from '../kube/snapshot.js';
 import type { DestinationRule, Deployment, KubeObject, Service } from '../plan/types.js';
@@ -243,7 +243,7 @@ function stale(plan: OpenPlan, snapshot: Snapshot): Change[] {
   const edited = new Set(plan.routeEdits.map((e) => `${e.namespace}/${e.name}`));
   return [
     ...snapshot.virtualServices
-      .filter((vs) => !edited.has(keyOf(vs)) && (vs.spec.http ?? []).some((r) => r.name?.startsWith(`dynamic-env/${plan.env}/`)))
+      .filter((vs) => !edited.has(keyOf(vs)) && (vs.spec.http ?? []).some((r) => isRouteOf(r.name, plan.env)))
       .map((vs) => ({ action: 'update' as const, kind: 'VirtualService', ...ref(vs), detail: 'remove stale routes' })),
     ...snapshot.destinationRules.filter((d) => ours(d) && !wanted.has(keyOf(d))).map((d) => ({ action: 'delete' as const, kind: 'DestinationRule', ...ref(d) })),
     ...snapshot.deployments.filter((d) => ours(d) && !wanted.has(keyOf(d))).map((d) => ({ action: 'delete' as const, kind: 'Deployment', ...ref(d) })),
@@ -524,8 +524,8 @@ async function writeEnvRoutes(r: OpenRun, plan: OpenPlan, known: (e: { namespace
       const shared = sharing.edit(edit);
       if ((await editVirtualService(client, e, shared.edit, fresh ? vs : undefined, shared.hooks)) !== 'absent') return;
       // Gone since the snapshot. Ours: the close of the last other env in it deleted it; make it again.
-      if (vs && isOwnVirtualService(vs)) {
-        const service = vs.metadata.name.slice(ownVirtualServiceName('').length);
+      const service = vs && isOwnVirtualService(vs) ? parseOwnVirtualServiceName(vs.metadata.name) : null;
+      if (service) {
         await createVirtualService(client, edit(ownVirtualService(service, e.namespace, spec.clusterDomain)), edit);
         return;
       }

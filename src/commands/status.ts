@@ -1,5 +1,5 @@
 // status, list and sweep: what the cluster says about environments, from labels and route names alone.
-import { ENV_LABEL, OPENED_AT_ANNOTATION, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL, UPDATED_AT_ANNOTATION } from '../plan/names.js';
+import { ENV_LABEL, OPENED_AT_ANNOTATION, isRouteOf, PR_LABEL, REPO_ANNOTATION, ROLE_LABEL, UPDATED_AT_ANNOTATION } from '../plan/names.js';
 import { formatDuration, type TtlFrom } from '../config/inputs.js';
 import { envsOf } from '../plan/virtual-service.js';
 import { closeEditByState, findOrphans, type Orphan } from '../plan/close.js';
@@ -117,7 +117,7 @@ export async function listEnvs(client: KubeClient): Promise<EnvSummary[]> {
       services: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] !== 'worker').length,
       workers: clones.filter((c) => c.metadata.labels?.[ROLE_LABEL] === 'worker').length,
       state: clones.length === 0 ? 'absent' : states.reduce((w, s) => (order.indexOf(s) > order.indexOf(w) ? s : w), 'ready' as (typeof order)[number]),
-      routes: services.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => r.name?.startsWith(`dynamic-env/${env}/`)).length, 0),
+      routes: services.reduce((n, vs) => n + (vs.spec.http ?? []).filter((r) => isRouteOf(r.name, env)).length, 0),
       lockNamespace: recordedLockNamespaces(clones, env).join(',') || null,
     };
   });

@@ -104,9 +104,17 @@ export function destinationRuleCopyName(env: string, service: string, serviceNam
   return joinShortened(`dynamic-env-${env}`, `${service}.${serviceNamespace}`, MAX_DNS_SUBDOMAIN);
 }
 
+const OWN_VIRTUAL_SERVICE_PREFIX = 'dynamic-env-';
+
 /** Our VirtualService for a host that has none: `dynamic-env-<service>`, shared by all envs. */
 export function ownVirtualServiceName(service: string): string {
-  return `dynamic-env-${service}`;
+  return `${OWN_VIRTUAL_SERVICE_PREFIX}${service}`;
+}
+
+/** The Service our VirtualService named `name` routes (`ownVirtualServiceName`'s inverse), or null. */
+export function parseOwnVirtualServiceName(name: string): string | null {
+  return name.startsWith(OWN_VIRTUAL_SERVICE_PREFIX) && name.length > OWN_VIRTUAL_SERVICE_PREFIX.length
+    ? name.slice(OWN_VIRTUAL_SERVICE_PREFIX.length) : null;
 }
 
 /** Lease that serialises open/close of one env. */

@@ -9,7 +9,9 @@ import {
   isValidLabelValue,
   labelSafe,
   leaseName,
+  isRouteOf,
   ownVirtualServiceName,
+  parseOwnVirtualServiceName,
   parseRouteName,
   routeName,
 } from '../../src/plan/names.js';
@@ -91,6 +93,22 @@ describe('route names', () => {
     for (const n of [undefined, '', 'default', 'dynamic-env', 'dynamic-env/', 'dynamic-env//x', 'dynamic-env-pr-42/x', 'x/dynamic-env/pr-42/y']) {
       expect(parseRouteName(n)).toBeNull();
     }
+  });
+  test('isRouteOf: the env\'s routes only', () => {
+    expect(isRouteOf('dynamic-env/pr-4/default', 'pr-4')).toBe(true);
+    expect(isRouteOf('dynamic-env/pr-42/default', 'pr-4')).toBe(false);
+    expect(isRouteOf('dynamic-env/pr-4', 'pr-4')).toBe(false);
+    expect(isRouteOf(undefined, 'pr-4')).toBe(false);
+  });
+});
+
+describe('our VirtualService names', () => {
+  test('round-trip the Service', () => {
+    for (const s of ['reviews', 'dynamic-env-x', 'a']) expect(parseOwnVirtualServiceName(ownVirtualServiceName(s))).toBe(s);
+  });
+
+  test('other names are not ours', () => {
+    for (const n of ['reviews', 'dynamic-env-', 'dynamic-env', 'x-dynamic-env-reviews']) expect(parseOwnVirtualServiceName(n)).toBeNull();
   });
 });
 
