@@ -13,7 +13,7 @@ import { KubeClient } from './kube/client.js';
 import { openEnv } from './commands/open.js';
 import { closeEnv } from './commands/close.js';
 import { envStatus, pullRequestPolicy, sweepEnvs, type EnvSummary, type SweepDecision } from './commands/status.js';
-import { escapeMarkdown, renderMarkdown } from './report/render.js';
+import { escapeMarkdown, renderMarkdown, renderSweepMarkdown } from './report/render.js';
 import type { EnvReport } from './report/model.js';
 import { decide, type CloseReason, type Decision, type PullInfo } from './github/event.js';
 import type { ClientOptions, GitHubClient } from './github/client.js';
@@ -276,6 +276,21 @@ async function comment(ctx: Context, pull: PullInfo | null, report: EnvReport, s
   return result.id;
 }
 
+/**
+ * What the comment and the summary say of the run besides the engine's report: the repository, the PR, where the
+ * run is, when; `extra` adds what the command knows (the commit, why it closed).
+ */
+function reportContext(ctx: Context, pr: number | null, extra: NonNullable<EnvReport['context']> = {}): NonNullable<EnvReport['context']> {
+  return {
+    ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
+    ...(pr !== null ? { pr } : {}),
+    ...(ctx.env.GITHUB_SERVER_URL ? { serverUrl: ctx.env.GITHUB_SERVER_URL } : {}),
+    ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+    updatedAt: new Date().toISOString(),
+    ...extra,
+  };
+}
+
 const DRY_RUN_BANNER = '> **Dry run**: nothing was written to the cluster. Below is what a real run would do.';
 
 /** The job summary and the sticky comment of an env's report; returns the outputs that say the same. */
@@ -314,16 +329,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   /** What the comment and the summary say besides the engine's report; `headCommit` when the PR moved on. */
   const withContext = (report: EnvReport, headCommit?: string): EnvReport => ({
     ...report,
-    context: {
-      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
-      ...(pull ? { pr: pull.number } : {}),
-      commit: sha,
-      ...(headCommit ? { headCommit } : {}),
-      ...(ctx.env.GITHUB_SERVER_URL ? { serverUrl: ctx.env.GITHUB_SERVER_URL } : {}),
-      ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
-      updatedAt: new Date().toISOString(),
-      ...(exampleUrl ? { exampleUrl } : {}),
-    },
+    context: reportContext(ctx, pull?.number ?? null, { commit: sha, ...(headCommit ? { headCommit } : {}), ...(exampleUrl ? { exampleUrl } : {}) }),
   });
 
   let closedMeanwhile: { merged: boolean } | null = null;
@@ -426,17 +432,7 @@ async function close(ctx: Context, client: KubeClient, env: string, pull: PullIn
     await removeDeployments(ctx, env);
   }
   logGroups.end();
-  const closed: EnvReport = {
-    ...r,
-    context: {
-      ...(ctx.repo ? { repo: `${ctx.repo.owner}/${ctx.repo.repo}` } : {}),
-      ...(pull ? { pr: pull.number } : {}),
-      ...(ctx.env.GITHUB_SERVER_URL ? { serverUrl: ctx.env.GITHUB_SERVER_URL } : {}),
-      ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
-      updatedAt: new Date().toISOString(),
-      closeReason: reason,
-    },
-  };
+  const closed: EnvReport = { ...r, context: reportContext(ctx, pull?.number ?? null, { closeReason: reason }) };
   return { outputs: await report(ctx, closed, pull, pull?.headSha ?? ctx.env.GITHUB_SHA ?? '', { onlyIfExists: r.state === 'absent' }) };
 }
 
@@ -494,20 +490,14 @@ async function sweep(ctx: Context, client: KubeClient): Promise<Outcome> {
     if (!ctx.inputs.comment || !ctx.github || !ctx.repo || pr === null) continue;
     const closedReport: EnvReport = {
       env: r.env, header: '', headerValue: r.env, baggage: null, state: 'closed', services: [], workers: [],
-      context: { ...(mine ? { repo: mine } : {}), pr, closeReason: 'swept', updatedAt: new Date().toISOString(), ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
+      context: reportContext(ctx, pr, { closeReason: 'swept' }),
     };
     await upsertStickyComment(await ctx.github(), {
       repo: ctx.repo, issueNumber: pr, env: r.env, body: renderMarkdown(closedReport),
       state: { sha: '', runId: ctx.runId, runAttempt: ctx.runAttempt, updatedAt: new Date().toISOString() },
     }).catch((e) => core.warning(`could not update the comment of #${pr}: ${(e as Error).message}`));
   }
-  // Markdown, not core.summary.addHeading: its <h3> starts an HTML block that swallows a table on the next line.
-  const result = (r: (typeof envs)[number]) =>
-    r.error ? `failed: ${escapeMarkdown(r.error)}` : r.closed ? 'closed' : ctx.inputs.dryRun && decided.get(r.env)?.close ? 'would close' : 'kept';
-  const lines = envs.map((r) => `| ${escapeMarkdown(r.env)} | ${result(r)} | ${escapeMarkdown(r.reason)} |`);
-  await core.summary
-    .addRaw(`### Dynamic environments: sweep\n\n${envs.length ? `| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n` : 'No environments in the cluster.\n'}`, true)
-    .write();
+  await core.summary.addRaw(renderSweepMarkdown(envs, (env) => ctx.inputs.dryRun && decided.get(env)?.close === true), true).write();
   const failed = envs.filter((r) => r.error);
   const outputs: Outputs = {
     env: '', state: failed.length ? 'failed' : 'swept',

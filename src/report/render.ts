@@ -6,6 +6,7 @@
 // such string and the text output strips control characters. The report carries nothing secret; keep it so.
 
 import type { EnvReport, EnvState, WorkloadReport } from './model.js';
+import type { SweepResult } from '../commands/status.js';
 import { RESPONSE_ENV_HEADER, leaseName } from '../plan/names.js';
 
 type CloseReason = NonNullable<NonNullable<EnvReport['context']>['closeReason']>;
@@ -321,6 +322,17 @@ function isHttpUrl(s: string): boolean {
 // Text
 
 /** Plain text for a terminal: no markdown, no control characters from the cluster, columns aligned. */
+/**
+ * The job summary of a sweep: one row per env, what was done and why. `wouldClose`: an env a dry run would have
+ * closed. Markdown, not core.summary.addHeading: its <h3> starts an HTML block that swallows a table on the next line.
+ */
+export function renderSweepMarkdown(results: SweepResult[], wouldClose: (env: string) => boolean): string {
+  if (results.length === 0) return '### Dynamic environments: sweep\n\nNo environments in the cluster.\n';
+  const result = (r: SweepResult) => (r.error ? `failed: ${escapeMarkdown(r.error)}` : r.closed ? 'closed' : wouldClose(r.env) ? 'would close' : 'kept');
+  const lines = results.map((r) => `| ${escapeMarkdown(r.env)} | ${result(r)} | ${escapeMarkdown(r.reason)} |`);
+  return `### Dynamic environments: sweep\n\n| Env | Result | Why |\n|---|---|---|\n${lines.join('\n')}\n`;
+}
+
 export function renderText(report: EnvReport): string {
   const f = facts(report);
   const t = (s: string) => stripControl(s.replace(/\r\n?|\n/g, ' '), false);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { EnvReport, WorkloadReport } from '../../src/report/model.js';
-import { escapeMarkdown, markdownCode, readableTime, renderMarkdown, renderText } from '../../src/report/render.js';
+import { escapeMarkdown, markdownCode, readableTime, renderMarkdown, renderSweepMarkdown, renderText } from '../../src/report/render.js';
 import { renderEnvList } from '../../src/report/cli-text.js';
 
 function workload(over: Partial<WorkloadReport> = {}): WorkloadReport {
@@ -331,5 +331,33 @@ describe('dynamic-env list (text)', () => {
       'pr-22  absent  1         0        -   -       -',
       '',
     ]);
+  });
+});
+
+describe('sweep job summary', () => {
+  test('one row per env: closed, kept, would close (a dry run), failed; cluster text escaped', () => {
+    const md = renderSweepMarkdown([
+      { env: 'pr-1', closed: true, reason: 'pull request #1 is closed' },
+      { env: 'pr-2', closed: false, reason: 'pull request #2 is open' },
+      { env: 'pr-3', closed: false, reason: 'older than 72h' },
+      { env: 'pr-4', closed: false, reason: 'pull request #4 is merged', error: 'Lease | taken <b>' },
+    ], (env) => env === 'pr-3');
+    expect(md.split('\n').slice(0, 8)).toEqual([
+      '### Dynamic environments: sweep',
+      '',
+      '| Env | Result | Why |',
+      '|---|---|---|',
+      `| pr-1 | closed | ${escapeMarkdown('pull request #1 is closed')} |`,
+      `| pr-2 | kept | ${escapeMarkdown('pull request #2 is open')} |`,
+      '| pr-3 | would close | older than 72h |',
+      `| pr-4 | failed: ${escapeMarkdown('Lease | taken <b>')} | ${escapeMarkdown('pull request #4 is merged')} |`,
+    ]);
+    // Cluster text cannot open HTML or link issues: #4 is not a link.
+    expect(md).not.toContain('<b>');
+    expect(md).not.toContain('#4');
+  });
+
+  test('no env: said so, no empty table', () => {
+    expect(renderSweepMarkdown([], () => false)).toBe('### Dynamic environments: sweep\n\nNo environments in the cluster.\n');
   });
 });
