@@ -8,7 +8,8 @@ import { envsOf } from '../plan/virtual-service.js';
 import { objectBytes } from '../plan/vs-size.js';
 import { ENV_LABEL } from '../plan/names.js';
 import { isEnvObject, isManaged } from '../plan/deployment.js';
-import { explainApiError, isAlreadyExists, isConflict, isNotFound, isTooLarge, sleep, type KubeClient } from './client.js';
+import { explainApiError, isAlreadyExists, isConflict, isNotFound, isTooLarge, type KubeClient } from './client.js';
+import { retrying } from './retry.js';
 import type { ResourceType } from './resources.js';
 import { VIRTUAL_SERVICE } from './resources.js';
 
@@ -27,16 +28,6 @@ function owned(o: KubeObject): unknown {
 function controllerAnnotations(o: KubeObject): Record<string, string> {
   return Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => k.startsWith('deployment.kubernetes.io/')));
 }
-
-/**
- * Retries for 409 on read-modify-write, bounded by time, not by count: N runs editing one VirtualService at once
- * need up to N rounds (one wins each), so a fixed count failed the last of many. Full jitter (a random wait up to
- * 5 ms × 2^attempt, at most 250 ms) spreads the losers out within a round or two instead of making every one wait
- * out long fixed steps: 20 concurrent opens took 64× one open with the old 20 ms + up to 1 s (bench `concurrency`).
- */
-const CONFLICT_RETRY_MS = 60_000;
-const backoff = (attempt: number) => sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
-const retryConflict = (started: number) => Date.now() - started < CONFLICT_RETRY_MS;
 
 /**
  * An env's object (a clone, a DestinationRule) found at its name when the snapshot had none there is replaced only if
@@ -65,31 +56,31 @@ export async function ensure<T extends KubeObject>(client: KubeClient, type: Res
 /** `ensure`, also giving the object as the API server now has it (its answer to the write, or what was read). */
 export async function ensureObject<T extends KubeObject>(client: KubeClient, type: ResourceType, desired: T, current?: T | null): Promise<{ outcome: WriteOutcome; object: T }> {
   let existing = current ?? null;
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      if (!existing) return { outcome: 'created', object: await client.create(type, desired) };
-      const next = {
-        ...desired,
-        metadata: {
-          ...desired.metadata,
-          annotations: { ...controllerAnnotations(existing), ...desired.metadata.annotations },
-          resourceVersion: existing.metadata.resourceVersion,
-        },
-      };
-      if (isDeepStrictEqual(owned(existing), owned(next))) return { outcome: 'unchanged', object: existing };
-      return { outcome: 'updated', object: await client.replace(type, next) };
-    } catch (e) {
-      if ((isAlreadyExists(e) || isConflict(e)) && retryConflict(started)) {
-        existing = await client.get<T>(type, desired.metadata.namespace, desired.metadata.name).catch((err) => {
-          throw explainApiError(err, `reading ${describe(type, desired)}`);
-        });
-        throwIfForeign(type, desired, existing);
-        await backoff(attempt);
-        continue;
-      }
-      throw explainApiError(e, `writing ${describe(type, desired)}`);
-    }
+  const write = async (): Promise<{ outcome: WriteOutcome; object: T }> => {
+    if (!existing) return { outcome: 'created', object: await client.create(type, desired) };
+    const next = {
+      ...desired,
+      metadata: {
+        ...desired.metadata,
+        annotations: { ...controllerAnnotations(existing), ...desired.metadata.annotations },
+        resourceVersion: existing.metadata.resourceVersion,
+      },
+    };
+    if (isDeepStrictEqual(owned(existing), owned(next))) return { outcome: 'unchanged', object: existing };
+    return { outcome: 'updated', object: await client.replace(type, next) };
+  };
+  // 409: made or changed since it was read; read it again (and refuse one that is not the env's).
+  const reread = async () => {
+    existing = await client.get<T>(type, desired.metadata.namespace, desired.metadata.name).catch((err) => {
+      throw explainApiError(err, `reading ${describe(type, desired)}`);
+    });
+    throwIfForeign(type, desired, existing);
+  };
+  try {
+    return await retrying(write, (e) => isAlreadyExists(e) || isConflict(e), { beforeRetry: reread });
+  } catch (e) {
+    if (e instanceof DynamicEnvError) throw e;
+    throw explainApiError(e, `writing ${describe(type, desired)}`);
   }
 }
 
@@ -119,40 +110,41 @@ export async function editVirtualService(
 ): Promise<WriteOutcome> {
   let vs = current ?? null;
   const what = `VirtualService ${ref.namespace}/${ref.name}`;
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
-    let next: VirtualService | null = null;
-    try {
+  /** What the last attempt tried to write (a size refusal names it). */
+  const tried: { next?: VirtualService } = {};
+  const write = async (attempt: number): Promise<WriteOutcome> => {
+    delete tried.next;
+    for (;;) {
       if (!vs) vs = await client.get<VirtualService>(VIRTUAL_SERVICE, ref.namespace, ref.name);
       if (!vs) return 'absent';
-      if (attempt > 0) {
-        await hooks.afterReread?.(vs);
-        if (await hooks.deferWrite?.()) {
-          vs = null;
-          continue;
-        }
-      }
-      next = edit(vs);
-      if (next === null) {
-        const gone = await client.delete(VIRTUAL_SERVICE, ref.namespace, ref.name, { resourceVersion: vs.metadata.resourceVersion! });
-        return gone ? 'deleted' : 'absent';
-      }
-      if (isDeepStrictEqual(next.spec, vs.spec) && isDeepStrictEqual(next.metadata.labels, vs.metadata.labels)) return 'unchanged';
-      await client.replace(VIRTUAL_SERVICE, next);
-      return 'updated';
-    } catch (e) {
-      // 409: changed since we read it. 404 on the replace: deleted since we read it (our own VirtualService, by
-      // the close of the last other env in it); the re-read says 'absent' and the caller decides.
-      if ((isConflict(e) || isNotFound(e)) && retryConflict(started)) {
-        vs = null;
-        await backoff(attempt);
-        await hooks.afterConflict?.();
-        continue;
-      }
-      if (e instanceof DynamicEnvError) throw e; // the edit refused
-      if (isTooLarge(e) && next) throw tooLargeError(what, next, e);
-      throw explainApiError(e, `updating ${what}`);
+      if (attempt === 0) break;
+      await hooks.afterReread?.(vs);
+      if (!(await hooks.deferWrite?.())) break;
+      vs = null;
     }
+    const next = edit(vs);
+    if (next === null) {
+      const gone = await client.delete(VIRTUAL_SERVICE, ref.namespace, ref.name, { resourceVersion: vs.metadata.resourceVersion! });
+      return gone ? 'deleted' : 'absent';
+    }
+    if (isDeepStrictEqual(next.spec, vs.spec) && isDeepStrictEqual(next.metadata.labels, vs.metadata.labels)) return 'unchanged';
+    tried.next = next;
+    await client.replace(VIRTUAL_SERVICE, next);
+    return 'updated';
+  };
+  try {
+    // 409: changed since we read it. 404 on the replace: deleted since we read it (our own VirtualService, by the close
+    // of the last other env in it); the re-read says 'absent' and the caller decides.
+    return await retrying(write, (e) => isConflict(e) || isNotFound(e), {
+      beforeRetry: async () => {
+        vs = null;
+        await hooks.afterConflict?.();
+      },
+    });
+  } catch (e) {
+    if (e instanceof DynamicEnvError) throw e; // the edit refused
+    if (isTooLarge(e) && tried.next) throw tooLargeError(what, tried.next, e);
+    throw explainApiError(e, `updating ${what}`);
   }
 }
 
