@@ -1,26 +1,19 @@
 // What the action must NOT do, run as a runner runs it: open envs for forks, drafts or stale runs, touch the cluster
 // on bad inputs, or leak a credential anywhere a person can read.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { useCluster } from '../harness/cluster.js';
-import { FakeGitHub } from '../github/fake-github.js';
+import type { FakeGitHub } from '../github/fake-github.js';
 import {
-  botComments, clusterWrites, envObjects, expectNoViolations, installWeb, payload, prNumber, repoName, runAction, sha,
+  botComments, clusterWrites, envObjects, installWeb, payload, prNumber, repoName, runAction, sha,
   succeeded, type ActionRun, type EventFixture,
+  useFakeGitHub, NOT_WAITED,
 } from './fixtures/action.js';
 
 const cluster = useCluster();
 const TOKEN = 'ghs_guardsTokenZYXWVU9876543210abcd';
 let fake: FakeGitHub;
-/** The state of an open with `wait: false`: the clones were looked at once, ready or not yet. */
-const NOT_WAITED = /^(progressing|ready)$/;
-
-beforeAll(async () => {
-  fake = await FakeGitHub.start();
-  fake.addInstallationToken(TOKEN);
-});
-afterAll(() => fake?.close());
-afterEach(() => expectNoViolations(fake));
+useFakeGitHub(TOKEN, (f) => (fake = f));
 
 async function setup(o: { draft?: boolean } = {}) {
   const ns = await cluster.namespace('guard');

@@ -1,27 +1,20 @@
 // The action as a runner runs it (node dist/index.js, INPUT_* and GITHUB_* variables, payload file, output and
 // summary files) against the real control plane and the GitHub stand-in: a PR's env from opened to closed.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { request, useCluster, waitFor } from '../harness/cluster.js';
-import { FakeGitHub } from '../github/fake-github.js';
+import type { FakeGitHub } from '../github/fake-github.js';
 import {
-  botComments, envObjects, expectNoViolations, installWeb, payload, prNumber, repoName, runAction, sha, succeeded, tmp,
+  botComments, envObjects, installWeb, payload, prNumber, repoName, runAction, sha, succeeded, tmp,
   type EventFixture,
+  useFakeGitHub, NOT_WAITED,
 } from './fixtures/action.js';
 
 const cluster = useCluster();
 const TOKEN = 'ghs_lifecycleTokenABCDEF0123456789';
 let fake: FakeGitHub;
-/** The state of an open with `wait: false`: the clones were looked at once, ready or not yet. */
-const NOT_WAITED = /^(progressing|ready)$/;
-
-beforeAll(async () => {
-  fake = await FakeGitHub.start();
-  fake.addInstallationToken(TOKEN);
-});
-afterAll(() => fake?.close());
-afterEach(() => expectNoViolations(fake));
+useFakeGitHub(TOKEN, (f) => (fake = f));
 
 /** A namespace with the app, an identity writing only there, a repo and a PR seeded open in the stand-in. */
 async function setup(o: { labels?: string[] } = {}) {

@@ -1,25 +1,20 @@
 // The PR comment is live, run as a runner runs it: posted in state deploying (with its commit) as soon as the clones
 // are written, before the rollout wait ends, then updated with the outcome; a rollout that times out fails the
 // step, the GitHub Deployment and the comment, with the reasons; the log is grouped by phase.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { useCluster, waitFor } from '../harness/cluster.js';
-import { FakeGitHub } from '../github/fake-github.js';
+import type { FakeGitHub } from '../github/fake-github.js';
 import {
-  botComments, commentWrites, envObjects, expectNoViolations, installWeb, logGroups, payload, prNumber, repoName, runAction, sha,
+  botComments, commentWrites, envObjects, installWeb, logGroups, payload, prNumber, repoName, runAction, sha,
   succeeded, type EventFixture,
+  useFakeGitHub,
 } from './fixtures/action.js';
 
 const cluster = useCluster();
 const TOKEN = 'ghs_liveTokenQWERTY0123456789abcdef';
 let fake: FakeGitHub;
-
-beforeAll(async () => {
-  fake = await FakeGitHub.start();
-  fake.addInstallationToken(TOKEN);
-});
-afterAll(() => fake?.close());
-afterEach(() => expectNoViolations(fake));
+useFakeGitHub(TOKEN, (f) => (fake = f));
 
 async function setup(o: { neverReady?: boolean } = {}) {
   const ns = await cluster.namespace('live');

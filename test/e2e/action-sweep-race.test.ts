@@ -1,25 +1,20 @@
 // The scheduled sweep and racing runs, as a runner runs the action: the sweep reclaims the envs of this repository
 // whose PR is closed (and, with a ttl, the old ones) and keeps everything else; concurrent runs for one PR leave one
 // env and one comment.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { useCluster } from '../harness/cluster.js';
-import { FakeGitHub } from '../github/fake-github.js';
+import type { FakeGitHub } from '../github/fake-github.js';
 import { parseCommentState } from '../../src/github/comment.js';
 import {
-  botComments, envObjects, expectNoViolations, installWeb, payload, prNumber, repoName, runAction, sha, succeeded,
+  botComments, envObjects, installWeb, payload, prNumber, repoName, runAction, sha, succeeded,
+  useFakeGitHub,
 } from './fixtures/action.js';
 
 const cluster = useCluster();
 const TOKEN = 'ghs_sweepRaceToken0123456789ABCDEF';
 let fake: FakeGitHub;
-
-beforeAll(async () => {
-  fake = await FakeGitHub.start();
-  fake.addInstallationToken(TOKEN);
-});
-afterAll(() => fake?.close());
-afterEach(() => expectNoViolations(fake));
+useFakeGitHub(TOKEN, (f) => (fake = f));
 
 async function setup() {
   const ns = await cluster.namespace('sweep');
