@@ -42,6 +42,29 @@ function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { serv
   return wanted;
 }
 
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+const keyOf = (s: { metadata: { namespace?: string; name: string } }) => `${s.metadata.namespace ?? ''}/${s.metadata.name}`;
+
+/**
+ * `namespace/service` → the ready addresses its EndpointSlices list: one list per namespace, whatever the number of
+ * Services (the slices carry their Service's name as a label).
+ */
+async function readyAddresses(client: KubeClient, services: Service[]): Promise<Map<string, Set<string>>> {
+  const byNamespace = new Map<string, string[]>();
+  for (const s of services) byNamespace.set(s.metadata.namespace ?? '', [...(byNamespace.get(s.metadata.namespace ?? '') ?? []), s.metadata.name]);
+  const out = new Map<string, Set<string>>();
+  await Promise.all([...byNamespace].map(async ([namespace, names]) => {
+    const slices = await client.list<EndpointSlice>(ENDPOINT_SLICE, namespace, `${SERVICE_NAME_LABEL} in (${[...new Set(names)].sort().join(',')})`);
+    for (const slice of slices.items) {
+      const key = `${namespace}/${slice.metadata.labels?.[SERVICE_NAME_LABEL] ?? ''}`;
+      const ready = out.get(key) ?? new Set<string>();
+      for (const e of slice.endpoints ?? []) if (e.conditions?.ready !== false) for (const a of e.addresses) ready.add(a);
+      out.set(key, ready);
+    }
+  }));
+  return out;
+}
+
 /**
  * Waits until each Service selecting the env's ready pods lists them as ready endpoints, or the deadline passes.
  * Returns what is still missing at the end ('' when nothing): the caller logs it and routes anyway, since the clone
@@ -55,11 +78,8 @@ export async function waitForEndpoints(client: KubeClient, env: string, services
       : (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
     let pending = [...expectedEndpoints(pods, services).values()];
     for (;;) {
-      const listed = await Promise.all(pending.map(async ({ service }) => {
-        const slices = await client.list<EndpointSlice>(ENDPOINT_SLICE, service.metadata.namespace, `kubernetes.io/service-name=${service.metadata.name}`);
-        return new Set(slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses)));
-      }));
-      pending = pending.filter((p, i) => !p.ips.every((ip) => listed[i]!.has(ip)));
+      const listed = await readyAddresses(client, pending.map((p) => p.service));
+      pending = pending.filter((p) => !p.ips.every((ip) => listed.get(keyOf(p.service))?.has(ip)));
       if (pending.length === 0) return '';
       if (Date.now() + POLL_MS >= deadline) {
         return pending.map((p) => `Service ${p.service.metadata.namespace}/${p.service.metadata.name}`).join(', ');

@@ -126,6 +126,19 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     ok(await slowWho.close(env));
   });
 
+  it('an open of 5 services with a wait reads their EndpointSlices with one list per namespace, not one per Service', async () => {
+    const env = envName();
+    const before = cluster.audit({ username: who.username }).length;
+    ok(await who.open(config(env, 5), '--lock-hold', '60s'));
+    const selectors = cluster.audit({ username: who.username }).slice(before)
+      .filter((e) => e.verb === 'list' && e.objectRef?.resource === 'endpointslices')
+      .map((e) => new URL(e.requestURI, 'https://api').searchParams.get('labelSelector'));
+    // The first asks for all five at once; a later one (the controller not caught up yet) for those still missing.
+    expect(selectors[0]).toBe('kubernetes.io/service-name in (s0,s1,s2,s3,s4)');
+    for (const s of selectors) expect(s).toMatch(/^kubernetes\.io\/service-name in \(/);
+    ok(await who.close(env));
+  });
+
   it('an open of 5 services makes a few requests more than one of 1, not five times as many', async () => {
     const env = envName();
     const opened = await requestsOf(async () => ok(await who.open(config(env, 5), '--no-wait')));

@@ -2,7 +2,8 @@
 // a grace period, and open marks such a clone so the ReplicaSet controller retries at once.
 import { describe, expect, test } from 'vitest';
 import { assessRollout } from '../../src/kube/rollout.js';
-import { podsCaughtUp } from '../../src/kube/endpoints.js';
+import { podsCaughtUp, waitForEndpoints } from '../../src/kube/endpoints.js';
+import type { KubeClient } from '../../src/kube/client.js';
 import { RETRY_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
 import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
 import type { Deployment, Pod } from '../../src/plan/types.js';
@@ -104,5 +105,50 @@ describe('podsCaughtUp: whether the Pods watch shows what the Deployments watch 
   });
   test('ready Pods of another Deployment do not count', () => {
     expect(podsCaughtUp([clone(1)], [pod('a', true, { app: 'web', version: 'pr-1' })])).toBe(false);
+  });
+});
+
+describe('waitForEndpoints: the clone pods in their Services\' EndpointSlices before the routes', () => {
+  const pod = (name: string, namespace: string, app: string, ip: string): Pod => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: { app, version: 'pr-1', 'dynamic-env.io/env': 'pr-1' } },
+    status: { podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] },
+  } as Pod);
+  const pods = [pod('web-1', 'shop', 'web', '10.0.0.1'), pod('api-1', 'shop', 'api', '10.0.0.2'), pod('db-1', 'data', 'db', '10.0.0.3')];
+  const services = [service('web', { app: 'web' }, 'shop'), service('api', { app: 'api' }, 'shop'), service('db', { app: 'db' }, 'data')];
+  const clone = (name: string, namespace: string, app: string) => {
+    const d = deployment(name, { namespace, labels: { app, version: 'pr-1' }, replicas: 1 });
+    d.status = { readyReplicas: 1 };
+    return d;
+  };
+  const seen = { deployments: [clone('web-pr-1', 'shop', 'web'), clone('api-pr-1', 'shop', 'api'), clone('db-pr-1', 'data', 'db')], pods, events: [] };
+  const slice = (namespace: string, service: string, ip: string) => ({ metadata: { name: `${service}-x`, namespace, labels: { 'kubernetes.io/service-name': service } }, endpoints: [{ addresses: [ip] }] });
+
+  /** A client whose EndpointSlice lists show `ready` (polled ones growing), recording each list's namespace and selector. */
+  const fake = (polls: ReturnType<typeof slice>[][]) => {
+    const asked: string[] = [];
+    let n = 0;
+    const client = {
+      list: async (_type: unknown, namespace: string, selector: string) => {
+        asked.push(`${namespace}: ${selector}`);
+        const shown = polls[Math.min(Math.floor(n++ / 2), polls.length - 1)]!;
+        return { items: shown.filter((s) => s.metadata.namespace === namespace) };
+      },
+    } as unknown as KubeClient;
+    return { client, asked };
+  };
+
+  test('one list per namespace for all its Services, then only for those still missing their pods', async () => {
+    const { client, asked } = fake([
+      [slice('shop', 'web', '10.0.0.1'), slice('data', 'db', '10.0.0.3')],
+      [slice('shop', 'web', '10.0.0.1'), slice('shop', 'api', '10.0.0.2'), slice('data', 'db', '10.0.0.3')],
+    ]);
+    expect(await waitForEndpoints(client, 'pr-1', services, Date.now() + 5_000, seen)).toBe('');
+    expect(asked.slice(0, 2).sort()).toEqual(['data: kubernetes.io/service-name in (db)', 'shop: kubernetes.io/service-name in (api,web)']);
+    expect(asked.slice(2)).toEqual(['shop: kubernetes.io/service-name in (api)']);
+  });
+
+  test('at the deadline: the Services still missing a pod, named', async () => {
+    const { client } = fake([[slice('shop', 'web', '10.0.0.1')]]);
+    expect(await waitForEndpoints(client, 'pr-1', services, Date.now() + 200, seen)).toBe('Service shop/api, Service data/db');
   });
 });
