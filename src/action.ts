@@ -337,6 +337,7 @@ async function open(ctx: Context, client: KubeClient, decision: Extract<Decision
   let commentId: number | undefined;
   const result = await openEnv({
     client, spec, run: runOptions, dryRun: inputs.dryRun, ...testDrain(),
+    ...(inputs.lockHoldMs !== undefined ? { lockHoldMs: inputs.lockHoldMs } : {}),
     log: (l) => core.info(l),
     // Freshness guard: a queued run for an old head, or for a PR closed meanwhile, must not (re)create the env.
     beforeWrite: async () => {

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DynamicEnvError, exitCodeOf, usageError } from './errors.js';
 import { resolveEnvSpec, resolveRunOptions, type ImageOverrides, type SpecOverrides } from './config/spec.js';
-import { parseDuration, TTL_FROM, type TtlFrom } from './config/inputs.js';
+import { parseDuration, parsePauseMs, TTL_FROM, type TtlFrom } from './config/inputs.js';
 import { parseImageLines } from './config/images.js';
 import { MAX_TIMEOUT_SECONDS, timeoutSeconds, workloadSchema, type ConfigFile } from './config/schema.js';
 import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE } from './config/names.js';
@@ -215,11 +215,9 @@ function timeoutFlag(values: Values): number | undefined {
 function pauseMs(values: Values, flag: 'drain' | 'lock-hold'): number | undefined {
   const raw = values[flag]?.trim();
   if (raw === undefined || raw === '') return undefined;
-  if (/^0+[sm]?$/.test(raw)) return 0;
-  const parsed = parseDuration(raw, 'ms');
-  if (typeof parsed === 'string') throw usageError(`--${flag}: ${parsed}`);
-  if (parsed > 600) throw usageError(`--${flag}: must be at most 10m, got "${raw}"`);
-  return parsed * 1000;
+  const ms = parsePauseMs(raw);
+  if (typeof ms === 'string') throw usageError(`--${flag}: ${ms}`);
+  return ms;
 }
 
 function drainOption(values: Values): { drainMs?: number } {

@@ -38,6 +38,7 @@ export const INPUT_NAMES = [
   'images',
   'dry-run',
   'lock-namespace',
+  'lock-hold',
 ] as const;
 export type InputName = (typeof INPUT_NAMES)[number];
 
@@ -84,6 +85,8 @@ export interface ActionInputs {
   images?: ImageLine[];
   dryRun: boolean;
   lockNamespace: string;
+  /** How long an open with a wait keeps the env's Lease into its rollout (ms). Absent: the engine's default. */
+  lockHoldMs?: number;
 }
 
 export const TTL_FROM = ['updated', 'opened'] as const;
@@ -135,6 +138,18 @@ export function parseDuration(value: string, units: string): number | string {
   }
   if (consumed !== value || parts.length === 0) return `must be a duration like ${example}, got "${value}"`;
   return total > 0 ? total : `must be greater than zero, got "${value}"`;
+}
+
+/**
+ * A pause (`--drain`, `--lock-hold`, the `lock-hold` input): 0, or a duration in seconds or minutes up to 10m. In
+ * milliseconds, or what is wrong with it.
+ */
+export function parsePauseMs(raw: string): number | string {
+  if (/^0+[sm]?$/.test(raw)) return 0;
+  const parsed = parseDuration(raw, 'ms');
+  if (typeof parsed === 'string') return parsed;
+  if (parsed > 600) return `must be at most 10m, got "${raw}"`;
+  return parsed * 1000;
 }
 
 /** Seconds as the largest units that divide them, largest first: 604800 -> `7d`, 5400 -> `1h30m`, 90 -> `1m30s`. */
@@ -324,6 +339,15 @@ const schema = z
     images: optional,
     'dry-run': bool(false),
     'lock-namespace': matching(DNS_LABEL_RE, 'a Kubernetes namespace name (lowercase DNS label)', 63),
+    'lock-hold': z.string().transform((v, ctx) => {
+      if (v === '') return undefined;
+      const ms = parsePauseMs(v);
+      if (typeof ms === 'string') {
+        ctx.addIssue({ code: 'custom', message: ms });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -366,6 +390,7 @@ export function readInputs(getInput: (name: InputName) => string): ActionInputs 
     ttlFrom: v['ttl-from'],
     lockNamespace: v['lock-namespace'] ?? DEFAULT_LOCK_NAMESPACE,
   };
+  if (v['lock-hold'] !== undefined) inputs.lockHoldMs = v['lock-hold'];
   if (v.config !== undefined) inputs.config = v.config;
   if (v.deployment !== undefined && v.namespace !== undefined && v.image !== undefined) {
     inputs.shorthand = { namespace: v.namespace, deployment: v.deployment, image: v.image };

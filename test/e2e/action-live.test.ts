@@ -61,6 +61,8 @@ describe('the comment is live', () => {
     };
     expect(at('create', 'deployments', `web-${pr.env}`)).toBeLessThan(deploying.at);
     expect(deploying.at).toBeLessThan(at('update', 'virtualservices', 'dynamic-env-web'));
+    // kwok's pod is ready at once: the routes go in within the default lock-hold, one hold of the Lease.
+    expect(audit.filter((e) => e.verb === 'create' && e.objectRef?.resource === 'leases')).toHaveLength(1);
 
     // The final comment: a row per service with its URL and a copy-paste line, the response header, the footer.
     const url = `http://web.${ns}.svc.cluster.local/`;
@@ -73,6 +75,15 @@ describe('the comment is live', () => {
 
     // The log, grouped by phase.
     expect(logGroups(r.stdout)).toEqual([`plan: ${pr.env}`, `writes: ${pr.env}`, `comment: ${pr.env} deploying`, `rollout: ${pr.env}`, `comment: ${pr.env} ready`]);
+  });
+
+  test('lock-hold: 0 gives the Lease back before the rollout wait, and it is taken again for the routes', async () => {
+    const { id, run } = await setup();
+    succeeded(await run('pull_request.opened', { timeout: '60s', 'lock-hold': '0' }));
+    const writes = cluster.writes(id.username).map((e) => `${e.verb} ${e.objectRef?.resource}`);
+    expect(writes.filter((w) => w.endsWith(' leases'))).toEqual(['create leases', 'delete leases', 'create leases', 'delete leases']);
+    // The routes go in under the second hold.
+    expect(writes.lastIndexOf('update virtualservices')).toBeGreaterThan(writes.lastIndexOf('create leases'));
   });
 
   test('a rollout that times out: exit 1, deployment failure, the comment says why and that the PR moved on, a failure summary', async () => {

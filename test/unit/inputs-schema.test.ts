@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
 import { DynamicEnvError } from '../../src/errors.js';
-import { parseDuration, readInputs, type InputName } from '../../src/config/inputs.js';
+import { INPUT_NAMES, parseDuration, readInputs, type InputName } from '../../src/config/inputs.js';
 
 const read = (values: Partial<Record<InputName, string>>) => readInputs((name) => values[name] ?? '');
 
@@ -215,6 +217,17 @@ describe('readInputs', () => {
     expect(problems({ 'lock-namespace': 'Locks' })).toEqual([expect.stringMatching(/^input "lock-namespace": must be a Kubernetes namespace name/)]);
   });
 
+  test('lock-hold: 0 or a duration up to 10m, in ms; absent leaves the engine\'s default', () => {
+    expect(read({}).lockHoldMs).toBeUndefined();
+    expect(read({ 'lock-hold': '0' }).lockHoldMs).toBe(0);
+    expect(read({ 'lock-hold': '0s' }).lockHoldMs).toBe(0);
+    expect(read({ 'lock-hold': '30s' }).lockHoldMs).toBe(30_000);
+    expect(read({ 'lock-hold': '2m' }).lockHoldMs).toBe(120_000);
+    expect(problems({ 'lock-hold': '1h' })).toEqual([expect.stringMatching(/^input "lock-hold": must be a duration like/)]);
+    expect(problems({ 'lock-hold': '11m' })).toEqual(['input "lock-hold": must be at most 10m, got "11m"']);
+    expect(problems({ 'lock-hold': 'soon' })).toEqual([expect.stringMatching(/^input "lock-hold": must be a duration like .*got "soon"/)]);
+  });
+
   test('every problem is reported at once, and the token never appears in messages', () => {
     let error: DynamicEnvError | undefined;
     try {
@@ -224,5 +237,18 @@ describe('readInputs', () => {
     }
     expect(error?.problems.map((p) => p.split(':')[0])).toEqual(['input "command"', 'input "wait"', 'input "timeout"']);
     expect(error?.message).not.toContain('ghp_supersecret');
+  });
+});
+
+describe('one list of inputs', () => {
+  test('action.yml declares exactly the inputs readInputs reads, and the README\'s inputs table lists each', () => {
+    const declared = Object.keys(parse(readFileSync('action.yml', 'utf8')).inputs).sort();
+    expect(declared).toEqual([...INPUT_NAMES].sort());
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('| input | default |'));
+    // A row's first cell names one input or several (`header`, `baggage-key`).
+    const firstCells = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]!);
+    const rows = new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([a-z-]+)`/g)].map((m) => m[1])));
+    expect(INPUT_NAMES.filter((n) => !rows.has(n))).toEqual([]);
   });
 });
