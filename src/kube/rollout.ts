@@ -155,6 +155,7 @@ interface Source {
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const refKey = (c: CloneRef) => `${c.namespace}/${c.name}`;
 
 export interface Rollout {
   /** Each clone's state, by `namespace/name`. */
@@ -333,7 +334,6 @@ export function watchEnv(
     }
   };
 
-
   // A watch that fails for good fails what waits on it: the first list, the rollout (also one asked for later).
   let failure: { error: unknown } | undefined;
   const rejecters = new Set<(e: unknown) => void>();
@@ -365,19 +365,19 @@ export function watchEnv(
         // Until the clones have been listed once, a clone not seen yet is not known to be missing. (A server before
         // Kubernetes 1.27 ignores a streaming list's request and never closes its initial events: seeing every clone is
         // enough.) A clone this run wrote is not known until the watch shows its write.
-        const at = (c: CloneRef) => deployments.store.get(`${c.namespace}/${c.name}`) as Deployment | undefined;
+        const at = (c: CloneRef) => deployments.store.get(refKey(c)) as Deployment | undefined;
         for (const c of clones) {
-          const want = written?.get(`${c.namespace}/${c.name}`);
-          if (want === undefined || (at(c)?.metadata.generation ?? 0) >= want) arrived.add(`${c.namespace}/${c.name}`);
+          const want = written?.get(refKey(c));
+          if (want === undefined || (at(c)?.metadata.generation ?? 0) >= want) arrived.add(refKey(c));
         }
-        const seen = (deployments.synced || clones.every((c) => at(c))) && clones.every((c) => arrived.has(`${c.namespace}/${c.name}`));
+        const seen = (deployments.synced || clones.every((c) => at(c))) && clones.every((c) => arrived.has(refKey(c)));
         if (!seen && timedOut === undefined) return;
         // Failures already reported before this wait (lastTransitionTime has whole seconds) get a grace period.
         const unconfirmedBefore = Date.now() < started + STALE_FAILURE_GRACE_MS ? started - 1_000 : undefined;
         const seenPods = [...pods.store.values()] as Pod[];
         const seenEvents = events.flatMap((s) => [...s.store.values()]) as KubeEvent[];
         const out = new Map<string, RolloutAssessment>();
-        for (const c of clones) out.set(`${c.namespace}/${c.name}`, assessRollout(at(c), seenPods, seenEvents, timedOut, unconfirmedBefore));
+        for (const c of clones) out.set(refKey(c), assessRollout(at(c), seenPods, seenEvents, timedOut, unconfirmedBefore));
         const states = [...out.values()].map((a) => a.state);
         if (states.every((s) => s === 'ready') || states.some((s) => s === 'failed') || timedOut !== undefined) {
           settle({ assessments: out, seen: { deployments: [...deployments.store.values()] as Deployment[], pods: seenPods, events: seenEvents } });
