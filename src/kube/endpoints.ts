@@ -14,8 +14,13 @@ interface EndpointSlice extends KubeObject {
 
 const POLL_MS = 50;
 
+/**
+ * A ready pod's IP. A terminating pod (an old pod of a clone a push updated) is none: it stays Ready while it stops,
+ * but the EndpointSlice controller lists it as not ready, and the ReplicaSet no longer counts it.
+ */
 const readyIp = (p: Pod): string | undefined =>
-  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? (p.status?.podIP as string | undefined) : undefined;
+  !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+    ? (p.status?.podIP as string | undefined) : undefined;
 
 /**
  * Whether `pods` (from another watch than the Deployments') show every ready replica of each clone: a Deployment

@@ -126,6 +126,31 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     ok(await slowWho.close(env));
   });
 
+  it('a push to a clone whose rollout takes time: the wait follows the new generation, not the ready copy from before the write', async () => {
+    const pushNs = await cluster.namespace('requests-push');
+    // minReadySeconds 3: the clone's new pod counts as available 3s after it is ready, so the rolling update takes
+    // that long, while the clone as it was before the write (the watch's first list) is ready all along.
+    const slow = deployment(pushNs, 'web-v1', { labels: { app: 'web', version: 'v1' } });
+    slow.spec.minReadySeconds = 3;
+    await install(cluster, [
+      slow, service(pushNs, 'web', { app: 'web' }), destinationRule(pushNs, 'web', 'web', ['v1']),
+      virtualService(pushNs, 'web', { hosts: ['web'], http: [{ name: 'default', route: [{ destination: { host: 'web', subset: 'v1' } }] }] }),
+    ]);
+    const pushWho = await actor(cluster, [pushNs]);
+    const env = envName();
+    const push = (tag: string) => pushWho.open(writeConfig(cluster, { env, services: [{ namespace: pushNs, deployment: 'web-v1', image: `example.com/web:${tag}` }] }),
+      '--lock-hold', '60s');
+    ok(await push('a'));
+    const r = ok(await push('b'));
+    expect(JSON.parse(r.stdout).services[0]).toMatchObject({ state: 'ready', images: ['example.com/web:b'] });
+    // Done means done: when the open says ready, the update was observed and its one new pod is all that is left
+    // (the old one, terminating, is no endpoint to wait for).
+    const clone = await cluster.getOrNull<any>('Deployment', pushNs, `web-v1-${env}`);
+    expect(clone.status).toMatchObject({ observedGeneration: clone.metadata.generation, replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+    expect(r.stderr).not.toContain('routing anyway');
+    ok(await pushWho.close(env));
+  });
+
   it('an open of 5 services with a wait reads their EndpointSlices with one list per namespace, not one per Service', async () => {
     const env = envName();
     const before = cluster.audit({ username: who.username }).length;

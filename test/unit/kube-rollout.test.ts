@@ -147,6 +147,13 @@ describe('waitForEndpoints: the clone pods in their Services\' EndpointSlices be
     expect(asked.slice(2)).toEqual(['shop: kubernetes.io/service-name in (api)']);
   });
 
+  test('a terminating pod (the old pod of a clone a push updated) is not waited for: the slices list it as not ready', async () => {
+    const old = { ...pod('web-0', 'shop', 'web', '10.0.0.9'), metadata: { ...pod('web-0', 'shop', 'web', '10.0.0.9').metadata, deletionTimestamp: '2026-12-03T10:00:00Z' } } as Pod;
+    const { client, asked } = fake([[slice('shop', 'web', '10.0.0.1'), slice('shop', 'api', '10.0.0.2'), slice('data', 'db', '10.0.0.3')]]);
+    expect(await waitForEndpoints(client, 'pr-1', services, Date.now() + 2_000, { ...seen, pods: [...pods, old] })).toBe('');
+    expect(asked).toHaveLength(2); // one look per namespace, nothing polled again
+  });
+
   test('at the deadline: the Services still missing a pod, named', async () => {
     const { client } = fake([[slice('shop', 'web', '10.0.0.1')]]);
     expect(await waitForEndpoints(client, 'pr-1', services, Date.now() + 200, seen)).toBe('Service shop/api, Service data/db');
