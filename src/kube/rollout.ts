@@ -41,7 +41,8 @@ export function assessRollout(d: Deployment | null | undefined, pods: Pod[], eve
   const desired = d.spec.replicas ?? 1;
   const st = d.status ?? {};
   const ready = st.readyReplicas ?? 0;
-  const mine = pods.filter((p) => selects(d.spec.selector.matchLabels, p.metadata.labels));
+  // A terminating pod (an old pod a push replaced) is on its way out: its troubles are not the clone's.
+  const mine = pods.filter((p) => selects(d.spec.selector.matchLabels, p.metadata.labels) && !p.metadata.deletionTimestamp);
   const cond = (type: string) => st.conditions?.find((c) => c.type === type);
 
   const problem = podProblem(mine) ?? eventProblem(mine, events);

@@ -58,6 +58,22 @@ describe('assessRollout diagnoses from events alone', () => {
   });
 });
 
+describe('assessRollout and a push\'s old pods', () => {
+  test('a terminating pod (an old pod the push replaced) that crash-loops on its way out is not the clone\'s trouble', () => {
+    const d = deployment('api-pr-1', { labels: { app: 'api', version: 'pr-1' }, replicas: 1 });
+    d.status = { observedGeneration: d.metadata.generation, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 };
+    const labels = { app: 'api', version: 'pr-1' };
+    const crashing = (name: string, deletionTimestamp?: string) => ({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+      status: { containerStatuses: [{ name: 'api', restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } } }] },
+    });
+    // Still rolling (the old pod not gone yet): progressing, not failed.
+    expect(assessRollout(d, [crashing('api-pr-1-old', '2026-12-03T10:00:00Z') as never], [])).toMatchObject({ state: 'progressing' });
+    // The same trouble on a pod that is not terminating is the clone's.
+    expect(assessRollout(d, [crashing('api-pr-1-new') as never], [])).toMatchObject({ state: 'degraded', reason: 'pod api-pr-1-new: container api: CrashLoopBackOff: back-off' });
+  });
+});
+
 describe('open marks a clone whose ReplicaSet could not create Pods', () => {
   const original = deployment('api', { labels: { app: 'api', version: 'v1' } });
   const base = {
