@@ -17,7 +17,7 @@ import { checkWrites, rulesByNamespace, type WriteIntent } from '../kube/access.
 import { readOpenSnapshot } from '../kube/snapshot.js';
 import { routeSharing, type RouteSharing } from '../kube/route-requests.js';
 import { createVirtualService, editVirtualService, ensureObject, remove, type WriteOutcome } from '../kube/apply.js';
-import { observeEnv, waitForRollout, watchEnv, assessRollout, type EnvWatch, type RolloutAssessment } from '../kube/rollout.js';
+import { observeEnv, watchEnv, assessRollout, type EnvWatch, type RolloutAssessment } from '../kube/rollout.js';
 import { waitForEndpoints } from '../kube/endpoints.js';
 import { pickLockNamespace, withLease } from './lock.js';
 import { LOCK_NAMESPACE_ANNOTATION, ownershipProblems, recordedLockNamespaces } from '../plan/ownership.js';
@@ -335,13 +335,13 @@ async function openWithWait(r: OpenRun, validated: Validated, known: Deployment[
   const holdMs = r.lockHoldMs ?? LOCK_HOLD_MS;
   // Started under the Lease, before the writes: its first list is the read of the env's clones under the Lease.
   let watch: EnvWatch | undefined;
-  const readClonesOnce = () => (watch = watchEnv(client, spec.name, run.timeoutSeconds)).listed;
+  const envWatch = () => (watch ??= watchEnv(client, spec.name, run.timeoutSeconds));
   try {
     const first = await withLease(client, spec.name, run, log, async (lock, held, clones) => {
       const w = await writeWorkloads(r, held, clones, validated);
       throwIfLost(r, lock);
       if ('done' in w) return w;
-      const waited = announceApplied(r, w.plan).then(() => rollout(r, w.plan, w.written, w.snapshot.services, watch));
+      const waited = announceApplied(r, w.plan).then(() => waitForClones(r, w, envWatch()));
       const quick = await within(waited, holdMs);
       if (!quick) return { ...w, waited };
       // Held since the clones were written: no other run of the env came in between, and the DestinationRules are as
@@ -349,7 +349,7 @@ async function openWithWait(r: OpenRun, validated: Validated, known: Deployment[
       const done = await writeRoutes(r, w, quick.assessments, true, w.rules);
       throwIfLost(r, lock);
       return { done };
-    }, { known, readClonesOnce });
+    }, { known, readClonesOnce: () => envWatch().listed });
     if ('done' in first) return first.done;
     if (holdMs > 0) log(`env ${spec.name}: the rollout takes longer than ${holdMs / 1000}s; waiting for it without the Lease`);
     const { assessments, clones: seen } = await first.waited;
@@ -368,7 +368,7 @@ async function openWithWait(r: OpenRun, validated: Validated, known: Deployment[
 /** Without a wait, or a dry run: the rollout as it stands, then the routes, in the same hold. */
 async function routeAfterRollout(r: OpenRun, w: { done: OpenResult } | Workloads): Promise<OpenResult> {
   if ('done' in w) return w.done;
-  return writeRoutes(r, w, (await rollout(r, w.plan, w.written, w.snapshot.services)).assessments, true, w.rules);
+  return writeRoutes(r, w, await rolloutAsItStands(r, w.plan, w.written), true, w.rules);
 }
 
 /** The Lease namespace of the env: the one its clones record (an open follows it), else this run's. */
@@ -448,36 +448,43 @@ async function writeBaselinePins(r: OpenRun, plan: OpenPlan, { pins, own }: Retu
 }
 
 /**
- * 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. `clones`: the env's
- * clones as the wait last saw them (where the env's Lease is recorded, for taking it again).
+ * 3. Rollout: routes go in only once the clones can answer, so the header never leads to a 503. With a wait: from the
+ * watch started under the Lease, until the clones are ready (or one failed) and their pods are in their Services'
+ * EndpointSlices. `clones`: the env's clones as the wait last saw them (where the env's Lease is recorded, for taking
+ * it again).
  */
-async function rollout(r: OpenRun, plan: OpenPlan, written: Map<string, Written>, services: Service[], watch?: EnvWatch):
-Promise<{ assessments: Map<string, RolloutAssessment>; clones?: Deployment[] }> {
+async function waitForClones(r: OpenRun, w: Workloads, watch: EnvWatch):
+Promise<{ assessments: Map<string, RolloutAssessment>; clones: Deployment[] }> {
   const { client, spec, run, log } = r;
-  const clones = plan.clones.map(ref);
-  if (run.wait) {
-    log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
-    const deadline = Date.now() + run.timeoutSeconds * 1000;
-    const generations = new Map([...written].filter(([, w]) => w.outcome !== 'unchanged').map(([k, w]) => [k, w.object.metadata.generation ?? 1]));
-    const { assessments, seen } = watch ? await watch.rollout(clones, generations) : await waitForRollout(client, spec.name, clones, run.timeoutSeconds);
-    if ([...assessments.values()].every((a) => a.state === 'ready')) {
-      const missing = await waitForEndpoints(client, spec.name, services, deadline, seen);
-      if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
-      // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
-      // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
-      // one keeps its old pods until the new are ready, and its routes are in place already.
-      if ([...written.values()].some((x) => x.outcome === 'created')) await drain(r, "the new clones' endpoints before their routes");
-    }
-    return { assessments, clones: seen.deployments };
+  const clones = w.plan.clones.map(ref);
+  log(`env ${spec.name}: waiting up to ${run.timeoutSeconds}s for ${clones.length} clone(s) to become available`);
+  const deadline = Date.now() + run.timeoutSeconds * 1000;
+  const generations = new Map([...w.written].filter(([, x]) => x.outcome !== 'unchanged').map(([k, x]) => [k, x.object.metadata.generation ?? 1]));
+  const { assessments, seen } = await watch.rollout(clones, generations);
+  if ([...assessments.values()].every((a) => a.state === 'ready')) {
+    const missing = await waitForEndpoints(client, spec.name, w.snapshot.services, deadline, seen);
+    if (missing) log(`env ${spec.name}: ${missing} did not list every ready clone pod before the timeout; routing anyway`);
+    // istiod learns of the listed endpoints by its own watch and may push a route change first (seen under load:
+    // the env route naming a cluster with no endpoints). Only a clone made now has no endpoints yet; an updated
+    // one keeps its old pods until the new are ready, and its routes are in place already.
+    if ([...w.written.values()].some((x) => x.outcome === 'created')) await drain(r, "the new clones' endpoints before their routes");
   }
-  // Without a wait: a clone written now has no Pods of its new spec to diagnose yet, and one left as it was is
-  // described by its Deployment when ready; only an unchanged clone not ready needs its Pods and events read.
+  return { assessments, clones: seen.deployments };
+}
+
+/**
+ * 3. Without a wait: the rollout as it stands. A clone written now has no Pods of its new spec to diagnose yet, and
+ * one left as it was is described by its Deployment when ready; only an unchanged clone not ready needs its Pods and
+ * events read.
+ */
+async function rolloutAsItStands(r: OpenRun, plan: OpenPlan, written: Map<string, Written>): Promise<Map<string, RolloutAssessment>> {
+  const clones = plan.clones.map(ref);
   const own = new Map([...written].map(([k, w]) => [k, assessRollout(w.object, [], [])]));
   const unclear = [...written].some(([k, w]) => w.outcome === 'unchanged' && own.get(k)!.state !== 'ready');
-  if (!unclear && own.size === clones.length) return { assessments: own };
-  const seen = await observeEnv(client, spec.name, [...new Set(clones.map((c) => c.namespace))]);
-  return { assessments: new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
-    seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)])) };
+  if (!unclear && own.size === clones.length) return own;
+  const seen = await observeEnv(r.client, r.spec.name, [...new Set(clones.map((c) => c.namespace))]);
+  return new Map(clones.map((c) => [`${c.namespace}/${c.name}`, assessRollout(
+    seen.deployments.find((d) => d.metadata.namespace === c.namespace && d.metadata.name === c.name), seen.pods, seen.events)]));
 }
 
 /**

@@ -6,7 +6,7 @@ import { servicesSelecting } from '../plan/hosts.js';
 import type { Deployment, KubeObject, Pod, Service } from '../plan/types.js';
 import { explainApiError, isForbidden, sleep, type KubeClient } from './client.js';
 import { ENDPOINT_SLICE, POD } from './resources.js';
-import { selects, type Observed } from './rollout.js';
+import { keyOf, selects, type Observed } from './rollout.js';
 
 interface EndpointSlice extends KubeObject {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
@@ -38,7 +38,7 @@ function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { serv
     if (!ip) continue;
     const here = services.filter((s) => s.metadata.namespace === p.metadata.namespace);
     for (const s of servicesSelecting(p.metadata.labels, here)) {
-      const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const key = keyOf(s);
       const entry = wanted.get(key) ?? { service: s, ips: [] };
       entry.ips.push(ip);
       wanted.set(key, entry);
@@ -48,7 +48,6 @@ function expectedEndpoints(pods: Pod[], services: Service[]): Map<string, { serv
 }
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-const keyOf = (s: { metadata: { namespace?: string; name: string } }) => `${s.metadata.namespace ?? ''}/${s.metadata.name}`;
 
 /**
  * `namespace/service` → the ready addresses its EndpointSlices list: one list per namespace, whatever the number of

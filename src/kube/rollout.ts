@@ -155,7 +155,8 @@ interface Source {
   synced?: boolean;
 }
 
-const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+/** `namespace/name` of an object. */
+export const keyOf = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const refKey = (c: CloneRef) => `${c.namespace}/${c.name}`;
 
 export interface Rollout {
@@ -186,24 +187,6 @@ export interface EnvWatch {
 
 /** How long `EnvWatch.listed` waits for a streaming list's closing bookmark before it lists. */
 export const LISTED_WITHIN_MS = 2_000;
-
-/**
- * Waits until every clone is ready or one has failed for good; returns each clone's assessment (see watchEnv).
- */
-export async function waitForRollout(
-  client: KubeClient,
-  env: string,
-  clones: CloneRef[],
-  timeoutSeconds: number,
-  options: { eventsAfterMs?: number } = {},
-): Promise<Rollout> {
-  const watch = watchEnv(client, env, timeoutSeconds, options);
-  try {
-    return await watch.rollout(clones);
-  } finally {
-    watch.stop();
-  }
-}
 
 /**
  * Follows the env's Deployments and Pods, and once a rollout is waited for for `eventsAfterMs`, the Warning events of

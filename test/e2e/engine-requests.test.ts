@@ -30,6 +30,21 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     who = await actor(cluster, [ns]);
   });
 
+  /**
+   * A namespace with one `web` Deployment (routed by subset) whose pods count as available `minReadySeconds` after
+   * kwok marks them ready, as its clones are (a copy of its spec), and an identity writing there.
+   */
+  const slowWeb = async (prefix: string, minReadySeconds: number) => {
+    const ns = await cluster.namespace(prefix);
+    const web = deployment(ns, 'web-v1', { labels: { app: 'web', version: 'v1' } });
+    web.spec.minReadySeconds = minReadySeconds;
+    await install(cluster, [
+      web, service(ns, 'web', { app: 'web' }), destinationRule(ns, 'web', 'web', ['v1']),
+      virtualService(ns, 'web', { hosts: ['web'], http: [{ name: 'default', route: [{ destination: { host: 'web', subset: 'v1' } }] }] }),
+    ]);
+    return { ns, who: await actor(cluster, [ns]) };
+  };
+
   /** The identity's requests while `run` runs. */
   const requestsOf = async (run: () => Promise<unknown>): Promise<AuditEvent[]> => {
     const before = cluster.audit({ username: who.username }).length;
@@ -98,15 +113,8 @@ describe.skipIf(skip)('requests of an open and a close', () => {
   });
 
   it('a rollout longer than --lock-hold: the Lease given back when the hold ends, taken again for the routes, the clones checked under it', async () => {
-    const slowNs = await cluster.namespace('requests-slow');
-    // kwok marks the pod ready at once; minReadySeconds makes the clone (a copy of this spec) Available 4s later.
-    const slow = deployment(slowNs, 'web-v1', { labels: { app: 'web', version: 'v1' } });
-    slow.spec.minReadySeconds = 4;
-    await install(cluster, [
-      slow, service(slowNs, 'web', { app: 'web' }), destinationRule(slowNs, 'web', 'web', ['v1']),
-      virtualService(slowNs, 'web', { hosts: ['web'], http: [{ name: 'default', route: [{ destination: { host: 'web', subset: 'v1' } }] }] }),
-    ]);
-    const slowWho = await actor(cluster, [slowNs]);
+    // The clone is Available 4s after its pod is ready.
+    const { ns: slowNs, who: slowWho } = await slowWeb('requests-slow', 4);
     const env = envName();
     const file = writeConfig(cluster, { env, services: [{ namespace: slowNs, deployment: 'web-v1', image: 'example.com/web:pr' }] });
     const r = ok(await slowWho.open(file, '--lock-hold', '1s'));
@@ -127,16 +135,9 @@ describe.skipIf(skip)('requests of an open and a close', () => {
   });
 
   it('a push to a clone whose rollout takes time: the wait follows the new generation, not the ready copy from before the write', async () => {
-    const pushNs = await cluster.namespace('requests-push');
-    // minReadySeconds 3: the clone's new pod counts as available 3s after it is ready, so the rolling update takes
-    // that long, while the clone as it was before the write (the watch's first list) is ready all along.
-    const slow = deployment(pushNs, 'web-v1', { labels: { app: 'web', version: 'v1' } });
-    slow.spec.minReadySeconds = 3;
-    await install(cluster, [
-      slow, service(pushNs, 'web', { app: 'web' }), destinationRule(pushNs, 'web', 'web', ['v1']),
-      virtualService(pushNs, 'web', { hosts: ['web'], http: [{ name: 'default', route: [{ destination: { host: 'web', subset: 'v1' } }] }] }),
-    ]);
-    const pushWho = await actor(cluster, [pushNs]);
+    // The clone's new pod counts as available 3s after it is ready, so the rolling update takes that long, while the
+    // clone as it was before the write (the watch's first list) is ready all along.
+    const { ns: pushNs, who: pushWho } = await slowWeb('requests-push', 3);
     const env = envName();
     const push = (tag: string) => pushWho.open(writeConfig(cluster, { env, services: [{ namespace: pushNs, deployment: 'web-v1', image: `example.com/web:${tag}` }] }),
       '--lock-hold', '60s');

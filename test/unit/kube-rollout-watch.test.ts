@@ -11,8 +11,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { deployment } from '../../src/demo/builders.js';
 import { KubeClient } from '../../src/kube/client.js';
-import { EVENTS_AFTER_MS, LISTED_WITHIN_MS, waitForRollout, watchEnv } from '../../src/kube/rollout.js';
+import { EVENTS_AFTER_MS, LISTED_WITHIN_MS, watchEnv, type CloneRef } from '../../src/kube/rollout.js';
 import type { Deployment, KubeEvent, Pod } from '../../src/plan/types.js';
+
+/** One wait from a watch started for it (as open's, started under the Lease just before the writes). */
+async function waitForRollout(client: KubeClient, env: string, clones: CloneRef[], timeoutSeconds: number) {
+  const watch = watchEnv(client, env, timeoutSeconds);
+  try {
+    return await watch.rollout(clones);
+  } finally {
+    watch.stop();
+  }
+}
 
 type Watcher = (res: http.ServerResponse, url: URL, n: number) => void;
 
