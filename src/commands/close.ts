@@ -155,8 +155,10 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
   };
   if (opts.dryRun) return go();
   // Refused before the Lease too: a close of another repository's env writes nothing at all. Under the Lease the env
-  // is read and checked again. The Lease is the one the env's clones record (see withLease).
-  const first = await readEnvSnapshot(client, env, false);
+  // is read and checked again, consistently; this first look is the watch cache's (listCached), so that the reads
+  // under the Lease, of the same kinds moments later, need not wait for the cache to catch up. The Lease is the one
+  // the env's clones record (see withLease).
+  const first = await readEnvSnapshot(client, env, { routes: false, cached: true });
   planClose(first, env, opts.owner);
   // The identity's rules where the env's objects are, asked while the Lease is taken (never rejects: a review that
   // cannot be asked allows, and the write itself then reports a refusal).

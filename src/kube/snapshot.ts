@@ -91,14 +91,16 @@ export function closeSnapshotOf(env: string, deployments: Deployment[], { rules,
 
 /**
  * For close/status: only what carries the env's labels, plus every VirtualService (routes are found by name), unless
- * `routes` is false (what the env records about its owner is all that is asked).
+ * `routes` is false (what the env records about its owner is all that is asked). `cached`: as the API server's watch
+ * cache holds them (KubeClient.listCached), for a look that a consistent read under the Lease repeats.
  */
-export async function readEnvSnapshot(client: KubeClient, env: string, routes = true): Promise<Snapshot> {
+export async function readEnvSnapshot(client: KubeClient, env: string, { routes = true, cached = false } = {}): Promise<Snapshot> {
+  const list = cached ? client.listCached.bind(client) : client.list.bind(client);
   try {
     const [deployments, destinationRules, virtualServices] = await Promise.all([
-      client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
-      client.list<DestinationRule>(DESTINATION_RULE, undefined, envSelector(env)),
-      routes ? client.list<VirtualService>(VIRTUAL_SERVICE) : { items: [] },
+      list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
+      list<DestinationRule>(DESTINATION_RULE, undefined, envSelector(env)),
+      routes ? list<VirtualService>(VIRTUAL_SERVICE) : { items: [] },
     ]);
     return { deployments: deployments.items, services: [], destinationRules: destinationRules.items, virtualServices: virtualServices.items };
   } catch (e) {

@@ -74,6 +74,28 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     expect(closed.length, describeRequests(closed).join('\n')).toBeLessThanOrEqual(11);
   });
 
+  it('a close looks at the env in the watch cache before the Lease, and reads it consistently under the Lease', async () => {
+    // A consistent list waits for the API server's watch cache to catch up with etcd (Kubernetes 1.31+), and the
+    // server asks etcd at most every 100 ms per resource: a second consistent list of the clones moments after the
+    // first would wait for that. The first look is only the watch cache's; the one under the Lease decides.
+    const env = envName();
+    ok(await who.open(config(env, 1), '--no-wait'));
+    const closed = await requestsOf(async () => ok(await who.close(env)));
+    const at = (e: AuditEvent) => Date.parse(e.requestReceivedTimestamp ?? e.stageTimestamp);
+    const lease = closed.find((e) => e.verb === 'create' && e.objectRef?.resource === 'leases');
+    expect(lease, describeRequests(closed).join('\n')).toBeDefined();
+    const lists = closed.filter((e) => e.verb === 'list').map((e) => ({
+      what: e.objectRef?.resource, before: at(e) <= at(lease!), version: new URL(e.requestURI, 'https://x').searchParams.get('resourceVersion'),
+    }));
+    const sorted = <T>(xs: T[]) => [...xs].sort();
+    expect(sorted(lists.filter((l) => l.before).map((l) => `${l.what} ${l.version}`))).toEqual(['deployments 0', 'destinationrules 0']);
+    expect(sorted(lists.filter((l) => !l.before).map((l) => `${l.what} ${l.version}`)))
+      .toEqual(['deployments null', 'destinationrules null', 'virtualservices null']);
+    // And what it read under the Lease is what it closed: nothing of the env is left.
+    expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+    expect(await cluster.list('DestinationRule', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+  });
+
   it('an open of 1 service with a wait done within --lock-hold: one Lease hold, two streaming watches (no list of them), at most 15 requests', async () => {
     const env = envName();
     const before = cluster.audit({ username: who.username }).length;

@@ -10,10 +10,12 @@ import { virtualService } from '../../src/demo/builders.js';
 import { DynamicEnvError } from '../../src/errors.js';
 import { editVirtualService } from '../../src/kube/apply.js';
 import { ApiStatusError, KubeClient, explainApiError, isTooLarge } from '../../src/kube/client.js';
-import { VIRTUAL_SERVICE } from '../../src/kube/resources.js';
+import { DEPLOYMENT, VIRTUAL_SERVICE } from '../../src/kube/resources.js';
 
 /** What the fake API server answers to the next requests, and how many it got. */
 let answer: { code: number; message: string } = { code: 500, message: '' };
+/** Lists the fake API server answers to the next GETs, one page each, before falling back to `answer`. */
+let pages: { items: unknown[]; continue?: string }[] = [];
 let requests: string[] = [];
 let server: http.Server;
 let kubeconfig: string;
@@ -23,6 +25,12 @@ beforeAll(async () => {
     requests.push(`${req.method} ${req.url}`);
     req.resume();
     req.on('end', () => {
+      const page = req.method === 'GET' ? pages.shift() : undefined;
+      if (page) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'DeploymentList', apiVersion: 'apps/v1', metadata: { resourceVersion: '7', continue: page.continue }, items: page.items }));
+        return;
+      }
       res.writeHead(answer.code, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: answer.code === 413 ? 'RequestEntityTooLarge' : 'InternalError', message: answer.message, code: answer.code }));
     });
@@ -85,5 +93,32 @@ describe('size errors are permanent', () => {
     c.close();
     expect(isTooLarge(e)).toBe(false);
     expect(requests.length).toBeGreaterThan(1);
+  });
+});
+
+describe('lists', () => {
+  const item = (name: string) => ({ metadata: { name, namespace: 'app' } });
+
+  test('listCached asks for the watch cache as it stands (resourceVersion=0), and pages on by the continue token alone', async () => {
+    // The API server refuses a continue token together with a resourceVersion: the token carries its own.
+    pages = [{ items: [item('a')], continue: 'tok' }, { items: [item('b')] }];
+    requests = [];
+    const c = client();
+    const got = await c.listCached(DEPLOYMENT, undefined, 'dynamic-env.io/env=pr-1');
+    c.close();
+    expect(got.items.map((d) => [d.kind, d.metadata.name])).toEqual([['Deployment', 'a'], ['Deployment', 'b']]);
+    expect(requests.map((r) => Object.fromEntries(new URL(r.split(' ')[1]!, 'http://x').searchParams))).toEqual([
+      { limit: '500', labelSelector: 'dynamic-env.io/env=pr-1', resourceVersion: '0' },
+      { limit: '500', labelSelector: 'dynamic-env.io/env=pr-1', continue: 'tok' },
+    ]);
+  });
+
+  test('list is a consistent read: no resourceVersion', async () => {
+    pages = [{ items: [item('a')] }];
+    requests = [];
+    const c = client();
+    await c.list(DEPLOYMENT, 'app', 'app=web');
+    c.close();
+    expect(requests).toEqual(['GET /apis/apps/v1/namespaces/app/deployments?limit=500&labelSelector=app%3Dweb']);
   });
 });

@@ -199,11 +199,13 @@ function fakeClient(snap: Snapshot, o: { leaseForbidden?: boolean } = {}): { cli
     }
     throw new Error('no writes in this test');
   };
+  const list = async (type: ResourceType, namespace?: string, labelSelector?: string) => ({
+    items: (byKind[type.kind] ?? []).filter((x) => !namespace || x.metadata.namespace === namespace).filter((x) => selects(x, labelSelector)),
+    resourceVersion: '1',
+  });
   const client = {
-    list: async (type: ResourceType, namespace?: string, labelSelector?: string) => ({
-      items: (byKind[type.kind] ?? []).filter((x) => !namespace || x.metadata.namespace === namespace).filter((x) => selects(x, labelSelector)),
-      resourceVersion: '1',
-    }),
+    list,
+    listCached: list,
     get: async () => null,
     create: async (type: ResourceType, obj: KubeObject) => {
       if (type.kind === 'SelfSubjectRulesReview') return { ...obj, status: { resourceRules: [], incomplete: true } };
