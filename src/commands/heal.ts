@@ -7,13 +7,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { RunOptions } from '../config/spec.js';
 import type { KubeClient } from '../kube/client.js';
-import { readEnvSnapshot } from '../kube/snapshot.js';
+import { readEnvRouting, readEnvSnapshot } from '../kube/snapshot.js';
 import { editVirtualService } from '../kube/apply.js';
 import { assessRollout } from '../kube/rollout.js';
 import { healEdits, versionLabelOf } from '../plan/gitops.js';
 import { ENV_LABEL } from '../plan/names.js';
 import { formatProblem, throwIfProblems } from '../plan/problems.js';
-import type { PlanProblem, VirtualService } from '../plan/types.js';
+import type { Deployment, PlanProblem, Snapshot, VirtualService } from '../plan/types.js';
 import { virtualServiceSizeProblems } from '../plan/vs-size.js';
 import { withEnvRoutes } from '../plan/virtual-service.js';
 import { BAGGAGE_KEY_ANNOTATION, HEADER_ANNOTATION, HOSTS_ANNOTATION } from './report.js';
@@ -30,8 +30,9 @@ export interface HealResult {
 
 /** Heals one env; throws on API errors. */
 export async function healEnv(client: KubeClient, env: string, run: Pick<RunOptions, 'lockNamespace'>, log: (line: string) => void, dryRun = false): Promise<HealResult> {
-  const body = async (): Promise<HealResult> => {
-    const snap = await readEnvSnapshot(client, env);
+  // Under the Lease: the env's clones as withLease read them there, the rest read alongside (one round trip).
+  const body = async (read?: { clones: Deployment[]; routing: Pick<Snapshot, 'destinationRules' | 'virtualServices'> }): Promise<HealResult> => {
+    const snap: Snapshot = read ? { deployments: read.clones, services: [], ...read.routing } : await readEnvSnapshot(client, env);
     const clones = snap.deployments.filter((d) => d.metadata.labels?.[ENV_LABEL] === env);
     if (clones.length === 0) return { env, healed: [], reason: 'no clones (closed)' };
     const notReady = clones.filter((c) => assessRollout(c, [], []).state !== 'ready').map((c) => `${c.metadata.namespace}/${c.metadata.name}`);
@@ -85,7 +86,8 @@ export async function healEnv(client: KubeClient, env: string, run: Pick<RunOpti
       ? { env, healed, reason, error: [...problems, ...tooBig].map(formatProblem).join('; ') }
       : { env, healed, reason };
   };
-  return dryRun ? body() : withLease(client, env, run, log, () => body());
+  return dryRun ? body() : withLease(client, env, run, log, (_lock, _namespace, clones, routing) => body({ clones, routing }),
+    { readAlongside: () => readEnvRouting(client, env) });
 }
 
 /** Heals every env with clones (`only` narrows it, e.g. the action's own repository's envs). One failure does not stop the others. */

@@ -14,16 +14,18 @@ import { envSelector } from './snapshot.js';
 /**
  * Where the env's Lease lives, as its clones record it (`dynamic-env.io/lock-namespace`, written by open): the
  * Lease is found from the env itself, so close and sweep jobs without the config file take the Lease the open took.
- * Empty for an env without clones (or with clones from before the annotation).
+ * Empty for an env without clones (or with clones from before the annotation). Read from the watch cache as it
+ * stands (KubeClient.listCached): it is the look before the Lease, and the clones are read again under it.
  */
 export async function readLockNamespaces(client: KubeClient, env: string): Promise<string[]> {
-  return recordedLockNamespaces(await readClones(client, env), env);
+  return recordedLockNamespaces(await readClones(client, env, { cached: true }), env);
 }
 
-/** The env's clones wherever they are (what the Lease namespace is read from). */
-export async function readClones(client: KubeClient, env: string): Promise<Deployment[]> {
+/** The env's clones wherever they are (what the Lease namespace is read from); `cached`: see readLockNamespaces. */
+export async function readClones(client: KubeClient, env: string, { cached = false } = {}): Promise<Deployment[]> {
   try {
-    return (await client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env))).items;
+    return (await (cached ? client.listCached<Deployment>(DEPLOYMENT, undefined, envSelector(env))
+      : client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)))).items;
   } catch (e) {
     throw explainApiError(e, `reading env ${env}`);
   }

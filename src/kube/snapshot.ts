@@ -89,6 +89,19 @@ export function closeSnapshotOf(env: string, deployments: Deployment[], { rules,
   return { snapshot: { deployments, services: [], destinationRules: own, virtualServices }, rules };
 }
 
+/** What heal reads besides the env's clones: the env's DestinationRules and every VirtualService. */
+export async function readEnvRouting(client: KubeClient, env: string): Promise<Pick<Snapshot, 'destinationRules' | 'virtualServices'>> {
+  try {
+    const [destinationRules, virtualServices] = await Promise.all([
+      client.list<DestinationRule>(DESTINATION_RULE, undefined, envSelector(env)),
+      client.list<VirtualService>(VIRTUAL_SERVICE),
+    ]);
+    return { destinationRules: destinationRules.items, virtualServices: virtualServices.items };
+  } catch (e) {
+    throw explainApiError(e, 'reading the cluster');
+  }
+}
+
 /**
  * For close/status: only what carries the env's labels, plus every VirtualService (routes are found by name), unless
  * `routes` is false (what the env records about its owner is all that is asked). `cached`: as the API server's watch

@@ -97,11 +97,17 @@ describe.skipIf(skip)('GitOps-managed VirtualServices', () => {
     expect(healed.json.healed.find((r: any) => r.env === env)).toMatchObject({ healed: [{ namespace: ns, name: 'web' }] });
     expect(await routeNames(cluster, ns, 'web')).toEqual([`dynamic-env/${env}/default`, 'default']);
     expectNoFailures(await routed());
-    // Healed: a second heal writes nothing.
+    // Healed: a second heal writes nothing. It lists the env's clones twice: before the Lease from the watch cache
+    // as it stands (where the Lease lives), under it as a consistent read (what it heals from), not a third time.
     const n = who.writes().length;
+    const seen = cluster.audit({ username: who.username }).length;
     const again = ok(await cli(heal));
     expect(again.json.healed.find((r: any) => r.env === env)).toMatchObject({ healed: [], reason: 'routes in place' });
     expect(who.writes().slice(n)).toEqual([]);
+    const cloneLists = cluster.audit({ username: who.username }).slice(seen)
+      .filter((e) => e.verb === 'list' && e.objectRef?.resource === 'deployments' && decodeURIComponent(e.requestURI).includes(`dynamic-env.io/env=${env}`))
+      .map((e) => String(new URL(e.requestURI, 'https://x').searchParams.get('resourceVersion')));
+    expect(cloneLists.sort()).toEqual(['0', 'null']);
 
     ok(await who.close(env));
     await expectRestored(cluster, [ns], before, [`${ns}/web`]);
