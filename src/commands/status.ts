@@ -10,20 +10,23 @@ import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import { explainApiError, type KubeClient } from '../kube/client.js';
 import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
-import { managedSelector, readEnvSnapshot } from '../kube/snapshot.js';
-import { assessRollout, observeEnv } from '../kube/rollout.js';
+import { managedSelector, readCloseSnapshot } from '../kube/snapshot.js';
+import { assessRollout, readEnvPods, readWarningEvents } from '../kube/rollout.js';
 import { closeEnv, clusterDomainOf } from './close.js';
 import { reportFromCluster } from './report.js';
 
 export async function envStatus(client: KubeClient, env: string): Promise<EnvReport> {
-  const snapshot = await readEnvSnapshot(client, env);
+  // Each kind is listed once: a second consistent list of a kind moments after the first waits for the API server's
+  // watch cache (docs/DESIGN.md "Concurrency"). Every DestinationRule is read (orphans break baseline traffic
+  // whichever env left them: every one in the cluster is shown), and the env's own are picked from them.
+  const [{ snapshot, rules }, pods] = await Promise.all([
+    readCloseSnapshot(client, env),
+    readEnvPods(client, env).catch((e) => { throw explainApiError(e, `reading env ${env}`); }),
+  ]);
   const namespaces = [...new Set(snapshot.deployments.map((d) => d.metadata.namespace ?? ''))];
-  const observed = await observeEnv(client, env, namespaces).catch((e) => { throw explainApiError(e, `reading env ${env}`); });
+  const events = await readWarningEvents(client, namespaces);
   const clusterDomain = clusterDomainOf(snapshot);
-  const report = reportFromCluster(env, snapshot, observed, clusterDomain);
-  // Orphans break baseline traffic whichever env left them: every one in the cluster is shown.
-  const rules = await client.list<DestinationRule>(DESTINATION_RULE).then((r) => r.items)
-    .catch((e) => { throw explainApiError(e, 'listing DestinationRules'); });
+  const report = reportFromCluster(env, snapshot, { deployments: snapshot.deployments, pods, events }, clusterDomain);
   const orphans = findOrphans(snapshot.virtualServices, rules, clusterDomain).map((o) => o.message);
   return orphans.length ? { ...report, warnings: [...(report.warnings ?? []), ...orphans] } : report;
 }

@@ -5,6 +5,7 @@ import type { WorkloadState } from '../report/model.js';
 import { ApiStatusError, INITIAL_EVENTS_END, explainApiError, isRefusal, isTransient, retryDelayMs, sleep, type KubeClient } from './client.js';
 import { DEPLOYMENT, EVENT, POD, type ResourceType } from './resources.js';
 import { envSelector } from './snapshot.js';
+import { ENV_LABEL } from '../plan/names.js';
 
 export interface RolloutAssessment {
   state: WorkloadState;
@@ -116,13 +117,24 @@ export async function observeEnv(client: KubeClient, env: string, namespaces: st
   try {
     const [deployments, pods, events] = await Promise.all([
       client.list<Deployment>(DEPLOYMENT, undefined, envSelector(env)),
-      client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`),
-      Promise.all(namespaces.map((ns) => client.list<KubeEvent>(EVENT, ns, undefined, 'type=Warning').catch(() => ({ items: [] as KubeEvent[] })))),
+      readEnvPods(client, env),
+      readWarningEvents(client, namespaces),
     ]);
-    return { deployments: deployments.items, pods: pods.items, events: events.flatMap((e) => e.items) };
+    return { deployments: deployments.items, pods, events };
   } catch (e) {
     throw explainApiError(e, `reading the clones and pods of env ${env}`);
   }
+}
+
+/** The env's pods, wherever they are. */
+export async function readEnvPods(client: KubeClient, env: string): Promise<Pod[]> {
+  return (await client.list<Pod>(POD, undefined, `${ENV_LABEL}=${env}`)).items;
+}
+
+/** Warning events in `namespaces`; a namespace whose events cannot be read has none (they only explain). */
+export async function readWarningEvents(client: KubeClient, namespaces: string[]): Promise<KubeEvent[]> {
+  const lists = await Promise.all(namespaces.map((ns) => client.list<KubeEvent>(EVENT, ns, undefined, 'type=Warning').catch(() => ({ items: [] as KubeEvent[] }))));
+  return lists.flatMap((e) => e.items);
 }
 
 export interface CloneRef {

@@ -50,8 +50,8 @@ export async function readOpenSnapshot(
 }
 
 /**
- * For close: the env's snapshot (as readEnvSnapshot) and every DestinationRule of the cluster (what close un-pins
- * by), the env's own picked from those by label.
+ * For close and status: the env's snapshot (as readEnvSnapshot) and every DestinationRule of the cluster (what close
+ * un-pins by, what status finds orphans with), the env's own picked from those by label.
  */
 export async function readCloseSnapshot(client: KubeClient, env: string): Promise<{ snapshot: Snapshot; rules: DestinationRule[] }> {
   try {

@@ -96,6 +96,16 @@ describe.skipIf(skip)('requests of an open and a close', () => {
     expect(await cluster.list('DestinationRule', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
   });
 
+  it('status lists each kind once (every DestinationRule, the env\'s own picked from them), then the Warning events where the clones are', async () => {
+    const env = envName();
+    ok(await who.open(config(env, 1), '--no-wait'));
+    const seen = await requestsOf(async () => ok(await who.status(env)));
+    const lists = seen.filter((e) => e.verb === 'list').map((e) => `${e.objectRef?.resource} ${e.objectRef?.namespace ?? '*'}`).sort();
+    expect(lists, describeRequests(seen).join('\n')).toEqual(['deployments *', 'destinationrules *', `events ${ns}`, 'pods *', 'virtualservices *']);
+    expect(seen.length, describeRequests(seen).join('\n')).toBe(lists.length);
+    ok(await who.close(env));
+  });
+
   it('an open of 1 service with a wait done within --lock-hold: one Lease hold, two streaming watches (no list of them), at most 15 requests', async () => {
     const env = envName();
     const before = cluster.audit({ username: who.username }).length;
