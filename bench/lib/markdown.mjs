@@ -55,7 +55,9 @@ export function markdown(r) {
     ]), '');
     out.push(`Reading and planning until all ${c.concurrent} were at the barrier: ${ms(c.toBarrierMs)}. After the barrier, the median open first ` +
       `tried the VirtualService after ${ms(c.firstVsAttemptMs)} and had its edit accepted after ${ms(c.acceptedMs)} (the last: ` +
-      `${ms(c.acceptedMaxMs)}, up to ${c.vsAttemptsMax} attempts). The ${c.concurrent} closes at once: ${ms(c.closeTotalMs)}. ` +
+      `${ms(c.acceptedMaxMs)}, up to ${c.vsAttemptsMax} attempts). The ${c.concurrent} closes at once (no barrier, no route requests: ` +
+      `each removes its routes by read-modify-write): ${ms(c.closeTotalMs)}, ${c.closeConflicts} conflicts (409), ${c.closeWritesPerEnv} ` +
+      `VirtualService writes per close, the API server's median time to refuse one ${ms(c.closeRefusalMs)}. ` +
       `For comparison, the old measurement (once): ${c.concurrent} \`node dist/cli.js\` processes started at once took ${ms(c.processes.totalMs)}, ` +
       `and ${c.concurrent} \`dynamic-env --help\` alone ${ms(c.processes.helpTotalMs)}.`, '');
     out.push(`The API server alone (admin, no engine), ${c.concurrent} edits of one VirtualService sent at once, each adding a route: ` +

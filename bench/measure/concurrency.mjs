@@ -74,13 +74,27 @@ async function race(ctx, engine, ns, identities, envs, appsOf) {
   return { started, releasedAt, lastDone, events };
 }
 
+/**
+ * Closes `envs` at once (no barrier: each starts at once); returns the time to the last done, the 409s, the
+ * VirtualService writes per close and the API server's median time to refuse one of them (a refused write of a
+ * shared VirtualService is received and decoded whole before its resourceVersion is compared).
+ */
 async function closeAll(ctx, engine, ns, identities, envs) {
   await pool(envs, 5, (env) => waitEnvSettled(ctx.cluster, ns, env));
+  const mark = await ctx.audit.mark();
   const c0 = now();
   await Promise.all(envs.map((env, i) => closeInProcess(engine, { kubeconfig: identities[i].kubeconfig, ns, env })));
   const closeTotalMs = now() - c0;
+  const events = await ctx.audit.since(mark, identities.slice(0, envs.length).map((id) => id.username));
   await pool(envs, 5, (env) => waitEnvGone(ctx.cluster, ns, env));
-  return closeTotalMs;
+  const vsWrites = events.filter((e) => e.objectRef?.resource === 'virtualservices' && e.verb === 'update');
+  const refused = vsWrites.filter((e) => e.responseStatus?.code === 409);
+  return {
+    closeTotalMs,
+    closeConflicts: refused.length,
+    closeWritesPerEnv: vsWrites.length / envs.length,
+    closeRefusalMs: refused.length ? median(refused.map((e) => auditTime(e.stageTimestamp) - auditTime(e.requestReceivedTimestamp))) : 0,
+  };
 }
 
 async function round_(ctx, engine, { shared, separate }, identities, tag) {
@@ -106,7 +120,7 @@ async function round_(ctx, engine, { shared, separate }, identities, tag) {
   const vs = await getVs(ctx.cluster.admin, ns, 'mesh');
   const problems = routeProblems(vs, new Map(envs.map((e) => [e, apps])));
   if (problems.length || envsIn(vs).length !== CONCURRENT) throw new Error(`after ${CONCURRENT} concurrent opens: ${problems.join('; ')}`);
-  const closeTotalMs = await closeAll(ctx, engine, ns, identities, envs);
+  const closes = await closeAll(ctx, engine, ns, identities, envs);
   if (envsIn(await getVs(ctx.cluster.admin, ns, 'mesh')).length !== 0) throw new Error('routes left after the concurrent closes');
   const vsUpdates = lines.reduce((n, l) => n + l.vsAttempts, 0);
   const separateMs = floor.lastDone - floor.releasedAt;
@@ -128,7 +142,10 @@ async function round_(ctx, engine, { shared, separate }, identities, tag) {
     writesPerEdit: round(vsUpdates / CONCURRENT, 2),
     conflicts: s.conflicts,
     requests: s.requests,
-    closeTotalMs: round(closeTotalMs),
+    closeTotalMs: round(closes.closeTotalMs),
+    closeConflicts: closes.closeConflicts,
+    closeWritesPerEnv: round(closes.closeWritesPerEnv, 2),
+    closeRefusalMs: round(closes.closeRefusalMs),
   };
 }
 
@@ -222,7 +239,7 @@ export async function run(ctx) {
   }
   log(`${CONCURRENT} CLI processes at once (the old measurement, once)`);
   const old = await processes(ctx, where, identities);
-  const pick = (k) => round(median(rounds.map((r) => r[k])), /[rR]atio$|WritesPerEdit$|^writesPerEdit$/.test(k) ? 2 : 1);
+  const pick = (k) => round(median(rounds.map((r) => r[k])), /[rR]atio$|WritesPerEdit$|^writesPerEdit$|WritesPerEnv$/.test(k) ? 2 : 1);
   return {
     concurrent: CONCURRENT,
     ...Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, pick(k)])),
