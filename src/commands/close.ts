@@ -124,7 +124,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
       // Make before break on the way out, in two phases. 1: the env's routes go, baseline pins stay (they keep
       // baseline traffic off the clones' pods); drain; the clones go. 2: once no clone pod serves, the pins and our
       // own VirtualService go; drain; the DestinationRules that defined the subsets go.
-      await drainRoutes(await editAll(withoutRoutesOf(env)), plan.clones.length + plan.destinationRules.length, drainMs, log);
+      await drainRoutes(env, await editAll(withoutRoutesOf(env)), plan.clones.length + plan.destinationRules.length, drainMs, log);
       const removeClones = () => Promise.all(plan.clones.map((d) => remove(client, DEPLOYMENT, d)));
       const removeRules = () => Promise.all(plan.destinationRules.map((d) => remove(client, DESTINATION_RULE, d)));
       if (!secondPhase) {
@@ -140,7 +140,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
         }
         // Read afresh: other envs may have opened or closed meanwhile (concurrent closes each see the others' rules).
         const unpin = closeEdit(env, { ...state, rules: await liveRules(client) });
-        await drainRoutes(await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
+        await drainRoutes(env, await editAll(unpin, true), plan.destinationRules.length, drainMs, log);
         await removeRules();
       }
     }
@@ -188,9 +188,9 @@ async function waitForClonePodsGone(client: KubeClient, env: string, log: (line:
 }
 
 /** Make before break on the way out: proxies get the route removal in a push of its own before the subsets go. */
-async function drainRoutes(outcomes: WriteOutcome[], removals: number, drainMs: number, log: (line: string) => void): Promise<void> {
+async function drainRoutes(env: string, outcomes: WriteOutcome[], removals: number, drainMs: number, log: (line: string) => void): Promise<void> {
   const routesChanged = outcomes.some((o) => o === 'updated' || o === 'deleted');
   if (!routesChanged || removals === 0 || drainMs <= 0) return;
-  log(`waiting ${drainMs / 1000}s for proxies to drop the routes before removing the subsets and clones (--drain)`);
+  log(`env ${env}: waiting ${drainMs / 1000}s for proxies to drop the routes before removing the subsets and clones (--drain)`);
   await new Promise((r) => setTimeout(r, drainMs));
 }

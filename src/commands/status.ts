@@ -139,8 +139,17 @@ export interface SweepResult {
 }
 
 /**
- * Closes every env the predicate rejects (too old, its PR closed, not in a keep-list). One failing close does not
- * stop the others; each result says what happened.
+ * How many envs a sweep decides on and closes at once. Each close holds its own env's Lease and waits out its drain
+ * (3 s by default) between taking the routes out and removing the subsets, so one after another a sweep of 50 envs
+ * spent minutes waiting; a few at once overlap those waits and the pull request look-ups. Closes whose routes share
+ * a VirtualService contend for it (a 409 reads it again), so a few, not all: the API server and GitHub see at most
+ * this many at once.
+ */
+export const SWEEP_CONCURRENCY = 4;
+
+/**
+ * Closes every env the predicate rejects (too old, its PR closed, not in a keep-list), SWEEP_CONCURRENCY at a time.
+ * One failing close does not stop the others; each result says what happened, in the order the envs are listed.
  */
 export async function sweepEnvs(opts: {
   client: KubeClient;
@@ -155,13 +164,9 @@ export async function sweepEnvs(opts: {
    */
   owner?: (env: EnvSummary) => OwnerInfo;
 }): Promise<SweepResult[]> {
-  const results: SweepResult[] = [];
-  for (const summary of await listEnvs(opts.client)) {
+  const results = await mapConcurrently(await listEnvs(opts.client), SWEEP_CONCURRENCY, async (summary): Promise<SweepResult> => {
     const decision = await opts.decide(summary);
-    if (!decision.close) {
-      results.push({ env: summary.env, closed: false, reason: decision.reason });
-      continue;
-    }
+    if (!decision.close) return { env: summary.env, closed: false, reason: decision.reason };
     try {
       if (!opts.dryRun) {
         await closeEnv({
@@ -170,14 +175,37 @@ export async function sweepEnvs(opts: {
           ...(opts.owner ? { owner: opts.owner(summary) } : {}),
         });
       }
-      results.push({ env: summary.env, closed: !opts.dryRun, reason: decision.reason });
+      return { env: summary.env, closed: !opts.dryRun, reason: decision.reason };
     } catch (e) {
-      results.push({ env: summary.env, closed: false, reason: decision.reason, error: e instanceof Error ? e.message : String(e) });
+      return { env: summary.env, closed: false, reason: decision.reason, error: e instanceof Error ? e.message : String(e) };
     }
-  }
+  });
   // Orphans (pins no rule backs, our unused VirtualServices) go too, whoever left them; logged, not in the results.
   await sweepOrphans(opts.client, { dryRun: opts.dryRun, log: opts.log })
     .catch((e) => opts.log?.(`could not remove orphaned routes: ${e instanceof Error ? e.message : String(e)}`));
+  return results;
+}
+
+/**
+ * `fn` over `items`, at most `limit` at a time; the results in the items' order. After a rejection no item is
+ * started, the ones running finish (a close is never left half-way by the caller returning), then it rejects.
+ */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  const failed: { error?: unknown } = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !('error' in failed)) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (e) {
+        if (!('error' in failed)) failed.error = e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if ('error' in failed) throw failed.error;
   return results;
 }
 

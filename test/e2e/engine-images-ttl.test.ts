@@ -1,14 +1,27 @@
 // Images per pull request and the sweep's TTL, through the CLI (dist/cli.js) as the least-privilege ServiceAccount:
 // `--images` lines and placeholders end up in the clones; `sweep --ttl` counts from an env's last update, or from its
-// first open with `--ttl-from opened`.
+// first open with `--ttl-from opened`; a sweep closes several envs at once.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { editObject, useCluster } from '../harness/cluster.js';
-import { actor, bookinfo, cli, envName, install, ok, waitSettled, writeConfig } from './fixtures/engine.js';
+import { editObject, useCluster, type TestCluster } from '../harness/cluster.js';
+import { actor, bookinfo, cli, envName, expectRestored, install, ok, userObjects, waitSettled, writeConfig } from './fixtures/engine.js';
 
 const cluster = useCluster();
 const skip = !!cluster.info.skipped;
 const SHA = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 const DAY = 86_400_000;
+
+/**
+ * Faked ages: the stamps an open writes, set by the admin on every clone of the env; nothing else reads them. Only
+ * these envs are that old: the CLI's sweep looks at every env of the shared test cluster and keeps the others.
+ */
+async function age(cluster: TestCluster, ns: string, env: string, opened: string, updated: string): Promise<void> {
+  for (const d of await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)) {
+    await editObject(cluster.admin, 'Deployment', ns, d.metadata.name, (o) => {
+      o.metadata.annotations = { ...o.metadata.annotations, 'dynamic-env.io/opened-at': opened, 'dynamic-env.io/updated-at': updated };
+      return o;
+    });
+  }
+}
 
 describe.skipIf(skip)('images per pull request and the sweep TTL, through the CLI', () => {
   const env = envName();
@@ -53,16 +66,9 @@ describe.skipIf(skip)('images per pull request and the sweep TTL, through the CL
   });
 
   it('sweep --ttl 7d keeps an env opened long ago but updated yesterday; --ttl-from opened reclaims it', async () => {
-    // Faked ages: the stamps an open writes, set by the admin on every clone of the env (opened 30 days ago, last
-    // updated one day ago); nothing else reads them.
+    // Opened 30 days ago, last updated one day ago.
     const opened = new Date(Date.now() - 30 * DAY).toISOString();
-    const updated = new Date(Date.now() - DAY).toISOString();
-    for (const d of await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)) {
-      await editObject(cluster.admin, 'Deployment', ns, d.metadata.name, (o) => {
-        o.metadata.annotations = { ...o.metadata.annotations, 'dynamic-env.io/opened-at': opened, 'dynamic-env.io/updated-at': updated };
-        return o;
-      });
-    }
+    await age(cluster, ns, env, opened, new Date(Date.now() - DAY).toISOString());
     const sweep = (...extra: string[]) => cli(['sweep', '--ttl', '7d', ...extra, '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--drain', '0s', '--output', 'json']);
     const mine = (r: { json: any }) => r.json.find((x: any) => x.env === env);
 
@@ -80,5 +86,32 @@ describe.skipIf(skip)('images per pull request and the sweep TTL, through the CL
     const reclaimed = ok(await sweep('--ttl-from', 'opened'));
     expect(mine(reclaimed)).toEqual({ env, closed: true, reason: `older than 7d (opened ${opened})` });
     expect(await cluster.list('Deployment', ns, `dynamic-env.io/env=${env}`)).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('a sweep closes several envs at once', () => {
+  it('four envs past the TTL on one VirtualService: every close holds its Lease at the same time (their drains overlap), each env is gone, the user\'s objects are as before', async () => {
+    const ns = await cluster.namespace('sweep-many');
+    await install(cluster, bookinfo(ns));
+    const who = await actor(cluster, [ns]);
+    const before = await userObjects(cluster, [ns]);
+    const envs = Array.from({ length: 4 }, () => envName('sw'));
+    const old = new Date(Date.now() - 30 * DAY).toISOString();
+    for (const env of envs) {
+      ok(await who.open(writeConfig(cluster, { env, services: [{ namespace: ns, deployment: 'reviews-v3' }] }), '--no-wait'));
+      await age(cluster, ns, env, old, old);
+    }
+    const swept = ok(await cli(['sweep', '--ttl', '7d', '--kubeconfig', who.kubeconfig, '--lock-namespace', ns, '--drain', '2s', '--output', 'json']));
+    for (const env of envs) expect(swept.json.find((x: any) => x.env === env)).toEqual({ env, closed: true, reason: `older than 7d since its last update (${old})` });
+    // One after another, each close took its Lease after the one before had released its own, a drain later.
+    const leaseWrites = (verb: string) => cluster.audit({ username: who.username })
+      .filter((e) => e.verb === verb && e.objectRef?.resource === 'leases' && envs.some((env) => e.objectRef?.name?.endsWith(env)) && e.responseStatus?.code! < 300)
+      .map((e) => Date.parse(e.requestReceivedTimestamp ?? ''));
+    // Every env's Lease is taken twice (its open, its close) and released twice: the closes' are the last of each.
+    const takes = leaseWrites('create').sort((a, b) => a - b).slice(-envs.length);
+    const releases = leaseWrites('delete').sort((a, b) => a - b).slice(-envs.length);
+    expect(takes).toHaveLength(envs.length);
+    expect(Math.max(...takes)).toBeLessThan(Math.min(...releases));
+    await expectRestored(cluster, [ns], before, [`${ns}/reviews`]);
   });
 });

@@ -4,7 +4,8 @@
 import { describe, expect, test } from 'vitest';
 import { deployment, destinationRule, envSpec, service, snapshot, virtualService, workload } from '../../src/demo/builders.js';
 import { OPEN_ID_ANNOTATION, planWithAnnotations } from '../../src/commands/open.js';
-import { pastTtl, pullRequestPolicy, ttlAndKeepList, type EnvSummary } from '../../src/commands/status.js';
+import { SWEEP_CONCURRENCY, pastTtl, pullRequestPolicy, sweepEnvs, ttlAndKeepList, type EnvSummary } from '../../src/commands/status.js';
+import type { KubeClient } from '../../src/kube/client.js';
 import { formatDuration, parseDuration } from '../../src/config/inputs.js';
 import { OPENED_AT_ANNOTATION, UPDATED_AT_ANNOTATION } from '../../src/plan/names.js';
 import type { Deployment } from '../../src/plan/types.js';
@@ -142,5 +143,52 @@ describe("the action's sweep policy: this repository's envs whose PR is closed, 
     const noToken = pullRequestPolicy({ repo: 'acme/shop', ttlSeconds: 7 * 86_400, ttlFrom: 'updated', now: () => now });
     expect(await noToken(summary({ pr: 2 }))).toEqual({ close: false, reason: 'no github-token to look up its pull request' });
     expect((await noToken(summary({ pr: 2, openedAt: '2026-01-01T00:00:00Z' }))).close).toBe(true);
+  });
+});
+
+describe('sweepEnvs: several envs at once', () => {
+  const envs = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((x) => `pr-${x}`);
+  /** A cluster holding one clone per env and nothing else; only lists are asked (a dry run writes nothing). */
+  const client = {
+    list: async (type: { kind: string }) => ({
+      items: type.kind !== 'Deployment' ? [] : envs.map((env) => deployment(`reviews-${env}`, {
+        namespace: 'bookinfo', labels: { 'app.kubernetes.io/managed-by': 'dynamic-env', 'dynamic-env.io/env': env },
+      })),
+    }),
+  } as unknown as KubeClient;
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+
+  test(`at most ${SWEEP_CONCURRENCY} at a time, every env decided, the results in the order the envs are listed`, async () => {
+    let running = 0;
+    let most = 0;
+    const results = await sweepEnvs({
+      client, run: { lockNamespace: 'default' }, dryRun: true,
+      decide: async (s) => {
+        most = Math.max(most, ++running);
+        await tick();
+        running--;
+        return { close: s.env < 'pr-e', reason: s.env < 'pr-e' ? 'old' : 'kept' };
+      },
+    });
+    expect(most).toBe(SWEEP_CONCURRENCY);
+    expect(results.map((r) => [r.env, r.reason])).toEqual(envs.map((env) => [env, env < 'pr-e' ? 'old' : 'kept']));
+  });
+
+  test('a decision that fails: no env is started after it, the ones already started finish, then the sweep fails', async () => {
+    const started: string[] = [];
+    const finished: string[] = [];
+    const sweep = sweepEnvs({
+      client, run: { lockNamespace: 'default' }, dryRun: true,
+      decide: async (s) => {
+        started.push(s.env);
+        if (s.env === 'pr-b') throw new Error('GitHub is down');
+        await tick();
+        finished.push(s.env);
+        return { close: false, reason: 'kept' };
+      },
+    });
+    await expect(sweep).rejects.toThrow('GitHub is down');
+    expect(started).toEqual(['pr-a', 'pr-b', 'pr-c', 'pr-d']);
+    expect(finished).toEqual(['pr-a', 'pr-c', 'pr-d']);
   });
 });
