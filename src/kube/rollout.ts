@@ -153,8 +153,18 @@ export const EVENTS_AFTER_MS = 1_000;
 /** How long a watch runs before the API server ends it and it is started again (from the last version seen). */
 const WATCH_SECONDS = 300;
 
-/** Why a watch was stopped to be resumed: another watch of the wait lost the API server. */
+/** Why a watch was stopped to be resumed: another watch of the wait lost the API server, or all were silent. */
 const RESUMED = Symbol('resumed: another watch lost the API server');
+
+/**
+ * How long the wait goes without a word from any of its watches (an event, a bookmark, a list) before it resumes
+ * them all, each from its last version. A watch relayed by a proxy or load balancer can stay open, silent, after the
+ * API server behind it died; when none of the wait's own requests meets the dead server, nothing else notices (the
+ * restart test met it: the clone's create was retried through the restart, and both watches said nothing more until
+ * the 300 s deadline). client-go's HTTP/2 connections ping after 30 s without a read for the same reason. A healthy
+ * wait with nothing changing (a long image pull) pays one watch request per kind each time.
+ */
+export const SILENT_MS = 30_000;
 
 interface Source {
   type: ResourceType;
@@ -213,7 +223,7 @@ export function watchEnv(
   client: KubeClient,
   env: string,
   timeoutSeconds: number,
-  { eventsAfterMs = EVENTS_AFTER_MS }: { eventsAfterMs?: number } = {},
+  { eventsAfterMs = EVENTS_AFTER_MS, silentMs = SILENT_MS }: { eventsAfterMs?: number; silentMs?: number } = {},
 ): EnvWatch {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const deployments: Source = { type: DEPLOYMENT, labelSelector: envSelector(env), store: new Map() };
@@ -238,6 +248,14 @@ export function watchEnv(
   const resumeOthers = (self: Source) => {
     for (const [src, ctl] of watching) if (src !== self) ctl.abort(RESUMED);
   };
+  /** When any watch or list last said something: all silent for silentMs, every watch is resumed. */
+  let heard = Date.now();
+  const silence = setInterval(() => {
+    if (Date.now() - heard < silentMs) return;
+    heard = Date.now();
+    for (const ctl of watching.values()) ctl.abort(RESUMED);
+  }, Math.max(10, silentMs / 4));
+  silence.unref();
   const follow = async (src: Source): Promise<void> => {
     // The version to resume from; none: start again from the current state.
     let version: string | undefined;
@@ -246,6 +264,7 @@ export function watchEnv(
       try {
         if (version === undefined && !stream) {
           const listed = await client.list<KubeObject>(src.type, src.namespace, src.labelSelector, src.fieldSelector);
+          heard = Date.now();
           src.store = new Map(listed.items.map((o) => [keyOf(o), o]));
           src.synced = true;
           attempt = 0;
@@ -270,6 +289,7 @@ export function watchEnv(
             signal: AbortSignal.any([stop.signal, resumed.signal]),
           }, (e) => {
             events++;
+            heard = Date.now();
             // The initial events come in no order of version: resume from the bookmark that ends them, not before.
             const initial = version === undefined;
             if (e.type === 'BOOKMARK') {
@@ -294,7 +314,7 @@ export function watchEnv(
       } catch (e) {
         watching.delete(src);
         if (stop.signal.aborted) return;
-        // Another watch lost the API server: this one resumes like it, from its version, with backoff.
+        // Another watch lost the API server, or all were silent: this one resumes, from its version, with backoff.
         if (e === RESUMED) {
           streaming = false;
           await sleep(retryDelayMs(attempt));
@@ -395,6 +415,7 @@ export function watchEnv(
     },
     stop: () => {
       clearTimeout(listedTimer);
+      clearInterval(silence);
       stop.abort();
     },
   };

@@ -64,9 +64,10 @@ describe('reliability: API server restart mid-run', () => {
     // survives the restart, not how fast the cluster recovers, so kube-controller-manager is restarted with the API
     // server there: its informers retry with client-go's backoff, and an independent poll saw the clones unobserved
     // by the Deployment controller for 1 to 2.5 minutes after a restart (154 s once in CI). The wait keeps 300 s.
-    // (Once in CI it took the whole 300 s for another reason: a watch this proxy kept open after the server behind it
-    // died sent nothing more. The wait now resumes every watch when one loses the server: src/kube/rollout.ts,
-    // test/unit/kube-rollout-watch.test.ts.)
+    // (Twice in CI it took the whole 300 s for another reason: a watch this proxy keeps open after the server behind it
+    // died sends nothing more. The wait now resumes every watch when one loses the server, and all of them after
+    // SILENT_MS in which none said a word: the second time, the only request to meet the dead server was the clone's
+    // create, retried through the restart. src/kube/rollout.ts, test/unit/kube-rollout-watch.test.ts.)
     const open = (env: string, kubeconfig = direct, wait = false) =>
       runCli(['open', '--env', env, '--config', file, '--lock-namespace', NS, ...(wait ? ['--timeout', '300s'] : ['--no-wait'])], { kubeconfig, timeoutMs: 360_000 });
     const close = (env: string, kubeconfig = direct) => runCli(['close', '--env', env, '--lock-namespace', NS], { kubeconfig });
@@ -95,7 +96,12 @@ describe('reliability: API server restart mid-run', () => {
         await restart;
         log.push(`${c.command} ${env}: API server ${c.signal} at the ${c.at}${c.inFlight ? ' (in flight)' : ''}, down ${c.downMs} ms -> exit ${r.code} after ${Math.round(r.ms)} ms${r.code ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`);
 
-        expect(r.code === 0 || (r.code === 1 && isClearError(r.stderr, c.command) && /re-run/.test(r.stderr)), `${c.command} ${env}: exit ${r.code}\n${r.stderr}`).toBe(true);
+        // A failure says what the run printed and what the cluster holds: a rollout the controllers had finished tells
+        // a wait that stopped hearing its watches from a cluster slow to recover.
+        const clones = r.code === 0 ? [] : (await envObjects(admin, [NS], env)).deployments.map((d: any) =>
+          `${d.metadata.name}: generation ${d.metadata.generation}, observed ${d.status?.observedGeneration}, available ${d.status?.availableReplicas ?? 0}/${d.spec.replicas}`);
+        expect(r.code === 0 || (r.code === 1 && isClearError(r.stderr, c.command) && /re-run/.test(r.stderr)),
+          `${c.command} ${env}: exit ${r.code}\n${r.stderr}\nstdout:\n${r.stdout}\nclones now: ${clones.join('; ')}`).toBe(true);
         // Whatever happened, each VirtualService holds all of the env's routes or none of them, and the user's own.
         const mesh = await getVs(admin, NS, 'mesh');
         const own = await getVs(admin, NS, 'dynamic-env-details').catch(() => null);

@@ -15,8 +15,8 @@ import { EVENTS_AFTER_MS, LISTED_WITHIN_MS, watchEnv, type CloneRef } from '../.
 import type { Deployment, KubeEvent, Pod } from '../../src/plan/types.js';
 
 /** One wait from a watch started for it (as open's, started under the Lease just before the writes). */
-async function waitForRollout(client: KubeClient, env: string, clones: CloneRef[], timeoutSeconds: number) {
-  const watch = watchEnv(client, env, timeoutSeconds);
+async function waitForRollout(client: KubeClient, env: string, clones: CloneRef[], timeoutSeconds: number, silentMs?: number) {
+  const watch = watchEnv(client, env, timeoutSeconds, silentMs === undefined ? {} : { silentMs });
   try {
     return await watch.rollout(clones);
   } finally {
@@ -147,12 +147,12 @@ const setup = (w: Record<string, Watcher>) => {
   watchers = w;
   log = [];
 };
-const wait = async (timeoutSeconds = 10) => {
+const wait = async (timeoutSeconds = 10, silentMs?: number) => {
   agent = `rollout-watch-test-${++agents}`;
   const client = KubeClient.load({ kubeconfig, retries: 1, retryWindowMs: 5_000, userAgent: agent });
   const started = Date.now();
   try {
-    const result = await waitForRollout(client, 'pr-1', [{ namespace: 'default', name: 'web-pr-1' }], timeoutSeconds);
+    const result = await waitForRollout(client, 'pr-1', [{ namespace: 'default', name: 'web-pr-1' }], timeoutSeconds, silentMs);
     return { a: result.assessments.get('default/web-pr-1')!, seen: result.seen, ms: Date.now() - started };
   } finally {
     client.close();
@@ -291,6 +291,22 @@ describe('waitForRollout follows watches', () => {
     const deploymentRequests = log.filter((l) => l.includes('deployments'));
     expect(deploymentRequests[0]).toBe('stream deployments');
     expect(deploymentRequests[1]).toMatch(/^watch deployments rv=1\d\d$/);
+  });
+
+  test('every watch left open and silent when the API server went away (a proxy in between), no request of the wait failing: all resumed after SILENT_MS without a word', async () => {
+    // Both streams send their initial state, then nothing, and stay open. Meanwhile the clone became ready: resumed
+    // from their versions, the Deployments' watch shows it.
+    setup({
+      deployments: (res, _url, n) => {
+        if (n > 0) setTimeout(() => send(res, 'MODIFIED', ready(clone, '300')), 20);
+      },
+    });
+    const { a, ms } = await wait(20, 800);
+    expect(a).toMatchObject({ state: 'ready', ready: 1, desired: 1 });
+    expect(ms).toBeGreaterThanOrEqual(800);
+    expect(ms).toBeLessThan(5_000);
+    const requests = log.filter((l) => !l.includes('events')).map((l) => l.split(' rv=')[0]).sort();
+    expect(requests).toEqual(['stream deployments', 'stream pods', 'watch deployments', 'watch pods']);
   });
 
   test('a restarted API server refuses while its authorizer fills its caches (403, /readyz failing): retried, then ready', async () => {
