@@ -60,6 +60,11 @@ export function markdown(r) {
       `VirtualService writes per close, the API server's median time to refuse one ${ms(c.closeRefusalMs)}. ` +
       `For comparison, the old measurement (once): ${c.concurrent} \`node dist/cli.js\` processes started at once took ${ms(c.processes.totalMs)}, ` +
       `and ${c.concurrent} \`dynamic-env --help\` alone ${ms(c.processes.helpTotalMs)}.`, '');
+    if (c.sweep) {
+      out.push(`A sweep reclaiming ${c.sweep.envs} envs on that VirtualService (each close draining ${ms(c.sweep.drainMs)}, ` +
+        `${c.sweep.atOnce} at a time): ${ms(c.sweep.sweepMs)}, against ${ms(c.sweep.oneCloseMs)} for one close alone with the same drain ` +
+        `(one after another: about ${ms(c.sweep.envs * c.sweep.oneCloseMs)}).`, '');
+    }
     out.push(`The API server alone (admin, no engine), ${c.concurrent} edits of one VirtualService sent at once, each adding a route: ` +
       `${ms(c.serverPutMs)} as read-modify-write PUTs retried at once on 409 (${c.serverPutConflicts} conflicts), ${ms(c.serverPatchMs)} as ` +
       `JSON patches (no 409 reaches the client), against ${ms(c.serverOneMs)} for one patch alone: what one accepted write per env ` +

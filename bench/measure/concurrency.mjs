@@ -201,6 +201,39 @@ async function separateNamespace(ctx, apps) {
   return { ns, apps };
 }
 
+/** How many envs the sweep measurement reclaims, and the drain each close waits (the default is 3 s). */
+const SWEPT = 8;
+const SWEEP_DRAIN_MS = 1000;
+
+/**
+ * A sweep reclaiming SWEPT envs, in this process as the CLI's sweep runs it (its predicate picks them by name; every
+ * other env of the cluster is kept), against one close alone with the same drain: what SWEPT closes one after another
+ * would take is about SWEPT times that.
+ */
+async function sweepMany(ctx, engine, ns, identity) {
+  const env = (i) => `sweep-${String(i).padStart(2, '0')}`;
+  const envs = Array.from({ length: SWEPT }, (_, i) => env(i));
+  for (const e of [...envs, env(SWEPT)]) {
+    await openInProcess(engine, { kubeconfig: identity.kubeconfig, ns, apps: ['svc00'], env: e });
+    await waitEnvSettled(ctx.cluster, ns, e);
+  }
+  const client = engine.KubeClient.load({ kubeconfig: identity.kubeconfig });
+  try {
+    const c0 = now();
+    await engine.closeEnv({ client, env: env(SWEPT), run: { lockNamespace: ns }, drainMs: SWEEP_DRAIN_MS, reason: 'manual' });
+    const oneCloseMs = now() - c0;
+    const s0 = now();
+    const results = await engine.sweepEnvs({ client, run: { lockNamespace: ns }, drainMs: SWEEP_DRAIN_MS, decide: (s) => ({ close: envs.includes(s.env), reason: 'bench' }) });
+    const sweepMs = now() - s0;
+    const closed = results.filter((r) => r.closed).map((r) => r.env).sort();
+    if (closed.join() !== envs.join() || results.some((r) => r.error)) throw new Error(`the sweep closed ${closed.join(', ')}: ${results.map((r) => r.error).filter(Boolean).join('; ')}`);
+    await pool([...envs, env(SWEPT)], 5, (e) => waitEnvGone(ctx.cluster, ns, e));
+    return { envs: SWEPT, drainMs: SWEEP_DRAIN_MS, atOnce: engine.SWEEP_CONCURRENCY, sweepMs: round(sweepMs), oneCloseMs: round(oneCloseMs) };
+  } finally {
+    client.close();
+  }
+}
+
 /** The old measurement, once: 20 CLI processes started at once (mostly Node starting on 2 cores). */
 async function processes(ctx, where, identities) {
   const { ns } = where;
@@ -239,11 +272,14 @@ export async function run(ctx) {
   }
   log(`${CONCURRENT} CLI processes at once (the old measurement, once)`);
   const old = await processes(ctx, where, identities);
+  log(`a sweep reclaiming ${SWEPT} envs (drain ${SWEEP_DRAIN_MS / 1000} s), once`);
+  const sweep = await sweepMany(ctx, engine, where.ns, identities[CONCURRENT]);
   const pick = (k) => round(median(rounds.map((r) => r[k])), /[rR]atio$|WritesPerEdit$|^writesPerEdit$|WritesPerEnv$/.test(k) ? 2 : 1);
   return {
     concurrent: CONCURRENT,
     ...Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, pick(k)])),
     processes: old,
+    sweep,
     rounds,
   };
 }
