@@ -139,17 +139,18 @@ export interface SweepResult {
 }
 
 /**
- * How many envs a sweep decides on and closes at once. Each close holds its own env's Lease and waits out its drain
- * (3 s by default) between taking the routes out and removing the subsets, so one after another a sweep of 50 envs
- * spent minutes waiting; a few at once overlap those waits and the pull request look-ups. Closes whose routes share
- * a VirtualService contend for it (a 409 reads it again), so a few, not all: the API server and GitHub see at most
- * this many at once.
+ * How many envs a sweep closes at once. Each close holds its own env's Lease and waits out its drain (3 s by default)
+ * between taking the routes out and removing the subsets, so one after another a sweep of 50 envs spent minutes
+ * waiting; a few at once overlap those waits. Closes whose routes share a VirtualService contend for it (a 409 reads
+ * it again), so a few, not all. The decisions (the action's look up pull requests) are made one at a time.
  */
 export const SWEEP_CONCURRENCY = 4;
 
 /**
- * Closes every env the predicate rejects (too old, its PR closed, not in a keep-list), SWEEP_CONCURRENCY at a time.
- * One failing close does not stop the others; each result says what happened, in the order the envs are listed.
+ * Closes every env the predicate rejects (too old, its PR closed, not in a keep-list), SWEEP_CONCURRENCY at a time,
+ * deciding on one env at a time. One failing close does not stop the others; each result says what happened, in the
+ * order the envs are listed. A decision that fails stops the sweep: nothing more starts, and it fails once the closes
+ * already running are done.
  */
 export async function sweepEnvs(opts: {
   client: KubeClient;
@@ -164,8 +165,9 @@ export async function sweepEnvs(opts: {
    */
   owner?: (env: EnvSummary) => OwnerInfo;
 }): Promise<SweepResult[]> {
+  const decide = oneAtATime(opts.decide);
   const results = await mapConcurrently(await listEnvs(opts.client), SWEEP_CONCURRENCY, async (summary): Promise<SweepResult> => {
-    const decision = await opts.decide(summary);
+    const decision = await decide(summary);
     if (!decision.close) return { env: summary.env, closed: false, reason: decision.reason };
     try {
       if (!opts.dryRun) {
@@ -184,6 +186,29 @@ export async function sweepEnvs(opts: {
   await sweepOrphans(opts.client, { dryRun: opts.dryRun, log: opts.log })
     .catch((e) => opts.log?.(`could not remove orphaned routes: ${e instanceof Error ? e.message : String(e)}`));
   return results;
+}
+
+/**
+ * `fn` called one call at a time, in the order asked; after a call that fails, the ones still waiting fail unstarted.
+ * The action's decisions look up pull requests, and GitHub asks integrators to send their requests one at a time
+ * (its secondary rate limits): the closes overlap, the look-ups do not.
+ */
+function oneAtATime<A, R>(fn: (arg: A) => Promise<R> | R): (arg: A) => Promise<R> {
+  let turn: Promise<unknown> = Promise.resolve();
+  let failed = false;
+  return (arg) => {
+    const call = turn.then(async () => {
+      if (failed) throw new Error('not started: an earlier call failed');
+      try {
+        return await fn(arg);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    });
+    turn = call.catch(() => {});
+    return call;
+  };
 }
 
 /**
