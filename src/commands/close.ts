@@ -1,16 +1,17 @@
 // close: removes every trace of an env, found from labels and route names alone (no config). Routes first, then
 // DestinationRules, then clones; idempotent, and works on an env that was only half opened.
 import { closeEditByState, isMarkedClosing, liveRulesOf, mayUnpin, planClose, withClosingMark, withoutRoutesOf } from '../plan/close.js';
-import { ENV_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../plan/names.js';
 import { envsOf, isOwnVirtualService, withoutEnvRoutes } from '../plan/virtual-service.js';
-import type { Deployment, DestinationRule, OwnerInfo, Pod, Snapshot, VirtualService } from '../plan/types.js';
+import type { Deployment, DestinationRule, OwnerInfo, Snapshot, VirtualService } from '../plan/types.js';
 import type { RunOptions } from '../config/spec.js';
 import type { EnvReport } from '../report/model.js';
 import type { KubeClient } from '../kube/client.js';
-import { DEPLOYMENT, DESTINATION_RULE, POD, VIRTUAL_SERVICE } from '../kube/resources.js';
+import { DEPLOYMENT, DESTINATION_RULE, VIRTUAL_SERVICE } from '../kube/resources.js';
 import { checkWrites, rulesByNamespace, type RulesByNamespace } from '../kube/access.js';
 import { closeSnapshotOf, readCloseRouting, readCloseSnapshot, readEnvSnapshot, type CloseRouting } from '../kube/snapshot.js';
 import { editVirtualService, remove, rewrite, type WriteOutcome } from '../kube/apply.js';
+import { readEnvPods } from '../kube/rollout.js';
 import { hasRouteRequest, withoutRouteRequest } from '../plan/route-requests.js';
 import { explainApiError } from '../kube/client.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -175,7 +176,7 @@ export async function closeEnv(opts: CloseOptions): Promise<EnvReport> {
 async function waitForClonePodsGone(client: KubeClient, env: string, log: (line: string) => void, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const pods = await client.list<Pod>(POD, undefined, `${ENV_LABEL}=${env}`).then((r) => r.items)
+    const pods = await readEnvPods(client, env)
       .catch((e) => { throw explainApiError(e, 'listing the env\'s pods'); });
     const serving = pods.filter((p) => !p.metadata.deletionTimestamp);
     if (serving.length === 0) return;

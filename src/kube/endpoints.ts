@@ -5,8 +5,8 @@
 import { servicesSelecting } from '../plan/hosts.js';
 import type { Deployment, KubeObject, Pod, Service } from '../plan/types.js';
 import { explainApiError, isForbidden, sleep, type KubeClient } from './client.js';
-import { ENDPOINT_SLICE, POD } from './resources.js';
-import { keyOf, selects, type Observed } from './rollout.js';
+import { ENDPOINT_SLICE } from './resources.js';
+import { keyOf, readEnvPods, selects, type Observed } from './rollout.js';
 
 interface EndpointSlice extends KubeObject {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
@@ -79,7 +79,7 @@ async function readyAddresses(client: KubeClient, services: Service[]): Promise<
 export async function waitForEndpoints(client: KubeClient, env: string, services: Service[], deadline: number, seen?: Observed): Promise<string> {
   try {
     const pods = seen && podsCaughtUp(seen.deployments, seen.pods) ? seen.pods
-      : (await client.list<Pod>(POD, undefined, `dynamic-env.io/env=${env}`)).items;
+      : await readEnvPods(client, env);
     let pending = [...expectedEndpoints(pods, services).values()];
     for (;;) {
       const listed = await readyAddresses(client, pending.map((p) => p.service));

@@ -154,7 +154,7 @@ export const EVENTS_AFTER_MS = 1_000;
 const WATCH_SECONDS = 300;
 
 /** Why a watch was stopped to be resumed: another watch of the wait lost the API server, or all were silent. */
-const RESUMED = Symbol('resumed: another watch lost the API server');
+const RESUMED = Symbol('resumed: another watch lost the API server, or all were silent');
 
 /**
  * How long the wait goes without a word from any of its watches (an event, a bookmark, a list) before it resumes
@@ -227,7 +227,7 @@ export function watchEnv(
 ): EnvWatch {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const deployments: Source = { type: DEPLOYMENT, labelSelector: envSelector(env), store: new Map() };
-  const pods: Source = { type: POD, labelSelector: `dynamic-env.io/env=${env}`, store: new Map() };
+  const pods: Source = { type: POD, labelSelector: `${ENV_LABEL}=${env}`, store: new Map() };
   let events: Source[] = [];
   const stop = new AbortController();
   /** Told of every change; the rollout wait's assessment once one is waited for. */
